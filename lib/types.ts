@@ -1,0 +1,73 @@
+import type { IceServer, LeaveReason } from "./protocol.js";
+import type { SdpLimits } from "./sfu/sdp.js";
+
+/** How the SFU's own peer connections gather and filter ICE candidates. */
+export interface MediaOptions {
+  /** STUN/TURN servers the SFU uses for its own gathering and hands to clients. */
+  iceServers: IceServer[];
+  /** Inclusive UDP port range for media sockets. */
+  portRange?: [number, number];
+  /** When set, the only addresses advertised in the SFU's host candidates. */
+  advertiseIps: string[];
+  /** Gather IPv6 host candidates as well (doubles the sockets per peer). */
+  useIpv6: boolean;
+  /** Accept remote candidates that point at private, loopback or link-local addresses. */
+  allowPrivateCandidates: boolean;
+}
+
+/** Per-peer limits and timeouts. */
+export interface PeerLimits {
+  sdp: SdpLimits;
+  /** Remote ICE candidates accepted per peer over its life. */
+  maxIceCandidates: number;
+  /** Audio tracks one peer may publish. */
+  maxPublishedTracks: number;
+  /** Every negotiation step (set/create description) must settle within this. */
+  negotiationTimeoutMs: number;
+  /** How long the SFU waits for the client to answer one of its offers. */
+  answerTimeoutMs: number;
+  /** A peer whose ICE has not connected (or re-connected) after this is removed as failed. */
+  iceTimeoutMs: number;
+}
+
+export type { LeaveReason };
+
+export interface PeerSnapshot {
+  peerId: string;
+  userId: string;
+  displayName?: string;
+  roomId: string;
+  connectionState: string;
+  /** True while the signaling socket is gone and the reconnect grace period runs. */
+  detached: boolean;
+  joinedAt: string;
+  /** Number of audio tracks this peer publishes. */
+  published: number;
+  /** Number of forwarded tracks this peer receives. */
+  subscribed: number;
+}
+
+export interface TrackSnapshot {
+  trackId: string;
+  roomId: string;
+  peerId: string;
+  kind: "audio";
+  codec: string;
+  subscribers: number;
+  packetsReceived: number;
+  packetsForwarded: number;
+  bytesForwarded: number;
+}
+
+export interface RoomSnapshot {
+  roomId: string;
+  createdAt: string;
+  peers: PeerSnapshot[];
+  tracks: TrackSnapshot[];
+}
+
+/** Running totals the metrics exporter reads; never reset. */
+export interface ForwardingTotals {
+  packetsForwarded: number;
+  bytesForwarded: number;
+}
