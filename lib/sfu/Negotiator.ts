@@ -1,0 +1,187 @@
+import type { RTCPeerConnection } from "werift";
+import { NegotiationError, SfuError, TimeoutError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { SessionDescription } from "../protocol.js";
+import { withTimeout } from "../util/timeout.js";
+
+export interface NegotiatorOptions {
+  pc: RTCPeerConnection;
+  /** Bound on every single werift step. */
+  stepTimeoutMs: number;
+  /** How long an SFU offer may wait for the client's answer. */
+  answerTimeoutMs: number;
+  /** Delivers an SFU offer to the client; false while no client is attached. */
+  sendOffer: (offer: SessionDescription) => boolean;
+  /** The connection cannot be trusted any more (a step hung, or answers never come). */
+  onFailure: (error: Error) => void;
+  logger: Logger;
+}
+
+/** Unanswered SFU offers in a row before the peer is given up as failed. */
+const MAX_UNANSWERED_OFFERS = 3;
+
+/**
+ * Serialises every signaling step of one peer connection and resolves glare
+ * on the SFU's side (PROTOCOL §5): the SFU offers only while stable; a client
+ * offer that arrives while the SFU's offer is outstanding rolls that offer
+ * back, is answered, and the SFU offers again afterwards.
+ *
+ * It also pins the SFU's ICE role. The client always offers first, so the SFU
+ * is the controlled agent for the life of the connection; werift re-derives
+ * the role from every local description (an SFU re-offer would make it
+ * controlling, as the browser still is), which stalls checks that are still
+ * running.
+ */
+export class Negotiator {
+  readonly #pc: RTCPeerConnection;
+  readonly #options: NegotiatorOptions;
+  readonly #logger: Logger;
+  #queue: Promise<unknown> = Promise.resolve();
+  #needed = false;
+  #closed = false;
+  #answerTimer: NodeJS.Timeout | undefined;
+  #unanswered = 0;
+
+  constructor(options: NegotiatorOptions) {
+    this.#pc = options.pc;
+    this.#options = options;
+    this.#logger = options.logger;
+  }
+
+  /** The SFU's offer still waiting for an answer, if any. */
+  get pendingOffer(): SessionDescription | undefined {
+    const local = this.#pc.localDescription;
+    if (this.#pc.signalingState !== "have-local-offer" || !local) return undefined;
+    return { type: "offer", sdp: local.sdp };
+  }
+
+  /** Answers a client offer (glare-safe). */
+  handleOffer(sdp: string): Promise<SessionDescription> {
+    return this.#enqueue(async () => {
+      if (this.#pc.signalingState === "have-local-offer") {
+        this.#logger.debug("glare: rolling back the SFU offer");
+        this.#clearAnswerTimer();
+        await this.#step(this.#pc.setLocalDescription({ type: "rollback" }), "rollback");
+        this.#needed = true;
+      }
+      await this.#step(this.#pc.setRemoteDescription({ type: "offer", sdp }), "setRemoteDescription(offer)");
+      const answer = await this.#step(this.#pc.createAnswer(), "createAnswer");
+      await this.#step(this.#pc.setLocalDescription(answer), "setLocalDescription(answer)");
+      this.#pinIceRole();
+      this.#scheduleOffer();
+      return { type: "answer" as const, sdp: this.#pc.localDescription?.sdp ?? answer.sdp };
+    });
+  }
+
+  /** Applies the client's answer to the SFU's outstanding offer. */
+  handleAnswer(sdp: string): Promise<void> {
+    return this.#enqueue(async () => {
+      if (this.#pc.signalingState !== "have-local-offer") {
+        throw new SfuError("BAD_REQUEST", "no SFU offer is waiting for an answer");
+      }
+      await this.#step(this.#pc.setRemoteDescription({ type: "answer", sdp }), "setRemoteDescription(answer)");
+      this.#clearAnswerTimer();
+      this.#unanswered = 0;
+      this.#scheduleOffer();
+    });
+  }
+
+  /** Marks the SFU's side as changed; an offer follows as soon as the connection is stable. */
+  requestNegotiation(): void {
+    this.#needed = true;
+    this.#scheduleOffer();
+  }
+
+  /** Sends the outstanding offer again, e.g. to a client that just resumed its session. */
+  resendPendingOffer(): void {
+    const offer = this.pendingOffer;
+    if (!offer) this.#scheduleOffer();
+    else if (this.#options.sendOffer(offer)) this.#startAnswerTimer();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#clearAnswerTimer();
+  }
+
+  #scheduleOffer(): void {
+    if (!this.#needed || this.#closed) return;
+    this.#enqueue(() => this.#offer()).catch((error: unknown) => this.#fail(error));
+  }
+
+  async #offer(): Promise<void> {
+    if (!this.#needed || this.#closed || this.#pc.signalingState !== "stable") return;
+    this.#needed = false;
+    const offer = await this.#step(this.#pc.createOffer(), "createOffer");
+    await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");
+    this.#pinIceRole();
+    const sdp = this.#pc.localDescription?.sdp ?? offer.sdp;
+    // A detached client gets this offer again when it resumes; no answer is awaited until then.
+    if (this.#options.sendOffer({ type: "offer", sdp })) this.#startAnswerTimer();
+  }
+
+  #startAnswerTimer(): void {
+    this.#clearAnswerTimer();
+    this.#answerTimer = setTimeout(() => this.#onAnswerTimeout(), this.#options.answerTimeoutMs);
+  }
+
+  #onAnswerTimeout(): void {
+    this.#answerTimer = undefined;
+    this.#unanswered++;
+    if (this.#unanswered >= MAX_UNANSWERED_OFFERS) {
+      this.#fail(new NegotiationError(`${this.#unanswered} offers went unanswered`));
+      return;
+    }
+    // Roll back and offer afresh: the client may have lost the offer in a reconnect.
+    this.#enqueue(async () => {
+      if (this.#pc.signalingState !== "have-local-offer") return;
+      await this.#step(this.#pc.setLocalDescription({ type: "rollback" }), "rollback");
+      this.#needed = true;
+      this.#scheduleOffer();
+    }).catch((error: unknown) => this.#fail(error));
+  }
+
+  #pinIceRole(): void {
+    for (const transport of this.#pc.iceTransports) {
+      const connection = transport.connection;
+      if (!connection.remoteIsLite) connection.iceControlling = false;
+    }
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new NegotiationError("the peer connection is closed");
+      return task();
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #step<T>(promise: Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(promise, this.#options.stepTimeoutMs, what);
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        // werift's state is unknown after a hung step: the connection is beyond repair.
+        const failure = new NegotiationError(`${what} did not complete`, { cause: error });
+        this.#fail(failure);
+        throw failure;
+      }
+      if (error instanceof SfuError) throw error;
+      throw new NegotiationError(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    this.#logger.warn("negotiation failed", { error });
+    this.#options.onFailure(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #clearAnswerTimer(): void {
+    clearTimeout(this.#answerTimer);
+    this.#answerTimer = undefined;
+  }
+}

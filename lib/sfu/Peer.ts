@@ -1,0 +1,344 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  MediaStream,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useAudioLevelIndication,
+  useSdesMid,
+  type MediaStreamTrack,
+} from "werift";
+import { SfuError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
+import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
+import { TypedEmitter } from "../util/TypedEmitter.js";
+import { AudioForwarder } from "./AudioForwarder.js";
+import { isPrivateAddress, parseCandidate } from "./candidate.js";
+import { ForwardedTrack } from "./ForwardedTrack.js";
+import { Negotiator } from "./Negotiator.js";
+import { checkSdp } from "./sdp.js";
+
+export interface PeerOptions {
+  roomId: string;
+  userId: string;
+  displayName?: string;
+  media: MediaOptions;
+  limits: PeerLimits;
+  reconnectGraceMs: number;
+  totals: ForwardingTotals;
+  logger: Logger;
+}
+
+export type PeerEvents = {
+  /** An SFU offer for the attached client. */
+  offer: [SessionDescription];
+  /** One of the SFU's trickled candidates for the attached client. */
+  "ice-candidate": [IceCandidate];
+  /** The client started publishing a track. */
+  published: [AudioForwarder];
+  /** The client stopped publishing a track (renegotiated it away). */
+  unpublished: [AudioForwarder];
+  /** ICE and DTLS are up for the first time. */
+  connected: [];
+  "connection-state": [string];
+  close: [LeaveReason];
+};
+
+const OPUS = new RTCRtpCodecParameters({
+  mimeType: "audio/opus",
+  clockRate: 48000,
+  channels: 2,
+  payloadType: 111,
+  parameters: "minptime=10;useinbandfec=1",
+});
+
+/**
+ * One participant session: its werift connection, the track it publishes and
+ * the tracks forwarded to it. It outlives its signaling socket for the
+ * reconnect grace period (PROTOCOL §6); `attach`/`detach` move it between sockets.
+ */
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly id = randomUUID();
+  readonly roomId: string;
+  readonly userId: string;
+  readonly displayName: string | undefined;
+  /** Secret that lets a new socket take this session over. */
+  readonly resumeToken = randomBytes(24).toString("base64url");
+  readonly joinedAt = new Date();
+  readonly #pc: RTCPeerConnection;
+  readonly #negotiator: Negotiator;
+  readonly #options: PeerOptions;
+  readonly #logger: Logger;
+  readonly #published = new Map<string, AudioForwarder>();
+  readonly #subscriptions = new Map<string, ForwardedTrack>();
+  readonly #unsubscribers: Array<() => void> = [];
+  #attached = true;
+  #closed = false;
+  #everConnected = false;
+  #remoteCandidates = 0;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #iceTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: PeerOptions) {
+    super(options.logger);
+    this.roomId = options.roomId;
+    this.userId = options.userId;
+    this.displayName = options.displayName;
+    this.#options = options;
+    this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
+    this.#pc = new RTCPeerConnection(peerConfig(options.media));
+    this.#negotiator = new Negotiator({
+      pc: this.#pc,
+      stepTimeoutMs: options.limits.negotiationTimeoutMs,
+      answerTimeoutMs: options.limits.answerTimeoutMs,
+      sendOffer: (offer) => {
+        if (!this.#attached) return false;
+        this.emit("offer", offer);
+        return true;
+      },
+      onFailure: (error) => {
+        this.#logger.warn("removing peer after negotiation failure", { error: error.message });
+        this.close("failed");
+      },
+      logger: this.#logger,
+    });
+    this.#watchConnection();
+    this.#armIceTimer();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get attached(): boolean {
+    return this.#attached;
+  }
+
+  get connectionState(): string {
+    return this.#pc.connectionState;
+  }
+
+  get publishedTracks(): AudioForwarder[] {
+    return [...this.#published.values()];
+  }
+
+  /** Answers a client offer; the first one sets up the connection, later ones renegotiate or restart ICE. */
+  async handleOffer(description: SessionDescription): Promise<SessionDescription> {
+    this.#assertOpen();
+    const checked = checkSdp("offer", description.sdp, this.#sdpOptions());
+    if (checked.rejectedMids.length > 0) {
+      this.#logger.info("rejecting non-audio m-sections", { mids: checked.rejectedMids });
+    }
+    const answer = await this.#negotiator.handleOffer(checked.sdp);
+    this.#syncPublications();
+    return answer;
+  }
+
+  /** Applies the client's answer to the SFU's last offer. */
+  async handleAnswer(description: SessionDescription): Promise<void> {
+    this.#assertOpen();
+    const checked = checkSdp("answer", description.sdp, this.#sdpOptions());
+    await this.#negotiator.handleAnswer(checked.sdp);
+  }
+
+  /** Adds a trickled client candidate; `""` marks end-of-candidates. */
+  async addIceCandidate(candidate: IceCandidate): Promise<void> {
+    this.#assertOpen();
+    if (candidate.candidate === "") return;
+    const parsed = parseCandidate(candidate.candidate);
+    if (++this.#remoteCandidates > this.#options.limits.maxIceCandidates) {
+      throw new SfuError("RATE_LIMITED", "too many ICE candidates for this session");
+    }
+    if (!this.#options.media.allowPrivateCandidates && isPrivateAddress(parsed.address)) {
+      this.#logger.debug("ignoring a private candidate", { address: parsed.address });
+      return;
+    }
+    // The SFU only gathers UDP; a TCP candidate could never pair.
+    if (parsed.transport !== "udp") return;
+    await this.#pc.addIceCandidate({
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? undefined,
+      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+    });
+  }
+
+  /** Starts forwarding another participant's track to this peer. */
+  subscribe(source: AudioForwarder): void {
+    if (this.#closed || this.#subscriptions.has(source.id) || source.closed) return;
+    const transceiver = this.#pc.addTransceiver("audio", {
+      direction: "sendonly",
+      streams: [new MediaStream({ id: source.peerId })],
+    });
+    const track = new ForwardedTrack({
+      sourceTrackId: source.id,
+      sourcePeerId: source.peerId,
+      transceiver,
+      logger: this.#logger,
+    });
+    this.#subscriptions.set(source.id, track);
+    source.addSubscriber(track);
+    this.#negotiator.requestNegotiation();
+  }
+
+  /** Stops forwarding a track to this peer and renegotiates its m-line away. */
+  unsubscribe(source: AudioForwarder): void {
+    const track = this.#subscriptions.get(source.id);
+    if (!track) return;
+    this.#subscriptions.delete(source.id);
+    source.removeSubscriber(track);
+    track.close();
+    if (!this.#closed) this.#negotiator.requestNegotiation();
+  }
+
+  /** The signaling socket went away: keep the session for the grace period. */
+  detach(): void {
+    if (this.#closed || !this.#attached) return;
+    this.#attached = false;
+    this.#graceTimer = setTimeout(() => this.close("disconnect"), this.#options.reconnectGraceMs);
+    this.#logger.info("signaling detached; waiting for a resume", { graceMs: this.#options.reconnectGraceMs });
+  }
+
+  /** A socket resumed this session: cancel the grace timer and catch the client up. */
+  attach(): void {
+    this.#assertOpen();
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    this.#attached = true;
+    this.#negotiator.resendPendingOffer();
+  }
+
+  snapshot(): PeerSnapshot {
+    return {
+      peerId: this.id,
+      userId: this.userId,
+      ...(this.displayName !== undefined && { displayName: this.displayName }),
+      roomId: this.roomId,
+      connectionState: this.#pc.connectionState,
+      detached: !this.#attached,
+      joinedAt: this.joinedAt.toISOString(),
+      published: this.#published.size,
+      subscribed: this.#subscriptions.size,
+    };
+  }
+
+  /** Ends the session: stops every track, closes the connection, emits `close` once. */
+  close(reason: LeaveReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#graceTimer);
+    clearTimeout(this.#iceTimer);
+    this.#negotiator.close();
+    for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
+    for (const forwarder of this.#published.values()) forwarder.close();
+    for (const track of this.#subscriptions.values()) track.close();
+    this.#subscriptions.clear();
+    this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
+    this.#logger.info("peer closed", { reason });
+    this.emit("close", reason);
+    // Forwarders are dropped only after `close` so the room can still unsubscribe them.
+    this.#published.clear();
+    this.removeAllListeners();
+  }
+
+  #watchConnection(): void {
+    const pc = this.#pc;
+    this.#unsubscribers.push(
+      pc.onIceCandidate.subscribe((candidate) => {
+        if (!candidate || !this.#attached) return;
+        const json = candidate.toJSON();
+        this.emit("ice-candidate", {
+          candidate: json.candidate,
+          sdpMid: json.sdpMid ?? null,
+          sdpMLineIndex: json.sdpMLineIndex ?? null,
+        });
+      }).unSubscribe,
+      pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state)).unSubscribe,
+      pc.onTrack.subscribe((track) => this.#onTrack(track)).unSubscribe,
+    );
+  }
+
+  #onConnectionState(state: string): void {
+    this.#logger.debug("connection state", { state });
+    this.emit("connection-state", state);
+    if (state === "connected") {
+      clearTimeout(this.#iceTimer);
+      this.#iceTimer = undefined;
+      if (!this.#everConnected) {
+        this.#everConnected = true;
+        this.emit("connected");
+      }
+    } else if (state === "failed" || state === "disconnected") {
+      // The client has iceTimeoutMs to restart ICE before the session is given up.
+      this.#armIceTimer();
+    }
+  }
+
+  #armIceTimer(): void {
+    if (this.#iceTimer || this.#closed) return;
+    this.#iceTimer = setTimeout(() => {
+      this.#iceTimer = undefined;
+      if (this.#pc.connectionState === "connected") return;
+      this.#logger.warn("ICE did not connect in time", { state: this.#pc.connectionState });
+      this.close("failed");
+    }, this.#options.limits.iceTimeoutMs);
+  }
+
+  #onTrack(track: MediaStreamTrack): void {
+    if (this.#closed || track.kind !== "audio") return;
+    const transceiver = this.#pc.getTransceivers().find((t) => t.receiver.track === track);
+    if (!transceiver || [...this.#published.values()].some((f) => f.receivesFrom(transceiver))) return;
+    if (this.#published.size >= this.#options.limits.maxPublishedTracks) {
+      this.#logger.warn("ignoring an extra published track", { limit: this.#options.limits.maxPublishedTracks });
+      return;
+    }
+    const forwarder = new AudioForwarder({
+      roomId: this.roomId,
+      peerId: this.id,
+      transceiver,
+      track,
+      totals: this.#options.totals,
+      logger: this.#logger,
+    });
+    this.#published.set(forwarder.id, forwarder);
+    this.#logger.info("track published", { trackId: forwarder.id });
+    this.emit("published", forwarder);
+  }
+
+  /** Drops publications whose m-line the client stopped sending on. */
+  #syncPublications(): void {
+    for (const forwarder of this.#published.values()) {
+      if (forwarder.isReceiving) continue;
+      this.#published.delete(forwarder.id);
+      this.#logger.info("track unpublished", { trackId: forwarder.id });
+      this.emit("unpublished", forwarder);
+      forwarder.close();
+    }
+  }
+
+  #sdpOptions() {
+    return {
+      limits: this.#options.limits.sdp,
+      dropPrivateCandidates: !this.#options.media.allowPrivateCandidates,
+    };
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SfuError("NOT_JOINED", "this session has ended");
+  }
+}
+
+function peerConfig(media: MediaOptions): ConstructorParameters<typeof RTCPeerConnection>[0] {
+  const advertise = media.advertiseIps.length > 0;
+  return {
+    iceServers: media.iceServers,
+    ...(media.portRange && { icePortRange: media.portRange }),
+    // With advertised IPs, gather only those: one wildcard-bound socket each, no interface scan.
+    ...(advertise && { iceAdditionalHostAddresses: media.advertiseIps }),
+    iceUseIpv4: !advertise,
+    iceUseIpv6: !advertise && media.useIpv6,
+    bundlePolicy: "max-bundle",
+    codecs: { audio: [OPUS], video: [] },
+    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [] },
+  };
+}
+

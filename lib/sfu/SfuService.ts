@@ -1,0 +1,163 @@
+import { timingSafeEqual } from "node:crypto";
+import { SfuError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { LeaveReason } from "../protocol.js";
+import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot, RoomSnapshot, TrackSnapshot } from "../types.js";
+import { TypedEmitter } from "../util/TypedEmitter.js";
+import type { Peer } from "./Peer.js";
+import { Room } from "./Room.js";
+
+export interface SfuServiceOptions {
+  media: MediaOptions;
+  limits: PeerLimits;
+  maxPeersPerRoom: number;
+  reconnectGraceMs: number;
+  logger: Logger;
+}
+
+export type SfuServiceEvents = {
+  "peer-joined": [Room, Peer];
+  "peer-left": [Room, Peer, LeaveReason];
+  /** A peer's ICE and DTLS came up for the first time. */
+  "peer-connected": [Peer];
+};
+
+export interface JoinRequest {
+  roomId: string;
+  userId: string;
+  displayName?: string;
+}
+
+/**
+ * The forwarding service: rooms by id, and the one entry point for joining
+ * or resuming a session. Knows nothing of sockets or HTTP.
+ */
+export class SfuService extends TypedEmitter<SfuServiceEvents> {
+  readonly totals: ForwardingTotals = { packetsForwarded: 0, bytesForwarded: 0 };
+  readonly #rooms = new Map<string, Room>();
+  readonly #options: SfuServiceOptions;
+  readonly #logger: Logger;
+  #closed = false;
+
+  constructor(options: SfuServiceOptions) {
+    super(options.logger);
+    this.#options = options;
+    this.#logger = options.logger.child({ component: "sfu" });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get media(): MediaOptions {
+    return this.#options.media;
+  }
+
+  get rooms(): Room[] {
+    return [...this.#rooms.values()];
+  }
+
+  get peerCount(): number {
+    let count = 0;
+    for (const room of this.#rooms.values()) count += room.size;
+    return count;
+  }
+
+  get trackCount(): number {
+    let count = 0;
+    for (const room of this.#rooms.values()) count += room.tracks.length;
+    return count;
+  }
+
+  getRoom(roomId: string): Room | undefined {
+    return this.#rooms.get(roomId);
+  }
+
+  /**
+   * Adds a participant to a room, creating the room on first use. A live peer
+   * of the same user in that room is replaced (PROTOCOL §2): it closes with
+   * reason `replaced` before the new one is announced.
+   */
+  join(request: JoinRequest): Peer {
+    if (this.#closed) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
+    const existing = this.#rooms.get(request.roomId);
+    const previous = existing?.findUser(request.userId);
+    if (existing && !previous && existing.full) {
+      throw new SfuError("ROOM_FULL", `room ${request.roomId} is full (${this.#options.maxPeersPerRoom} peers)`);
+    }
+    previous?.close("replaced");
+    const room = this.#roomFor(request.roomId);
+    return room.addPeer(request);
+  }
+
+  /**
+   * The live session that `resumeToken` names, if it is in `roomId` and belongs
+   * to `userId`; undefined otherwise (a stale token is not an error).
+   */
+  findResumable(resumeToken: string, roomId: string, userId: string): Peer | undefined {
+    const peer = this.#rooms.get(roomId)?.findUser(userId);
+    if (!peer || peer.closed || !sameSecret(peer.resumeToken, resumeToken)) return undefined;
+    return peer;
+  }
+
+  /** Removes a peer if it is still here. */
+  removePeer(peer: Peer, reason: LeaveReason): void {
+    peer.close(reason);
+  }
+
+  roomSnapshots(): RoomSnapshot[] {
+    return this.rooms.map((room) => room.snapshot());
+  }
+
+  peerSnapshots(): PeerSnapshot[] {
+    return this.rooms.flatMap((room) => room.peers.map((peer) => peer.snapshot()));
+  }
+
+  trackSnapshots(): TrackSnapshot[] {
+    return this.rooms.flatMap((room) => room.tracks.map((track) => track.snapshot()));
+  }
+
+  /** Closes every room and peer; joins are refused afterwards. */
+  close(reason: LeaveReason = "kicked"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const room of this.rooms) room.close(reason);
+    this.#rooms.clear();
+    this.removeAllListeners();
+  }
+
+  #roomFor(roomId: string): Room {
+    let room = this.#rooms.get(roomId);
+    if (room && !room.closed) return room;
+    room = new Room({
+      id: roomId,
+      maxPeers: this.#options.maxPeersPerRoom,
+      peerDefaults: {
+        media: this.#options.media,
+        limits: this.#options.limits,
+        reconnectGraceMs: this.#options.reconnectGraceMs,
+        totals: this.totals,
+      },
+      logger: this.#logger,
+    });
+    const created = room;
+    this.#rooms.set(roomId, created);
+    created.on("peer-joined", (peer) => {
+      peer.once("connected", () => this.emit("peer-connected", peer));
+      this.emit("peer-joined", created, peer);
+    });
+    created.on("peer-left", (peer, reason) => this.emit("peer-left", created, peer, reason));
+    created.once("close", () => {
+      if (this.#rooms.get(roomId) === created) this.#rooms.delete(roomId);
+      this.#logger.info("room closed", { roomId });
+    });
+    this.#logger.info("room created", { roomId });
+    return created;
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}

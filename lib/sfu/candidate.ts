@@ -1,0 +1,90 @@
+import { isIP } from "node:net";
+import { BadRequestError } from "../errors.js";
+
+/** The fields of an ICE candidate line that the SFU checks and filters on. */
+export interface ParsedCandidate {
+  foundation: string;
+  component: number;
+  transport: "udp" | "tcp";
+  priority: number;
+  address: string;
+  port: number;
+  type: "host" | "srflx" | "prflx" | "relay";
+}
+
+const CANDIDATE_TYPES = new Set(["host", "srflx", "prflx", "relay"]);
+const ICE_CHARS = /^[A-Za-z0-9+/]{1,32}$/;
+const MDNS_NAME = /^[A-Za-z0-9-]{1,63}\.local$/;
+const UINT = /^\d{1,10}$/;
+
+/**
+ * Parses an RFC 8839 `candidate:` attribute value strictly.
+ * werift accepts junk such as a non-numeric port, so every remote candidate
+ * (trickled or inside an SDP) passes through here first.
+ */
+export function parseCandidate(line: string): ParsedCandidate {
+  const value = line.startsWith("a=") ? line.slice(2) : line;
+  if (!value.startsWith("candidate:")) throw new BadRequestError("candidate must start with 'candidate:'");
+  const parts = value.slice("candidate:".length).trim().split(/\s+/);
+  const [foundation, component, transport, priority, address, port, typ, type] = parts;
+  if (parts.length < 8 || typ !== "typ") throw new BadRequestError("candidate is missing fields");
+  if (!ICE_CHARS.test(foundation!)) throw new BadRequestError("candidate foundation is invalid");
+  const componentNumber = parseUint(component!, 1, 256, "component");
+  const proto = transport!.toLowerCase();
+  if (proto !== "udp" && proto !== "tcp") throw new BadRequestError("candidate transport must be udp or tcp");
+  const priorityNumber = parseUint(priority!, 0, 0xffffffff, "priority");
+  if (isIP(address!) === 0 && !MDNS_NAME.test(address!)) {
+    throw new BadRequestError("candidate address must be an IP address or an mDNS name");
+  }
+  const portNumber = parseUint(port!, 0, 65535, "port");
+  if (!CANDIDATE_TYPES.has(type!)) throw new BadRequestError("candidate type is unknown");
+  // Trailing extension attributes come in name/value pairs.
+  if ((parts.length - 8) % 2 !== 0) throw new BadRequestError("candidate extension attributes are unpaired");
+  return {
+    foundation: foundation!,
+    component: componentNumber,
+    transport: proto,
+    priority: priorityNumber,
+    address: address!,
+    port: portNumber,
+    type: type as ParsedCandidate["type"],
+  };
+}
+
+function parseUint(text: string, min: number, max: number, name: string): number {
+  if (!UINT.test(text)) throw new BadRequestError(`candidate ${name} must be a number`);
+  const value = Number(text);
+  if (value < min || value > max) throw new BadRequestError(`candidate ${name} is out of range`);
+  return value;
+}
+
+/**
+ * True for addresses a public SFU must not be steered towards by a client:
+ * loopback, link-local, private (RFC 1918, RFC 4193), CGNAT, unspecified and
+ * multicast ranges. mDNS names are resolved by the client's LAN only, so they
+ * count as private too.
+ */
+export function isPrivateAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) {
+    const [a = 0, b = 0] = address.split(".").map(Number);
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      a >= 224
+    );
+  }
+  if (family === 6) {
+    const lower = address.toLowerCase();
+    if (lower === "::" || lower === "::1") return true;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+    if (mapped) return isPrivateAddress(mapped[1]!);
+    return /^(fe[89ab]|f[cd]|ff)/.test(lower);
+  }
+  return true;
+}

@@ -1,0 +1,146 @@
+import { BadRequestError } from "../errors.js";
+import { isPrivateAddress, parseCandidate } from "./candidate.js";
+
+/** Bounds on what a client may send as a session description. */
+export interface SdpLimits {
+  /** Largest SDP accepted, in UTF-16 code units (SDP is ASCII in practice). */
+  maxBytes: number;
+  /** Most m-sections accepted in one description. */
+  maxMediaSections: number;
+}
+
+export interface SdpCheckOptions {
+  limits: SdpLimits;
+  /** Drop candidates that point at private, loopback or link-local addresses. */
+  dropPrivateCandidates: boolean;
+}
+
+/** What the SFU will hand to werift, and what it learnt on the way. */
+export interface CheckedSdp {
+  sdp: string;
+  /** mids of m-sections the SFU rejected (video, data channels, anything not audio). */
+  rejectedMids: string[];
+  audioSections: number;
+}
+
+const LINE = /^[a-z]=[^\0-\x08\x0a-\x1f\x7f]*$/;
+const MEDIA_LINE = /^m=([a-z]+) (\d{1,5})(\/\d{1,5})? ([A-Za-z0-9/_.-]+)((?: [A-Za-z0-9_.-]+)*)$/;
+const ICE_UFRAG = /^[A-Za-z0-9+/]{4,256}$/;
+const ICE_PWD = /^[A-Za-z0-9+/]{22,256}$/;
+const FINGERPRINT = /^[A-Za-z0-9-]{1,16} (?:[0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2}$/;
+const SETUP = new Set(["actpass", "active", "passive", "holdconn"]);
+const MID = /^[A-Za-z0-9_.~-]{1,32}$/;
+
+interface Section {
+  start: number;
+  end: number;
+  kind: string;
+  port: number;
+  mid?: string;
+}
+
+/**
+ * Checks a client's SDP strictly and returns the text werift should see.
+ *
+ * werift parses leniently (a non-numeric port, missing credentials, a
+ * half-written m-line all go through and can leave negotiation hanging), so
+ * everything werift relies on is checked here first. For offers, m-sections
+ * other than audio are rejected by setting their port to 0 and dropping them
+ * from BUNDLE: the client gets a clear answer instead of a half-working data
+ * channel or video line.
+ */
+export function checkSdp(type: "offer" | "answer", sdp: string, options: SdpCheckOptions): CheckedSdp {
+  const { limits } = options;
+  if (sdp.length === 0) throw new BadRequestError("sdp is empty");
+  if (sdp.length > limits.maxBytes) throw new BadRequestError(`sdp is larger than ${limits.maxBytes} bytes`);
+  const lines = sdp.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  if (lines[0] !== "v=0") throw new BadRequestError("sdp must start with v=0");
+  for (const line of lines) {
+    if (!LINE.test(line)) throw new BadRequestError("sdp has a malformed line");
+  }
+
+  const sections = splitSections(lines);
+  if (sections.length > limits.maxMediaSections) {
+    throw new BadRequestError(`sdp has more than ${limits.maxMediaSections} m-sections`);
+  }
+  const session = lines.slice(0, sections[0]?.start ?? lines.length);
+  if (!session.some((l) => l.startsWith("o="))) throw new BadRequestError("sdp is missing the o= line");
+
+  const rejectedMids: string[] = [];
+  const dropLines = new Set<number>();
+  let audioSections = 0;
+  for (const section of sections) {
+    const body = lines.slice(section.start + 1, section.end);
+    section.mid = attribute(body, "mid");
+    if (section.mid !== undefined && !MID.test(section.mid)) throw new BadRequestError("sdp has an invalid mid");
+    if (section.port === 0) continue;
+    checkTransport(session, body);
+    for (let i = section.start + 1; i < section.end; i++) {
+      const line = lines[i]!;
+      if (!line.startsWith("a=candidate:")) continue;
+      const candidate = parseCandidate(line);
+      if (options.dropPrivateCandidates && isPrivateAddress(candidate.address)) dropLines.add(i);
+    }
+    if (section.kind === "audio") {
+      audioSections++;
+    } else if (type === "offer") {
+      lines[section.start] = lines[section.start]!.replace(/^m=([a-z]+) \d+/, "m=$1 0");
+      if (section.mid !== undefined) rejectedMids.push(section.mid);
+    } else {
+      throw new BadRequestError(`answer accepts a ${section.kind} m-section the SFU never offered`);
+    }
+  }
+
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    if (dropLines.has(i)) return;
+    if (rejectedMids.length > 0 && line.startsWith("a=group:BUNDLE")) {
+      const kept = line
+        .slice("a=group:BUNDLE".length)
+        .trim()
+        .split(/\s+/)
+        .filter((mid) => mid && !rejectedMids.includes(mid));
+      out.push(["a=group:BUNDLE", ...kept].join(" "));
+      return;
+    }
+    out.push(line);
+  });
+  return { sdp: out.join("\r\n") + "\r\n", rejectedMids, audioSections };
+}
+
+function splitSections(lines: string[]): Section[] {
+  const sections: Section[] = [];
+  lines.forEach((line, i) => {
+    if (!line.startsWith("m=")) return;
+    const match = MEDIA_LINE.exec(line);
+    if (!match) throw new BadRequestError("sdp has a malformed m= line");
+    const port = Number(match[2]);
+    if (port > 65535) throw new BadRequestError("sdp has an m= port out of range");
+    const previous = sections[sections.length - 1];
+    if (previous) previous.end = i;
+    sections.push({ start: i, end: lines.length, kind: match[1]!, port });
+  });
+  return sections;
+}
+
+function attribute(lines: string[], name: string): string | undefined {
+  const prefix = `a=${name}:`;
+  const line = lines.find((l) => l.startsWith(prefix));
+  return line?.slice(prefix.length).trim();
+}
+
+function checkTransport(session: string[], media: string[]): void {
+  const lookup = (name: string) => attribute(media, name) ?? attribute(session, name);
+  const ufrag = lookup("ice-ufrag");
+  const pwd = lookup("ice-pwd");
+  const fingerprint = lookup("fingerprint");
+  const setup = lookup("setup");
+  if (ufrag === undefined || !ICE_UFRAG.test(ufrag)) throw new BadRequestError("sdp has a missing or invalid ice-ufrag");
+  if (pwd === undefined || !ICE_PWD.test(pwd)) throw new BadRequestError("sdp has a missing or invalid ice-pwd");
+  if (fingerprint === undefined || !FINGERPRINT.test(fingerprint)) {
+    throw new BadRequestError("sdp has a missing or invalid fingerprint");
+  }
+  if (setup === undefined || !SETUP.has(setup)) throw new BadRequestError("sdp has a missing or invalid setup");
+  if (!media.some((l) => l === "a=rtcp-mux")) throw new BadRequestError("sdp must use rtcp-mux");
+}
