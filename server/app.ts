@@ -1,0 +1,117 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import cors from "cors";
+import express, { type Express } from "express";
+import promBundle from "express-prom-bundle";
+import { Server } from "socket.io";
+import type { Logger } from "../lib/logger.js";
+import { SfuService } from "../lib/sfu/SfuService.js";
+import type { Config } from "./config.js";
+import { createDebugRouter } from "./http/debug.js";
+import { errorHandler, notFound } from "./http/errors.js";
+import { createHealthRouter } from "./http/health.js";
+import { createMetricsRouter } from "./http/metrics.js";
+import { Metrics } from "./metrics.js";
+import { SignalingNamespace } from "./signaling/namespace.js";
+import { readVersion } from "./version.js";
+
+export interface ApplicationDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  /** Process-level metrics (event loop, memory); off in tests that build many apps. */
+  defaultMetrics?: boolean;
+}
+
+export interface Application {
+  app: Express;
+  httpServer: HttpServer;
+  io: Server;
+  sfu: SfuService;
+  metrics: Metrics;
+  signaling: SignalingNamespace;
+  /** Drains and closes everything in order (PROTOCOL §10); idempotent. */
+  close: () => Promise<void>;
+}
+
+/** Socket.IO payloads are SDP at most: a few tens of KB, not the 1 MB default. */
+const SOCKET_BUFFER_BYTES = 64 * 1024;
+/** Time for the SHUTTING_DOWN notice to reach clients before transports close. */
+const NOTICE_FLUSH_MS = 200;
+
+/**
+ * Builds the SFU: forwarding service, HTTP routes and the signaling
+ * namespace on one http.Server. Does not listen; the caller picks the port.
+ */
+export function createApplication(deps: ApplicationDeps): Application {
+  const { config, logger } = deps;
+  const sfu = new SfuService({
+    media: {
+      iceServers: config.stunServers,
+      ...(config.icePortRange && { portRange: config.icePortRange }),
+      advertiseIps: config.iceAdvertiseIps,
+      useIpv6: config.iceUseIpv6,
+      allowPrivateCandidates: config.allowPrivateCandidates,
+    },
+    limits: {
+      sdp: { maxBytes: config.maxSdpBytes, maxMediaSections: config.maxPeersPerRoom + 8 },
+      maxIceCandidates: 256,
+      maxPublishedTracks: config.maxPublishedTracks,
+      negotiationTimeoutMs: config.negotiationTimeoutMs,
+      answerTimeoutMs: config.negotiationTimeoutMs,
+      iceTimeoutMs: config.iceTimeoutMs,
+    },
+    maxPeersPerRoom: config.maxPeersPerRoom,
+    reconnectGraceMs: config.reconnectGraceMs,
+    logger,
+  });
+  const metrics = new Metrics(sfu, { defaultMetrics: deps.defaultMetrics ?? true });
+  let draining = false;
+  const isDraining = () => draining;
+  const corsOptions = { origin: config.corsOrigins === "*" ? true : config.corsOrigins, credentials: true };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(cors(corsOptions));
+  app.use(
+    promBundle({
+      autoregister: false,
+      promRegistry: metrics.registry,
+      includeMethod: true,
+      includePath: true,
+      normalizePath: [["^/debug/rooms/[^/]+$", "/debug/rooms/#roomId"]],
+    }),
+  );
+  app.use(createHealthRouter({ sfu, version: readVersion(), isDraining }));
+  app.use(createDebugRouter({ sfu, adminToken: config.adminToken }));
+  app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));
+  app.use(notFound);
+  app.use(errorHandler(logger));
+
+  const httpServer = createServer(app);
+  const io = new Server(httpServer, {
+    cors: corsOptions,
+    maxHttpBufferSize: SOCKET_BUFFER_BYTES,
+    serveClient: false,
+    // Detect a dead client within ~15 s; the reconnect grace period starts then.
+    pingInterval: 10_000,
+    pingTimeout: 5_000,
+  });
+  const signaling = new SignalingNamespace({ io, sfu, config, metrics, logger, isDraining });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      draining = true;
+      signaling.notifyShutdown();
+      await new Promise((resolve) => setTimeout(resolve, NOTICE_FLUSH_MS));
+      sfu.close("kicked");
+      signaling.close();
+      // io.close() also closes the http server, which waits for keep-alive connections: end them.
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      httpServer.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+
+  return { app, httpServer, io, sfu, metrics, signaling, close };
+}

@@ -1,0 +1,171 @@
+import { isIP } from "node:net";
+import dotenv from "dotenv";
+import { bool, cleanEnv, makeValidator, str, EnvError } from "envalid";
+import type { LogLevel } from "../lib/logger.js";
+import type { IceServer } from "../lib/protocol.js";
+
+/** Everything the SFU reads from its environment, validated and frozen. */
+export interface Config {
+  port: number;
+  /** Address the HTTP server binds to; empty means every interface. */
+  host: string;
+  stunServers: IceServer[];
+  icePortRange: [number, number] | undefined;
+  iceAdvertiseIps: string[];
+  iceUseIpv6: boolean;
+  allowPrivateCandidates: boolean;
+  logLevel: LogLevel;
+  maxConnections: number;
+  maxPeersPerRoom: number;
+  reconnectGraceMs: number;
+  joinTokenSecret: string | undefined;
+  adminToken: string | undefined;
+  corsOrigins: "*" | string[];
+  negotiationTimeoutMs: number;
+  iceTimeoutMs: number;
+  maxPublishedTracks: number;
+  maxSdpBytes: number;
+  eventRateLimit: number;
+  shutdownTimeoutMs: number;
+}
+
+/** A bad environment value; its message names the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const iceUrlList = makeValidator<string[]>((value) => {
+  const urls = splitList(value);
+  for (const url of urls) {
+    if (!/^(stuns?|turns?):[^\s]+$/.test(url)) throw new EnvError(`"${url}" is not a stun:/turn: URL`);
+  }
+  return urls;
+});
+
+const ipList = makeValidator<string[]>((value) => {
+  const ips = splitList(value);
+  for (const ip of ips) if (isIP(ip) === 0) throw new EnvError(`"${ip}" is not an IP address`);
+  return ips;
+});
+
+const originList = makeValidator<"*" | string[]>((value) => {
+  if (value.trim() === "*") return "*";
+  const origins = splitList(value);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^\s/]+$/.test(origin)) throw new EnvError(`"${origin}" is not an origin like https://host:port`);
+  }
+  return origins;
+});
+
+const listenPort = makeValidator<number>((value) => {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new EnvError(`"${value}" is not a port (0-65535)`);
+  return Number(value);
+});
+
+// 0 stands for "unset": envalid rejects a parser result of undefined.
+const optionalPort = makeValidator<number>((value) => {
+  if (value === "") return 0;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+    throw new EnvError(`"${value}" is not a port (1-65535)`);
+  }
+  return Number(value);
+});
+
+const positiveInt = (options: { default: number; desc: string; min?: number }) =>
+  makeValidator<number>((value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < (options.min ?? 1)) {
+      throw new EnvError(`"${value}" is not a whole number >= ${options.min ?? 1}`);
+    }
+    return parsed;
+  })({ default: options.default, desc: options.desc });
+
+/**
+ * Reads and validates the configuration from `env` (the process environment
+ * plus `.env`, by default). Throws a {@link ConfigError} naming the first bad
+ * variable; nothing else in the project reads the environment.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<Config> {
+  const clean = cleanEnv(
+    env,
+    {
+      PORT: listenPort({ default: 5005, desc: "HTTP + Socket.IO port; 0 picks a free one" }),
+      HOST: str({ default: "", desc: "bind address; empty = all interfaces" }),
+      STUN_SERVERS: iceUrlList({ default: ["stun:stun.l.google.com:19302"], desc: "comma-separated; empty = none" }),
+      ICE_UDP_PORT_MIN: optionalPort({ default: 0 }),
+      ICE_UDP_PORT_MAX: optionalPort({ default: 0 }),
+      ICE_ADVERTISE_IP: ipList({ default: [] }),
+      ICE_USE_IPV6: bool({ default: false }),
+      ALLOW_PRIVATE_CANDIDATES: bool({ default: false }),
+      LOG_LEVEL: str({ default: "info", choices: ["debug", "info", "warn", "error"] }),
+      MAX_CONNECTIONS: positiveInt({ default: 1000, desc: "concurrent Socket.IO connections" }),
+      MAX_PEERS_PER_ROOM: positiveInt({ default: 100, desc: "peers per room" }),
+      RECONNECT_GRACE_MS: positiveInt({ default: 15000, min: 0, desc: "resume window" }),
+      JOIN_TOKEN_SECRET: str({ default: "" }),
+      ADMIN_TOKEN: str({ default: "" }),
+      CORS_ORIGINS: originList({ default: "*" }),
+      NEGOTIATION_TIMEOUT_MS: positiveInt({ default: 10000, min: 100, desc: "bound on each SDP step" }),
+      ICE_TIMEOUT_MS: positiveInt({ default: 30000, min: 100, desc: "ICE must connect within this" }),
+      MAX_PUBLISHED_TRACKS: positiveInt({ default: 1, desc: "audio tracks one peer may publish" }),
+      MAX_SDP_BYTES: positiveInt({ default: 60000, min: 1024, desc: "largest accepted SDP" }),
+      EVENT_RATE_LIMIT: positiveInt({ default: 50, desc: "signaling events per second per socket" }),
+      SHUTDOWN_TIMEOUT_MS: positiveInt({ default: 8000, min: 100, desc: "hard limit on graceful shutdown" }),
+    },
+    { reporter: throwFirstError },
+  );
+
+  const min = clean.ICE_UDP_PORT_MIN;
+  const max = clean.ICE_UDP_PORT_MAX;
+  if ((min === 0) !== (max === 0)) {
+    throw new ConfigError("ICE_UDP_PORT_MIN and ICE_UDP_PORT_MAX must be set together");
+  }
+  if (min >= max && min !== 0) {
+    throw new ConfigError("ICE_UDP_PORT_MIN must be lower than ICE_UDP_PORT_MAX");
+  }
+
+  return Object.freeze({
+    port: clean.PORT,
+    host: clean.HOST,
+    stunServers: clean.STUN_SERVERS.map((urls) => ({ urls })),
+    icePortRange: min !== 0 ? [min, max] : undefined,
+    iceAdvertiseIps: clean.ICE_ADVERTISE_IP,
+    iceUseIpv6: clean.ICE_USE_IPV6,
+    allowPrivateCandidates: clean.ALLOW_PRIVATE_CANDIDATES,
+    logLevel: clean.LOG_LEVEL as LogLevel,
+    maxConnections: clean.MAX_CONNECTIONS,
+    maxPeersPerRoom: clean.MAX_PEERS_PER_ROOM,
+    reconnectGraceMs: clean.RECONNECT_GRACE_MS,
+    joinTokenSecret: clean.JOIN_TOKEN_SECRET || undefined,
+    adminToken: clean.ADMIN_TOKEN || undefined,
+    corsOrigins: clean.CORS_ORIGINS,
+    negotiationTimeoutMs: clean.NEGOTIATION_TIMEOUT_MS,
+    iceTimeoutMs: clean.ICE_TIMEOUT_MS,
+    maxPublishedTracks: clean.MAX_PUBLISHED_TRACKS,
+    maxSdpBytes: clean.MAX_SDP_BYTES,
+    eventRateLimit: clean.EVENT_RATE_LIMIT,
+    shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
+  } satisfies Config);
+}
+
+function readProcessEnv(): NodeJS.ProcessEnv {
+  // .env fills in what the real environment leaves unset, never overrides it.
+  dotenv.config({ quiet: true });
+  return process.env;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function throwFirstError({ errors }: { errors: Partial<Record<string, Error>> }): void {
+  const [name, error] = Object.entries(errors)[0] ?? [];
+  if (name === undefined) return;
+  const reason = error?.message || "invalid value";
+  throw new ConfigError(`${name}: ${reason}`);
+}

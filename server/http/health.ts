@@ -1,0 +1,21 @@
+import { Router } from "express";
+import type { SfuService } from "../../lib/sfu/SfuService.js";
+
+/** `GET /health`: always open, 503 while draining so load balancers stop routing here. */
+export function createHealthRouter(options: { sfu: SfuService; version: string; isDraining: () => boolean }): Router {
+  const router = Router();
+  router.get("/health", (_req, res) => {
+    if (options.isDraining()) {
+      res.status(503).json({ status: "draining" });
+      return;
+    }
+    res.json({
+      status: "ok",
+      uptime: process.uptime(),
+      version: options.version,
+      rooms: options.sfu.rooms.length,
+      peers: options.sfu.peerCount,
+    });
+  });
+  return router;
+}

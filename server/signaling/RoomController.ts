@@ -1,0 +1,147 @@
+import { SfuError } from "../../lib/errors.js";
+import type { JoinedMessage, LeaveReason } from "../../lib/protocol.js";
+import type { Peer } from "../../lib/sfu/Peer.js";
+import type { Room } from "../../lib/sfu/Room.js";
+import type { SfuService } from "../../lib/sfu/SfuService.js";
+import type { Metrics } from "../metrics.js";
+import type { JoinAuthorizer } from "./auth.js";
+import type { ClientSession } from "./ClientSession.js";
+import type { SessionRegistry } from "./SessionRegistry.js";
+import type { PayloadValidator } from "./validate.js";
+
+export interface RoomControllerOptions {
+  sfu: SfuService;
+  sessions: SessionRegistry;
+  validator: PayloadValidator;
+  authorizer: JoinAuthorizer;
+  metrics: Metrics;
+  /** True once shutdown began: joins are refused. */
+  isDraining: () => boolean;
+}
+
+/** Why a removed peer's own client is told it was removed (PROTOCOL §4 `error`). */
+const REMOVAL_ERRORS: Partial<Record<LeaveReason, { code: "REPLACED" | "KICKED" | "NEGOTIATION_FAILED"; message: string }>> = {
+  replaced: { code: "REPLACED", message: "a newer join of the same user replaced this session" },
+  kicked: { code: "KICKED", message: "this session was removed from the room" },
+  failed: { code: "NEGOTIATION_FAILED", message: "the media connection failed and the session was removed" },
+};
+
+/** Room membership: join (new or resumed), leave, and socket loss. */
+export class RoomController {
+  readonly #options: RoomControllerOptions;
+  readonly #unsubscribers: Array<() => void>;
+
+  constructor(options: RoomControllerOptions) {
+    this.#options = options;
+    const { sfu } = options;
+    this.#unsubscribers = [
+      sfu.on("peer-joined", (room, peer) => this.#announceJoin(room, peer)),
+      sfu.on("peer-left", (room, peer, reason) => this.#announceLeave(room, peer, reason)),
+    ];
+  }
+
+  async join(session: ClientSession, payload: unknown): Promise<{ joined: JoinedMessage }> {
+    const receivedAt = performance.now();
+    const { sfu, sessions, validator, authorizer, metrics } = this.#options;
+    const request = validator.join(payload);
+    if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
+    assertNotJoined(session);
+    await authorizer.authorize(request);
+    // The socket may have joined elsewhere while the token was being checked.
+    assertNotJoined(session);
+
+    let peer = request.resumeToken
+      ? sfu.findResumable(request.resumeToken, request.roomId, request.userId)
+      : undefined;
+    const resumed = peer !== undefined;
+    if (peer) {
+      const previous = sessions.forPeer(peer.id);
+      if (previous && previous !== session) {
+        previous.unbind();
+        sessions.release(peer.id, previous);
+      }
+    } else {
+      peer = sfu.join(request);
+      metrics.joinStarted(peer.id, receivedAt);
+    }
+    session.bind(peer);
+    sessions.assign(peer.id, session);
+    if (resumed) peer.attach();
+
+    const room = sfu.getRoom(peer.roomId);
+    const joined: JoinedMessage = {
+      roomId: peer.roomId,
+      peerId: peer.id,
+      userId: peer.userId,
+      peers: (room?.peers ?? [])
+        .filter((other) => other !== peer)
+        .map((other) => ({
+          peerId: other.id,
+          userId: other.userId,
+          ...(other.displayName !== undefined && { displayName: other.displayName }),
+        })),
+      iceServers: sfu.media.iceServers,
+      resumeToken: peer.resumeToken,
+      resumed,
+    };
+    session.logger.info(resumed ? "session resumed" : "joined", { roomId: peer.roomId, peerId: peer.id });
+    session.socket.emit("joined", joined);
+    return { joined };
+  }
+
+  leave(session: ClientSession, payload: unknown): Promise<object> {
+    const { roomId } = this.#options.validator.leave(payload);
+    const peer = session.peer;
+    if (!peer) throw new SfuError("NOT_JOINED", "this socket has not joined a room");
+    if (peer.roomId !== roomId) throw new SfuError("NOT_JOINED", `this socket is not in room ${roomId}`);
+    this.#release(session);
+    peer.close("leave");
+    return Promise.resolve({});
+  }
+
+  /** The socket is gone: keep its peer for the grace period, or end it at once if there is none. */
+  disconnect(session: ClientSession): void {
+    const peer = this.#release(session);
+    if (!peer) return;
+    if (this.#options.sfu.closed) return;
+    peer.detach();
+  }
+
+  close(): void {
+    for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
+  }
+
+  #release(session: ClientSession): Peer | undefined {
+    const peer = session.unbind();
+    if (peer) this.#options.sessions.release(peer.id, session);
+    return peer;
+  }
+
+  #announceJoin(room: Room, peer: Peer): void {
+    const message = {
+      roomId: room.id,
+      peerId: peer.id,
+      userId: peer.userId,
+      ...(peer.displayName !== undefined && { displayName: peer.displayName }),
+    };
+    for (const other of room.peers) {
+      if (other !== peer) this.#options.sessions.forPeer(other.id)?.socket.emit("user-joined", message);
+    }
+  }
+
+  #announceLeave(room: Room, peer: Peer, reason: LeaveReason): void {
+    const message = { roomId: room.id, peerId: peer.id, userId: peer.userId, reason };
+    for (const other of room.peers) this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);
+    // The removed peer's own client learns why, unless it asked to leave.
+    const own = this.#options.sessions.forPeer(peer.id);
+    if (!own) return;
+    this.#release(own);
+    const removal = REMOVAL_ERRORS[reason];
+    if (removal) own.sendError(removal);
+  }
+}
+
+function assertNotJoined(session: ClientSession): void {
+  const peer = session.peer;
+  if (peer) throw new SfuError("ALREADY_JOINED", `this socket is already in room ${peer.roomId}`);
+}

@@ -1,0 +1,139 @@
+import type { Server } from "socket.io";
+import { SfuError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/logger.js";
+import {
+  SFU_NAMESPACE,
+  type AckResult,
+  type ClientEventName,
+  type ErrorPayload,
+} from "../../lib/protocol.js";
+import type { SfuService } from "../../lib/sfu/SfuService.js";
+import type { Config } from "../config.js";
+import type { Metrics } from "../metrics.js";
+import { JoinAuthorizer } from "./auth.js";
+import { ClientSession, type SfuSocket } from "./ClientSession.js";
+import { NegotiationController } from "./NegotiationController.js";
+import { RoomController } from "./RoomController.js";
+import { SessionRegistry } from "./SessionRegistry.js";
+import { PayloadValidator } from "./validate.js";
+
+export interface SignalingOptions {
+  io: Server;
+  sfu: SfuService;
+  config: Readonly<Config>;
+  metrics: Metrics;
+  logger: Logger;
+  isDraining: () => boolean;
+}
+
+type Handler = (session: ClientSession, payload: unknown) => Promise<object>;
+
+/**
+ * The `/sfu` namespace: admits sockets up to MAX_CONNECTIONS and routes each
+ * client event through one wrapper that rate-limits, calls a controller and
+ * turns the outcome into an ack (or an `error` event when there is no ack).
+ */
+export class SignalingNamespace {
+  readonly #options: SignalingOptions;
+  readonly #sessions = new SessionRegistry();
+  readonly #rooms: RoomController;
+  readonly #handlers: Record<ClientEventName, Handler>;
+  readonly #logger: Logger;
+
+  constructor(options: SignalingOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ component: "signaling" });
+    const validator = new PayloadValidator({ maxSdpBytes: options.config.maxSdpBytes });
+    this.#rooms = new RoomController({
+      sfu: options.sfu,
+      sessions: this.#sessions,
+      validator,
+      authorizer: new JoinAuthorizer(options.config.joinTokenSecret),
+      metrics: options.metrics,
+      isDraining: options.isDraining,
+    });
+    const negotiation = new NegotiationController({ validator });
+    this.#handlers = {
+      join: (session, payload) => this.#rooms.join(session, payload),
+      leave: (session, payload) => this.#rooms.leave(session, payload),
+      offer: (session, payload) => negotiation.offer(session, payload),
+      answer: (session, payload) => negotiation.answer(session, payload),
+      "ice-candidate": (session, payload) => negotiation.iceCandidate(session, payload),
+    };
+    options.io
+      .of(SFU_NAMESPACE)
+      .on("connection", (socket: SfuSocket) => this.#onConnection(socket));
+  }
+
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Tells every client the SFU is going away; their sessions are let go without `KICKED`. */
+  notifyShutdown(): void {
+    for (const session of this.#sessions.all) {
+      session.sendError({ code: "SHUTTING_DOWN", message: "the SFU is shutting down; reconnect later" });
+      const peer = session.unbind();
+      if (peer) this.#sessions.release(peer.id, session);
+    }
+  }
+
+  close(): void {
+    this.#rooms.close();
+  }
+
+  #onConnection(socket: SfuSocket): void {
+    const { config, metrics } = this.#options;
+    if (this.#sessions.size >= config.maxConnections) {
+      socket.emit("error", { code: "SERVER_FULL", message: `the SFU is at its limit of ${config.maxConnections} connections` });
+      // A namespace-level disconnect: the client does not retry on its own.
+      socket.disconnect();
+      return;
+    }
+    const session = new ClientSession({ socket, eventRateLimit: config.eventRateLimit, logger: this.#logger });
+    this.#sessions.add(session);
+    metrics.socketConnections.inc();
+    for (const event of Object.keys(this.#handlers) as ClientEventName[]) {
+      // Payloads are untrusted: the typed signature is only what a well-behaved client sends.
+      (socket as unknown as SfuSocketUntyped).on(event, (...args: unknown[]) => {
+        const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (r: AckResult) => void) : undefined;
+        void this.#dispatch(session, event, args[0], ack);
+      });
+    }
+    socket.on("disconnect", (reason) => {
+      session.logger.debug("socket disconnected", { reason });
+      this.#rooms.disconnect(session);
+      this.#sessions.remove(session);
+      metrics.socketConnections.dec();
+    });
+  }
+
+  async #dispatch(
+    session: ClientSession,
+    event: ClientEventName,
+    payload: unknown,
+    ack: ((result: AckResult) => void) | undefined,
+  ): Promise<void> {
+    let result: AckResult;
+    try {
+      if (!session.limiter.take()) throw new SfuError("RATE_LIMITED", "too many signaling events; slow down");
+      result = { ok: true, ...(await this.#handlers[event](session, payload)) };
+    } catch (error) {
+      result = { ok: false, error: this.#toErrorPayload(error, session, event) };
+    }
+    this.#options.metrics.signalingEvents.inc({ event, result: result.ok ? "ok" : result.error.code });
+    if (ack) ack(result);
+    else if (!result.ok) session.sendError({ ...result.error, event });
+  }
+
+  #toErrorPayload(error: unknown, session: ClientSession, event: string): ErrorPayload {
+    if (error instanceof SfuError) {
+      session.logger.debug("event refused", { event, code: error.code, reason: error.message });
+      return { code: error.code, message: error.message };
+    }
+    session.logger.error("event failed unexpectedly", { event, error });
+    return { code: "INTERNAL", message: "internal error" };
+  }
+}
+
+type SfuSocketUntyped = { on(event: string, listener: (...args: unknown[]) => void): void };
