@@ -1,0 +1,554 @@
+import { io, type Socket } from "socket.io-client";
+import {
+  SFU_NAMESPACE,
+  type AckResult,
+  type ClientToServerEvents,
+  type ErrorCode,
+  type ErrorMessage,
+  type JoinedMessage,
+  type JoinMessage,
+  type LeaveReason,
+  type PeerInfo,
+  type ServerToClientEvents,
+  type UserJoinedMessage,
+  type UserLeftMessage,
+} from "../protocol.js";
+import { Backoff } from "./Backoff.js";
+import { MediaSession } from "./MediaSession.js";
+import { SfuClientError, type ClientErrorCode } from "./SfuClientError.js";
+import { TypedEmitter } from "./TypedEmitter.js";
+import type {
+  ConnectionState,
+  ConnectOptions,
+  InboundAudioStats,
+  JoinedEvent,
+  JoinOptions,
+  Participant,
+  SfuClientEvents,
+} from "./types.js";
+
+/** The typed Socket.IO socket the SDK signals on. */
+export type SfuSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+interface ParticipantRecord {
+  peerId: string;
+  userId: string;
+  displayName?: string;
+  stream: MediaStream | undefined;
+}
+
+/** Failures worth another try after a pause; anything else ends the rejoin attempts. */
+const RETRYABLE = new Set<ErrorCode | ClientErrorCode>([
+  "TIMEOUT",
+  "DISCONNECTED",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+  "RATE_LIMITED",
+  "SERVER_FULL",
+  "NEGOTIATION_FAILED",
+]);
+
+const DEFAULTS = {
+  requestTimeoutMs: 10_000,
+  iceDisconnectedTimeoutMs: 3_000,
+  iceRestartTimeoutMs: 8_000,
+  maxIceRestarts: 3,
+  rejoinBackoff: { initialMs: 500, maxMs: 15_000 },
+};
+
+/**
+ * A connection to the SFU: one Socket.IO socket, at most one room at a time,
+ * and the RTCPeerConnection that carries the room's audio.
+ *
+ * The app never sees SDP or ICE. The SDK answers the SFU's offers, trickles
+ * candidates, and repairs what breaks (PROTOCOL §6): a lost socket is resumed
+ * with the session's resume token (same peerId, nobody sees us leave), a lost
+ * media path gets an ICE restart, and a session the SFU no longer has is
+ * rebuilt with a fresh join, reported through `joined` with `previousPeerId`.
+ */
+export class SfuClient extends TypedEmitter<SfuClientEvents> {
+  /** The signaling socket; exposed for diagnostics, not for sending events. */
+  readonly socket: SfuSocket;
+  readonly #options: ConnectOptions & typeof DEFAULTS;
+  readonly #participants = new Map<string, ParticipantRecord>();
+  /** Remote streams by source peerId; a track may arrive before its `user-joined`. */
+  readonly #streams = new Map<string, MediaStream>();
+  readonly #backoff: Backoff;
+  #state: ConnectionState = "disconnected";
+  /** The room the app asked for; undefined when it wants none. */
+  #wanted: JoinOptions | undefined;
+  /** The session the SFU granted; kept while signaling is down so that it can be resumed. */
+  #session: JoinedMessage | undefined;
+  /** The session is bound to the socket that is connected right now. */
+  #bound = false;
+  #rejoining = false;
+  #everConnected = false;
+  /** Bumped whenever the app leaves or the SFU stops us, so late async results are dropped. */
+  #generation = 0;
+  #media: MediaSession | undefined;
+  #microphone: MediaStreamTrack | undefined;
+  #muted = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(url: string, options: ConnectOptions = {}) {
+    super();
+    this.#options = { ...DEFAULTS, ...options };
+    this.#backoff = new Backoff(this.#options.rejoinBackoff);
+    this.socket = io(namespaceUrl(url), { autoConnect: false, ...options.socket });
+    this.#listen();
+    this.socket.connect();
+  }
+
+  /** The overall connection state (see `ConnectionState`). */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** This session's id while in a room. */
+  get peerId(): string | undefined {
+    return this.#session?.peerId;
+  }
+
+  /** The room this client is in (or getting back into). */
+  get roomId(): string | undefined {
+    return this.#wanted?.roomId;
+  }
+
+  /** The other participants, by peerId. */
+  get participants(): ReadonlyMap<string, Participant> {
+    return this.#participants;
+  }
+
+  /** The connection to the SFU, for diagnostics; replaced when a session is rebuilt. */
+  get peerConnection(): RTCPeerConnection | undefined {
+    return this.#media?.pc;
+  }
+
+  /** The published microphone track, if any. */
+  get microphone(): MediaStreamTrack | undefined {
+    return this.#microphone;
+  }
+
+  get muted(): boolean {
+    return this.#muted;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Joins a room and starts the media session. Resolves once the SFU accepted
+   * the join; `connection-state` reports `connected` when audio can flow.
+   */
+  async join(options: JoinOptions): Promise<JoinedEvent> {
+    if (this.#closed) throw new SfuClientError("CLOSED", "the client is closed");
+    if (this.#wanted) throw new SfuClientError("INVALID_STATE", "already in a room; leave it first");
+    this.#wanted = { ...options };
+    this.#everConnected = false;
+    const generation = ++this.#generation;
+    this.#updateState();
+    if (!this.socket.connected && !this.socket.active) this.socket.connect();
+    let joined: JoinedMessage;
+    try {
+      joined = await this.#requestJoin(options, undefined);
+    } catch (error) {
+      if (generation === this.#generation) {
+        this.#wanted = undefined;
+        this.#updateState();
+      }
+      throw error;
+    }
+    if (generation !== this.#generation) {
+      // The app left (or closed) while the join was in flight: undo it on the SFU too.
+      this.socket.emit("leave", { roomId: joined.roomId });
+      throw new SfuClientError("INVALID_STATE", "left the room before the join completed");
+    }
+    return this.#adopt(joined, undefined);
+  }
+
+  /** Leaves the room; the client stays connected and may join again. */
+  async leave(): Promise<void> {
+    const roomId = this.#session?.roomId ?? this.#wanted?.roomId;
+    const wasBound = this.#bound;
+    this.#teardown();
+    this.#updateState();
+    if (roomId === undefined || !wasBound || !this.socket.connected) return;
+    try {
+      await this.#request<object>("leave", (ack) => this.socket.emit("leave", { roomId }, ack));
+    } catch (error) {
+      // The SFU may have dropped us already; leaving is done either way.
+      this.#log("leave was not acknowledged", error);
+    }
+  }
+
+  /**
+   * Captures the microphone and sends it; before `join` it is sent from the
+   * first offer on. Resolves with the captured track.
+   */
+  async publishMicrophone(constraints: MediaTrackConstraints = {}): Promise<MediaStreamTrack> {
+    if (this.#closed) throw new SfuClientError("CLOSED", "the client is closed");
+    if (this.#microphone) return this.#microphone;
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...constraints },
+        video: false,
+      });
+    } catch (error) {
+      throw new SfuClientError("MICROPHONE_UNAVAILABLE", `no microphone: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    const track = stream.getAudioTracks()[0];
+    if (!track) throw new SfuClientError("MICROPHONE_UNAVAILABLE", "the capture has no audio track");
+    track.enabled = !this.#muted;
+    this.#microphone = track;
+    await this.#media?.setLocalTrack(track);
+    return track;
+  }
+
+  /** Stops sending and releases the microphone. */
+  async unpublish(): Promise<void> {
+    const track = this.#microphone;
+    if (!track) return;
+    this.#microphone = undefined;
+    track.stop();
+    await this.#media?.setLocalTrack(null);
+  }
+
+  /** Local mute: the track keeps its m-line and sends silence, so unmuting is instant. */
+  setMuted(muted: boolean): void {
+    this.#muted = muted;
+    if (this.#microphone) this.#microphone.enabled = !muted;
+  }
+
+  /** Receive statistics for every remote participant whose audio arrived. */
+  async getStats(): Promise<Map<string, InboundAudioStats>> {
+    return this.#media ? this.#media.getInboundStats() : new Map();
+  }
+
+  /** Leaves the room, releases the microphone and closes the socket; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.leave();
+    this.#closed = true;
+    this.#microphone?.stop();
+    this.#microphone = undefined;
+    this.socket.disconnect();
+    this.removeAllListeners();
+  }
+
+  #listen(): void {
+    const socket = this.socket;
+    socket.on("connect", () => this.#onConnect());
+    socket.on("disconnect", (reason) => this.#onDisconnect(reason));
+    socket.on("user-joined", (message) => this.#onUserJoined(message));
+    socket.on("user-left", (message) => this.#onUserLeft(message));
+    socket.on("offer", (offer) => this.#media?.handleRemoteOffer(offer));
+    socket.on("answer", (answer) => this.#media?.handleRemoteAnswer(answer));
+    socket.on("ice-candidate", (candidate) => this.#media?.addRemoteCandidate(candidate));
+    socket.on("error", (message) => this.#onServerError(message));
+    // The `joined` event repeats the join ack, which the SDK already acts on.
+  }
+
+  #onConnect(): void {
+    this.#log("socket connected");
+    if (this.#session && this.#wanted && !this.#bound) void this.#rejoin();
+  }
+
+  #onDisconnect(reason: Socket.DisconnectReason): void {
+    this.#log(`socket disconnected: ${reason}`);
+    this.#bound = false;
+    this.#updateState();
+    // Socket.IO does not retry a disconnect the server chose; a wanted room is worth retrying.
+    if (reason === "io server disconnect" && this.#wanted && !this.#closed) this.#scheduleReconnect();
+  }
+
+  #onUserJoined(message: UserJoinedMessage): void {
+    if (message.roomId !== this.#session?.roomId || message.peerId === this.#session.peerId) return;
+    this.#addParticipant(message);
+  }
+
+  #onUserLeft(message: UserLeftMessage): void {
+    if (message.roomId !== this.#session?.roomId) return;
+    this.#removeParticipant(message.peerId, message.reason);
+  }
+
+  #onServerError(message: ErrorMessage): void {
+    const error = new SfuClientError(message.code, message.message);
+    switch (message.code) {
+      case "REPLACED":
+      case "KICKED":
+        // Another session took our place, or an operator removed us: coming back would fight that.
+        this.#teardown();
+        this.#updateState();
+        this.emit("error", error);
+        this.socket.disconnect();
+        return;
+      case "SHUTTING_DOWN":
+        this.#onShuttingDown();
+        this.emit("error", error);
+        return;
+      default:
+        this.emit("error", error);
+    }
+  }
+
+  /** The SFU is going away with our session: drop the connection and come back with backoff. */
+  #onShuttingDown(): void {
+    if (!this.#wanted || !this.#session) return;
+    this.#closeMedia();
+    this.#bound = false;
+    this.#updateState();
+    this.socket.disconnect();
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    clearTimeout(this.#retryTimer);
+    const delay = this.#backoff.next();
+    this.#log(`reconnecting in ${delay} ms`);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#wanted && !this.#closed && !this.socket.connected) this.socket.connect();
+    }, delay);
+  }
+
+  /** Gets back into the room on the current socket: resume if the SFU still has us, else anew. */
+  async #rejoin(withResume = true): Promise<void> {
+    const wanted = this.#wanted;
+    const previous = this.#session;
+    if (this.#rejoining || !wanted || !previous) return;
+    this.#rejoining = true;
+    this.#updateState();
+    const generation = this.#generation;
+    try {
+      const resumeToken = withResume && this.#media ? previous.resumeToken : undefined;
+      const joined = await this.#requestJoin(wanted, resumeToken);
+      if (generation !== this.#generation) return;
+      this.#adopt(joined, joined.resumed ? undefined : previous.peerId);
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      const failure = asClientError(error);
+      if (failure.code === "ALREADY_JOINED") {
+        // The socket still holds a session we lost track of: free it, then join again.
+        this.socket.emit("leave", { roomId: wanted.roomId });
+      } else if (!RETRYABLE.has(failure.code)) {
+        this.#teardown();
+        this.#updateState();
+        this.emit("error", failure);
+        return;
+      }
+      this.#log("rejoin failed, retrying", failure);
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        if (this.socket.connected && !this.#bound) void this.#rejoin(withResume);
+      }, this.#backoff.next());
+    } finally {
+      this.#rejoining = false;
+    }
+  }
+
+  /** ICE restarts ran out: give the session up and join afresh on the same socket. */
+  async #rebuildSession(): Promise<void> {
+    const session = this.#session;
+    if (!session || !this.#wanted) return;
+    this.#closeMedia();
+    this.#bound = false;
+    this.#updateState();
+    try {
+      await this.#request<object>("leave", (ack) =>
+        this.socket.emit("leave", { roomId: session.roomId }, ack),
+      );
+    } catch (error) {
+      this.#log("leave before rebuilding failed", error);
+    }
+    if (this.socket.connected) await this.#rejoin(false);
+  }
+
+  /** Takes a granted session into use: syncs participants and starts or resyncs media. */
+  #adopt(joined: JoinedMessage, previousPeerId: string | undefined): JoinedEvent {
+    this.#session = joined;
+    this.#bound = true;
+    this.#backoff.reset();
+    const present = new Set(joined.peers.map((peer) => peer.peerId));
+    for (const peerId of [...this.#participants.keys()]) {
+      if (!present.has(peerId)) this.#removeParticipant(peerId, "disconnect");
+    }
+    for (const peer of joined.peers) this.#addParticipant(peer);
+
+    if (joined.resumed && this.#media) {
+      this.#media.resync().catch((error: unknown) => this.#emitError(error));
+    } else {
+      this.#startMedia(joined);
+    }
+    const event: JoinedEvent = {
+      roomId: joined.roomId,
+      peerId: joined.peerId,
+      resumed: joined.resumed,
+      ...(previousPeerId !== undefined && { previousPeerId }),
+    };
+    this.#log(joined.resumed ? "session resumed" : "session started", event);
+    this.#updateState();
+    this.emit("joined", event);
+    return event;
+  }
+
+  #startMedia(joined: JoinedMessage): void {
+    this.#closeMedia();
+    const media = new MediaSession({
+      configuration: { ...this.#options.rtcConfiguration, iceServers: joined.iceServers },
+      signaling: {
+        sendOffer: (offer) => this.#sendDescription("offer", offer),
+        sendAnswer: (answer) => this.#sendDescription("answer", answer),
+        sendCandidate: (candidate) => {
+          if (this.#bound && this.socket.connected) this.socket.emit("ice-candidate", candidate);
+        },
+        isOnline: () => this.#bound && this.socket.connected,
+      },
+      localTrack: this.#microphone,
+      answerTimeoutMs: this.#options.requestTimeoutMs,
+      iceDisconnectedTimeoutMs: this.#options.iceDisconnectedTimeoutMs,
+      iceRestartTimeoutMs: this.#options.iceRestartTimeoutMs,
+      maxIceRestarts: this.#options.maxIceRestarts,
+      log: (message, ...details) => this.#log(message, ...details),
+    });
+    media.on("track", (peerId, track, stream) => this.#onRemoteTrack(peerId, track, stream));
+    media.on("health", () => this.#updateState());
+    media.on("error", (error) => this.emit("error", error));
+    media.on("failed", (error) => {
+      this.emit("error", error);
+      void this.#rebuildSession();
+    });
+    this.#media = media;
+    media.start().catch((error: unknown) => this.#emitError(error));
+  }
+
+  #closeMedia(): void {
+    this.#media?.close();
+    this.#media = undefined;
+    // The streams belonged to that connection; a new one brings new tracks.
+    this.#streams.clear();
+    for (const participant of this.#participants.values()) participant.stream = undefined;
+  }
+
+  async #sendDescription(type: "offer" | "answer", description: { type: "offer" | "answer"; sdp: string }) {
+    if (!this.#bound || !this.socket.connected) {
+      throw new SfuClientError("DISCONNECTED", `cannot send the ${type}: signaling is down`);
+    }
+    await this.#request<object>(type, (ack) => this.socket.emit(type, description, ack));
+  }
+
+  #onRemoteTrack(peerId: string, track: MediaStreamTrack, stream: MediaStream): void {
+    this.#streams.set(peerId, stream);
+    const participant = this.#participants.get(peerId);
+    if (participant) participant.stream = stream;
+    this.emit("track", { peerId, track, stream });
+  }
+
+  #addParticipant(peer: PeerInfo): void {
+    if (this.#participants.has(peer.peerId)) return;
+    const participant: ParticipantRecord = {
+      peerId: peer.peerId,
+      userId: peer.userId,
+      ...(peer.displayName !== undefined && { displayName: peer.displayName }),
+      stream: this.#streams.get(peer.peerId),
+    };
+    this.#participants.set(peer.peerId, participant);
+    this.emit("participant-joined", participant);
+  }
+
+  #removeParticipant(peerId: string, reason: LeaveReason): void {
+    const participant = this.#participants.get(peerId);
+    this.#streams.delete(peerId);
+    if (!participant) return;
+    this.#participants.delete(peerId);
+    this.emit("participant-left", participant, reason);
+  }
+
+  /** Forgets the room: media, participants, timers. Emits nothing but what the caller does. */
+  #teardown(): void {
+    this.#generation++;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#closeMedia();
+    this.#participants.clear();
+    this.#wanted = undefined;
+    this.#session = undefined;
+    this.#bound = false;
+  }
+
+  #updateState(): void {
+    const health = this.#media?.health;
+    let next: ConnectionState;
+    if (!this.#wanted) next = "disconnected";
+    else if (!this.#session) next = "connecting";
+    else if (!this.#bound || health !== "connected")
+      next = this.#everConnected ? "reconnecting" : "connecting";
+    else next = "connected";
+    if (next === "connected") this.#everConnected = true;
+    if (next === this.#state) return;
+    const previous = this.#state;
+    this.#state = next;
+    this.#log(`state ${previous} → ${next}`);
+    this.emit("connection-state", next, previous);
+  }
+
+  async #requestJoin(options: JoinOptions, resumeToken: string | undefined): Promise<JoinedMessage> {
+    const message: JoinMessage = {
+      roomId: options.roomId,
+      userId: options.userId,
+      ...(options.displayName !== undefined && { displayName: options.displayName }),
+      ...(options.token !== undefined && { token: options.token }),
+      ...(resumeToken !== undefined && { resumeToken }),
+    };
+    const result = await this.#request<{ joined: JoinedMessage }>("join", (ack) =>
+      this.socket.emit("join", message, ack),
+    );
+    return result.joined;
+  }
+
+  /** Sends one acknowledged event and turns the ack (or its absence) into a promise. */
+  #request<T extends object>(
+    event: string,
+    send: (ack: (result: AckResult<T>) => void) => void,
+  ): Promise<{ ok: true } & T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new SfuClientError("TIMEOUT", `the SFU did not acknowledge "${event}"`));
+      }, this.#options.requestTimeoutMs);
+      send((result) => {
+        clearTimeout(timer);
+        if (result.ok) resolve(result);
+        else reject(new SfuClientError(result.error.code, result.error.message));
+      });
+    });
+  }
+
+  #emitError(error: unknown): void {
+    const failure = asClientError(error);
+    if (failure.code === "CLOSED") return;
+    this.emit("error", failure);
+  }
+
+  #log(message: string, ...details: unknown[]): void {
+    if (this.#options.debug) console.debug(`[sfu-client] ${message}`, ...details);
+  }
+}
+
+function namespaceUrl(url: string): string {
+  const base = url.replace(/\/+$/, "");
+  return base.endsWith(SFU_NAMESPACE) ? base : `${base}${SFU_NAMESPACE}`;
+}
+
+function asClientError(error: unknown): SfuClientError {
+  if (error instanceof SfuClientError) return error;
+  return new SfuClientError("INTERNAL", describe(error), { cause: error });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
