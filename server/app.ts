@@ -6,6 +6,7 @@ import { Server } from "socket.io";
 import type { Logger } from "../lib/logger.js";
 import { SfuService } from "../lib/sfu/SfuService.js";
 import type { Config } from "./config.js";
+import { createClientRouter } from "./http/client.js";
 import { createDebugRouter } from "./http/debug.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { createHealthRouter } from "./http/health.js";
@@ -83,6 +84,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   app.use(createHealthRouter({ sfu, version: readVersion(), isDraining }));
   app.use(createDebugRouter({ sfu, adminToken: config.adminToken }));
   app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));
+  app.use(createClientRouter({ logger }));
   app.use(notFound);
   app.use(errorHandler(logger));
 

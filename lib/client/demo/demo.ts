@@ -1,0 +1,263 @@
+/**
+ * The demo page: join a room, hear the others, see who speaks.
+ *
+ * It loads the SDK from the URL the SFU serves it at, so the page always runs
+ * the published bundle; the types come from the SDK's source.
+ */
+import type { ConnectionState, Participant, SfuClient } from "../index.js";
+import { LevelMeter } from "./LevelMeter.js";
+
+/** What tests and curious developers can reach from the console. */
+export interface DemoHandle {
+  client: SfuClient;
+  /** Highest level seen per participant (peerId, "self" for the microphone) since the last reset. */
+  peakLevels(): Record<string, number>;
+  resetPeaks(): void;
+}
+
+declare global {
+  interface Window {
+    sfuDemo?: DemoHandle;
+  }
+}
+
+interface Row {
+  element: HTMLLIElement;
+  name: HTMLElement;
+  detail: HTMLElement;
+  bar: HTMLElement;
+  meter: LevelMeter | undefined;
+  audio: HTMLAudioElement | undefined;
+}
+
+const SDK_URL = "/sfu-client.js";
+/** RMS level above which a participant counts as speaking. */
+const SPEAKING_LEVEL = 0.02;
+const METER_INTERVAL_MS = 100;
+const SELF = "self";
+
+const { connect } = (await import(SDK_URL)) as typeof import("../index.js");
+
+const form = element<HTMLFormElement>("join-form");
+const roomInput = element<HTMLInputElement>("room");
+const nameInput = element<HTMLInputElement>("name");
+const joinButton = element<HTMLButtonElement>("join");
+const leaveButton = element<HTMLButtonElement>("leave");
+const muteButton = element<HTMLButtonElement>("mute");
+const stateBadge = element("state");
+const list = element<HTMLUListElement>("participants");
+const count = element("count");
+const empty = element("empty");
+const message = element("message");
+
+const rows = new Map<string, Row>();
+const client = connect(location.origin);
+let audioContext: AudioContext | undefined;
+let inRoom = false;
+
+prefill();
+client.on("connection-state", (state) => showState(state));
+client.on("participant-joined", (participant) => addRemote(participant));
+client.on("participant-left", (participant) => removeRow(participant.peerId));
+client.on("track", ({ peerId, stream }) => attachStream(peerId, stream));
+client.on("joined", (event) => {
+  if (event.previousPeerId !== undefined) say("The session was lost and has been rebuilt.");
+  else if (event.resumed) say("Reconnected.");
+});
+client.on("error", (error) => {
+  say(error.message, true);
+  if (client.state === "disconnected") resetRoom();
+});
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void join();
+});
+leaveButton.addEventListener("click", () => void leave());
+muteButton.addEventListener("click", () => toggleMute());
+setInterval(updateMeters, METER_INTERVAL_MS);
+
+window.sfuDemo = {
+  client,
+  peakLevels: () => Object.fromEntries([...rows].map(([id, row]) => [id, row.meter?.peak ?? 0])),
+  resetPeaks: () => rows.forEach((row) => row.meter?.resetPeak()),
+};
+
+async function join(): Promise<void> {
+  const roomId = roomInput.value.trim();
+  const displayName = nameInput.value.trim();
+  if (!roomId || !displayName) return;
+  setControls("busy");
+  say("");
+  // Created inside the click so that the browser lets it run.
+  audioContext ??= new AudioContext();
+  await audioContext.resume();
+  try {
+    try {
+      await client.publishMicrophone();
+    } catch (error) {
+      say(`${describe(error)}; joining to listen only.`, true);
+    }
+    await client.join({ roomId, userId: userId(), displayName });
+    inRoom = true;
+    addSelf(displayName);
+    history.replaceState(null, "", `?room=${encodeURIComponent(roomId)}`);
+    setControls("joined");
+  } catch (error) {
+    say(`Could not join: ${describe(error)}`, true);
+    setControls("idle");
+  }
+}
+
+async function leave(): Promise<void> {
+  setControls("busy");
+  await client.leave();
+  resetRoom();
+  say("You left the room.");
+}
+
+function toggleMute(): void {
+  client.setMuted(!client.muted);
+  muteButton.setAttribute("aria-pressed", String(client.muted));
+  muteButton.textContent = client.muted ? "Unmute" : "Mute";
+  const self = rows.get(SELF);
+  if (self) self.detail.textContent = client.muted ? "You · muted" : "You";
+}
+
+function resetRoom(): void {
+  inRoom = false;
+  for (const id of [...rows.keys()]) removeRow(id);
+  setControls("idle");
+}
+
+function addSelf(displayName: string): void {
+  const row = addRow(SELF, displayName, client.muted ? "You · muted" : "You");
+  const microphone = client.microphone;
+  if (microphone && audioContext) row.meter = new LevelMeter(audioContext, new MediaStream([microphone]));
+  if (!microphone) row.detail.textContent = "You · listening only";
+}
+
+function addRemote(participant: Participant): void {
+  addRow(participant.peerId, participant.displayName ?? participant.userId, "connecting audio…");
+  if (participant.stream) attachStream(participant.peerId, participant.stream);
+}
+
+function addRow(id: string, name: string, detail: string): Row {
+  removeRow(id);
+  const element = document.createElement("li");
+  element.className = "participant";
+  element.dataset.peerId = id;
+  element.innerHTML = `<div class="avatar"></div><div class="who"><div class="name"></div><div class="detail"></div></div><div class="meter"><div></div></div>`;
+  const avatar = element.querySelector<HTMLElement>(".avatar")!;
+  avatar.textContent = initials(name);
+  avatar.style.setProperty("--avatar", colour(id === SELF ? (client.peerId ?? id) : id));
+  const row: Row = {
+    element,
+    name: element.querySelector<HTMLElement>(".name")!,
+    detail: element.querySelector<HTMLElement>(".detail")!,
+    bar: element.querySelector<HTMLElement>(".meter > div")!,
+    meter: undefined,
+    audio: undefined,
+  };
+  row.name.textContent = name;
+  row.detail.textContent = detail;
+  // You first, then the others in order of arrival.
+  if (id === SELF) list.prepend(element);
+  else list.append(element);
+  rows.set(id, row);
+  updateCount();
+  return row;
+}
+
+function attachStream(peerId: string, stream: MediaStream): void {
+  const row = rows.get(peerId);
+  if (!row || !audioContext) return;
+  row.meter?.close();
+  row.audio ??= new Audio();
+  row.audio.srcObject = stream;
+  row.audio.play().catch(() => say("Click anywhere to enable audio playback.", true));
+  row.meter = new LevelMeter(audioContext, stream);
+  row.detail.textContent = "";
+}
+
+function removeRow(id: string): void {
+  const row = rows.get(id);
+  if (!row) return;
+  row.meter?.close();
+  if (row.audio) row.audio.srcObject = null;
+  row.element.remove();
+  rows.delete(id);
+  updateCount();
+}
+
+function updateMeters(): void {
+  for (const row of rows.values()) {
+    const level = row.meter?.read() ?? 0;
+    row.bar.style.width = `${Math.min(100, Math.round(level * 400))}%`;
+    row.element.classList.toggle("speaking", level > SPEAKING_LEVEL);
+  }
+}
+
+function updateCount(): void {
+  count.textContent = String(rows.size);
+  empty.hidden = rows.size > 0;
+}
+
+function showState(state: ConnectionState): void {
+  stateBadge.textContent = state;
+  stateBadge.dataset.state = state;
+  if (state === "disconnected" && inRoom) resetRoom();
+}
+
+function setControls(mode: "idle" | "busy" | "joined"): void {
+  joinButton.disabled = mode !== "idle";
+  roomInput.disabled = mode !== "idle";
+  nameInput.disabled = mode !== "idle";
+  leaveButton.disabled = mode !== "joined";
+  muteButton.disabled = mode !== "joined" || !client.microphone;
+}
+
+function say(text: string, isError = false): void {
+  message.textContent = text;
+  message.classList.toggle("error", isError);
+}
+
+function prefill(): void {
+  const params = new URLSearchParams(location.search);
+  roomInput.value = params.get("room") ?? "lobby";
+  nameInput.value = params.get("name") ?? sessionStorage.getItem("sfu-demo-name") ?? "";
+  nameInput.addEventListener("change", () => sessionStorage.setItem("sfu-demo-name", nameInput.value.trim()));
+}
+
+/** One user id per tab: two tabs with one id would replace each other (PROTOCOL §2). */
+function userId(): string {
+  let id = sessionStorage.getItem("sfu-demo-user");
+  if (!id) {
+    id = crypto.randomUUID();
+    sessionStorage.setItem("sfu-demo-user", id);
+  }
+  return id;
+}
+
+function initials(name: string): string {
+  const parts = name.split(/\s+/).filter(Boolean);
+  return parts
+    .slice(0, 2)
+    .map((part) => part[0]?.toUpperCase() ?? "")
+    .join("");
+}
+
+function colour(id: string): string {
+  let hash = 0;
+  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) | 0;
+  return `hsl(${Math.abs(hash) % 360} 55% 50%)`;
+}
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
