@@ -122,6 +122,7 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
       return;
     }
     this.#enqueue(async () => {
+      this.#options.log("answering an SFU offer");
       await this.pc.setRemoteDescription(offer);
       await this.#flushCandidates();
       const answer = await this.pc.createAnswer();
@@ -234,10 +235,12 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
       );
     });
     try {
+      this.#options.log(iceRestart ? "sending an ICE-restart offer" : "sending an offer");
       await this.#options.signaling.sendOffer({ type: "offer", sdp: this.pc.localDescription?.sdp ?? "" });
       const remote = await Promise.race([answer, timeout]);
       await this.pc.setRemoteDescription(remote);
       await this.#flushCandidates();
+      this.#options.log("our offer was answered");
     } catch (error) {
       this.#pendingAnswer = undefined;
       if (!this.#closed && this.pc.signalingState === "have-local-offer") {
@@ -325,6 +328,7 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
       this.#reportError("a forwarded track came without a stream id", undefined);
       return;
     }
+    this.#options.log(`track from ${stream.id}`);
     this.#trackSources.set(event.track.id, stream.id);
     this.emit("track", stream.id, event.track, stream);
   }
@@ -356,6 +360,7 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
   #reportError(what: string, error: unknown): void {
     if (this.#closed) return;
     if (error instanceof SfuClientError && error.code === "CLOSED") return;
+    this.#options.log(what, error);
     const wrapped =
       error instanceof SfuClientError
         ? error

@@ -51,7 +51,8 @@ const empty = element("empty");
 const message = element("message");
 
 const rows = new Map<string, Row>();
-const client = connect(location.origin);
+// `?debug` in the URL logs the SDK's decisions to the console.
+const client = connect(location.origin, { debug: new URLSearchParams(location.search).has("debug") });
 let audioContext: AudioContext | undefined;
 let inRoom = false;
 
@@ -100,7 +101,11 @@ async function join(): Promise<void> {
     await client.join({ roomId, userId: userId(), displayName });
     inRoom = true;
     addSelf(displayName);
-    history.replaceState(null, "", `?room=${encodeURIComponent(roomId)}`);
+    // A shareable link to the room (the name stays out of it; `debug` stays in).
+    const params = new URLSearchParams(location.search);
+    params.set("room", roomId);
+    params.delete("name");
+    history.replaceState(null, "", `?${params.toString()}`);
     setControls("joined");
   } catch (error) {
     say(`Could not join: ${describe(error)}`, true);
