@@ -1,0 +1,67 @@
+import { LatencyHistogram } from "./LatencyHistogram.js";
+import type { ClientReport } from "./ipc.js";
+import { isIntact, nowMs, readCounter, readSendTime, readSenderIndex } from "./payload.js";
+
+/** Per forwarded track: the last packet counter seen, to spot reordering or duplicates. */
+export interface TrackState {
+  lastCounter: number;
+}
+
+/**
+ * Everything one load-client process counts. Shared by all its peers so the
+ * per-packet path touches a few numbers and one histogram, nothing more.
+ */
+export class ClientMeter {
+  #startMs = Number.POSITIVE_INFINITY;
+  #endMs = Number.NEGATIVE_INFINITY;
+  readonly #sent = new Map<number, number>();
+  readonly #latency = new LatencyHistogram();
+  #received = 0;
+  #corrupt = 0;
+  #outOfOrder = 0;
+  #unknownStreamTracks = 0;
+
+  /** Starts counting packets whose send time falls in [startMs, endMs). */
+  setWindow(startMs: number, endMs: number): void {
+    this.#startMs = startMs;
+    this.#endMs = endMs;
+  }
+
+  onSent(senderIndex: number, sendTime: number): void {
+    if (sendTime >= this.#startMs && sendTime < this.#endMs) {
+      this.#sent.set(senderIndex, (this.#sent.get(senderIndex) ?? 0) + 1);
+    }
+  }
+
+  /** Checks and records one received payload; returns its sender index, or -1 when corrupt. */
+  onReceived(payload: Buffer, track: TrackState): number {
+    if (!isIntact(payload)) {
+      this.#corrupt++;
+      return -1;
+    }
+    const counter = readCounter(payload);
+    if (counter <= track.lastCounter) this.#outOfOrder++;
+    else track.lastCounter = counter;
+    const sendTime = readSendTime(payload);
+    if (sendTime >= this.#startMs && sendTime < this.#endMs) {
+      this.#received++;
+      this.#latency.record(nowMs() - sendTime);
+    }
+    return readSenderIndex(payload);
+  }
+
+  onUnknownStreamTrack(): void {
+    this.#unknownStreamTracks++;
+  }
+
+  report(): ClientReport {
+    return {
+      sentBySender: [...this.#sent.entries()],
+      received: this.#received,
+      corrupt: this.#corrupt,
+      outOfOrder: this.#outOfOrder,
+      unknownStreamTracks: this.#unknownStreamTracks,
+      latency: this.#latency.toBins(),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Messages between the bench orchestrator (run.ts) and its load-client
+ * processes (load-client.ts), carried over Node's fork() IPC channel.
+ */
+import type { HistogramBins } from "./LatencyHistogram.js";
+
+/** One simulated participant. */
+export interface PeerSpec {
+  /** Unique across the run; written into every payload the peer sends. */
+  index: number;
+  roomId: string;
+  userId: string;
+  /** Indices of the peers already in the room when this one joins. */
+  expectFrom: number[];
+}
+
+export type ParentMessage =
+  | { type: "join"; peer: PeerSpec }
+  /** Count packets whose send time falls in [startMs, endMs) on the shared clock. */
+  | { type: "measure"; startMs: number; endMs: number }
+  | { type: "report" }
+  | { type: "close" };
+
+/** What one load-client process measured. */
+export interface ClientReport {
+  /** Packets its peers sent inside the window, per sender index. */
+  sentBySender: Array<[number, number]>;
+  /** Packets its peers received inside the window that passed the integrity check. */
+  received: number;
+  /** Packets that failed the integrity check (any time). */
+  corrupt: number;
+  /** Intact packets that arrived with a counter not above the last one seen on that track. */
+  outOfOrder: number;
+  /** Forwarded tracks whose MediaStream id was not the peerId of a known participant. */
+  unknownStreamTracks: number;
+  latency: HistogramBins;
+}
+
+export type ChildMessage =
+  | { type: "ready" }
+  | {
+      type: "peer-ready";
+      index: number;
+      peerId: string | null;
+      /** Join sent → first packet from every peer in `expectFrom`; null when none expected or never. */
+      joinMs: number | null;
+      iceConnected: boolean;
+      error: string | null;
+    }
+  | { type: "report"; report: ClientReport }
+  | { type: "closed" };
