@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { httpGet, parsePrometheus } from "./http.js";
+import { sampleTree, type TreeSample } from "./procfs.js";
+
+/** How to start one server under test. */
+export interface TargetSpec {
+  /** Short key used in options and tables: `sfu` or `naive`. */
+  name: string;
+  /** Human label for the report. */
+  label: string;
+  command: string;
+  args: string[];
+  /** Extra environment; PORT is added per run. */
+  env: Record<string, string>;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 5_000;
+/** Keep the tail of the server's output for error messages, not all of it. */
+const OUTPUT_TAIL_BYTES = 8192;
+
+/**
+ * A server under test running as its own process group, so that it and
+ * anything it spawned can be measured through /proc and killed together.
+ */
+export class TargetProcess {
+  readonly spec: TargetSpec;
+  readonly url: string;
+  readonly #child: ChildProcess;
+  #output = "";
+  #exited = false;
+  readonly #exit: Promise<void>;
+
+  private constructor(spec: TargetSpec, port: number) {
+    this.spec = spec;
+    this.url = `http://127.0.0.1:${port}`;
+    this.#child = spawn(spec.command, spec.args, {
+      env: { ...process.env, ...spec.env, PORT: String(port) },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const keep = (chunk: Buffer): void => {
+      this.#output = (this.#output + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
+    };
+    this.#child.stdout?.on("data", keep);
+    this.#child.stderr?.on("data", keep);
+    this.#exit = new Promise((resolve) => {
+      this.#child.once("exit", () => {
+        this.#exited = true;
+        resolve();
+      });
+      this.#child.once("error", (error) => {
+        keep(Buffer.from(String(error)));
+        this.#exited = true;
+        resolve();
+      });
+    });
+  }
+
+  /** Spawns the target and waits until `GET /health` answers 200. */
+  static async start(spec: TargetSpec, port: number): Promise<TargetProcess> {
+    const target = new TargetProcess(spec, port);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (target.#exited) {
+        throw new Error(`${spec.label} exited during start-up:\n${target.#output}`);
+      }
+      try {
+        if ((await httpGet(`${target.url}/health`, 1000)).status === 200) return target;
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(200);
+    }
+    await target.stop();
+    throw new Error(`${spec.label} did not answer /health within ${READY_TIMEOUT_MS} ms:\n${target.#output}`);
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  get alive(): boolean {
+    return !this.#exited;
+  }
+
+  /** The last few KB the server printed. */
+  get output(): string {
+    return this.#output;
+  }
+
+  sample(): TreeSample {
+    return sampleTree([this.pid]);
+  }
+
+  /** Scrapes `/metrics`; an empty map when the target has none or it failed. */
+  async scrape(names: readonly string[]): Promise<Map<string, number>> {
+    try {
+      const { status, body } = await httpGet(`${this.url}/metrics`);
+      return status === 200 ? parsePrometheus(body, names) : new Map();
+    } catch {
+      return new Map();
+    }
+  }
+
+  /** SIGTERM to the whole group, SIGKILL after a grace period. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    this.#signalGroup("SIGTERM");
+    const grace = new AbortController();
+    const timer = sleep(STOP_GRACE_MS, "timeout" as const, { signal: grace.signal }).catch(
+      () => "aborted" as const,
+    );
+    const outcome = await Promise.race([this.#exit.then(() => "exited" as const), timer]);
+    grace.abort();
+    if (outcome === "timeout") {
+      this.#signalGroup("SIGKILL");
+      await this.#exit;
+    }
+    // A wrapper may exit before its children: sweep the group either way.
+    this.#signalGroup("SIGKILL");
+  }
+
+  /** Synchronous last-resort kill, for process exit handlers. */
+  killNow(): void {
+    this.#signalGroup("SIGKILL");
+  }
+
+  #signalGroup(signal: NodeJS.Signals): void {
+    try {
+      // Negative pid: the process group the detached child leads.
+      process.kill(-this.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}

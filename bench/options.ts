@@ -1,0 +1,126 @@
+/**
+ * Bench options from the command line (`--name=value`, `--quick`) and the
+ * environment (`BENCH_*`); the command line wins. Read once, in run.ts.
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Scenario } from "./results.js";
+import type { TargetSpec } from "./TargetProcess.js";
+
+export interface BenchOptions {
+  quick: boolean;
+  scenarios: Scenario[];
+  /** Length of each measurement window. */
+  seconds: number;
+  /** Targets to run, in order: `sfu`, `naive`. */
+  targets: TargetSpec[];
+  /** Run the largest-load search after the scenarios. */
+  search: boolean;
+  searchSeconds: number;
+  searchMaxPeers: number;
+  searchMaxProbes: number;
+  clientProcesses: number;
+  readyTimeoutMs: number;
+  /** Directory PERFORMANCE.md and the chart are written to. */
+  outDir: string;
+}
+
+const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
+const QUICK_SCENARIOS = "1x5,1x10";
+
+export const USAGE = `npm run bench [-- options]
+
+  --quick                 1x5 and 1x10 for 5 s each, no search, output to a temp dir
+  --scenarios=1x5,4x5     rooms x peers per room          (BENCH_SCENARIOS, default ${FULL_SCENARIOS})
+  --seconds=15            measurement window per scenario (BENCH_SECONDS)
+  --targets=sfu,naive     which servers to run            (BENCH_TARGETS)
+  --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
+  --search-seconds=8      window per search probe         (BENCH_SEARCH_SECONDS)
+  --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
+  --client-procs=2        load-client processes           (BENCH_CLIENT_PROCS)
+  --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
+  --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
+`;
+
+function flags(argv: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const arg of argv) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
+    map.set(match[1]!, match[2] ?? "true");
+  }
+  return map;
+}
+
+function parseScenarios(text: string): Scenario[] {
+  return text.split(",").map((item) => {
+    const match = /^\s*(\d+)x(\d+)\s*$/.exec(item);
+    if (!match) throw new Error(`bad scenario "${item}": use ROOMSxPEERS, e.g. 1x5`);
+    const scenario = { rooms: Number(match[1]), peersPerRoom: Number(match[2]) };
+    if (scenario.rooms < 1 || scenario.peersPerRoom < 2)
+      throw new Error(`scenario "${item}" needs ≥1 room of ≥2 peers`);
+    return scenario;
+  });
+}
+
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, got "${text}"`);
+  return value;
+}
+
+/** The SFU as the project ships it, and the bench's naive relay, both in the same kind of process. */
+export function targetSpecs(sfuEntry: string): Record<string, TargetSpec> {
+  const nodeArgs = (entry: string): string[] =>
+    entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+  return {
+    sfu: {
+      name: "sfu",
+      label: "SFU",
+      command: process.execPath,
+      args: nodeArgs(sfuEntry),
+      env: {
+        STUN_SERVERS: "",
+        ICE_ADVERTISE_IP: "127.0.0.1",
+        LOG_LEVEL: "warn",
+        ALLOW_PRIVATE_CANDIDATES: "true",
+      },
+    },
+    naive: {
+      name: "naive",
+      label: "naive relay",
+      command: process.execPath,
+      args: nodeArgs("bench/naive-relay.ts"),
+      env: {},
+    },
+  };
+}
+
+export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const cli = flags(argv);
+  const get = (flag: string, envName: string): string | undefined => cli.get(flag) ?? env[envName];
+  const quick = cli.has("quick") || env.BENCH_QUICK === "1";
+  const searchFlag = cli.has("search") ? "1" : cli.has("no-search") ? "0" : env.BENCH_SEARCH;
+  const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts");
+  const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
+    const spec = specs[name.trim()];
+    if (!spec) throw new Error(`unknown target "${name}": use sfu, naive`);
+    return spec;
+  });
+  return {
+    quick,
+    scenarios: parseScenarios(
+      get("scenarios", "BENCH_SCENARIOS") ?? (quick ? QUICK_SCENARIOS : FULL_SCENARIOS),
+    ),
+    seconds: positive("seconds", get("seconds", "BENCH_SECONDS") ?? (quick ? "5" : "15")),
+    targets,
+    search: (searchFlag ?? (quick ? "0" : "1")) === "1",
+    searchSeconds: positive("search-seconds", get("search-seconds", "BENCH_SEARCH_SECONDS") ?? "8"),
+    searchMaxPeers: positive("search-max-peers", get("search-max-peers", "BENCH_SEARCH_MAX_PEERS") ?? "60"),
+    searchMaxProbes: 5,
+    clientProcesses: Math.round(positive("client-procs", get("client-procs", "BENCH_CLIENT_PROCS") ?? "2")),
+    readyTimeoutMs: 10_000,
+    outDir: get("out", "BENCH_OUT") ?? (quick ? join(tmpdir(), "sfu-bench") : "docs"),
+  };
+}

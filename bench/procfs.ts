@@ -1,0 +1,76 @@
+/**
+ * Process-tree CPU and memory from /proc (Linux). A server started through a
+ * wrapper (npx, tsx) runs in child processes, so everything is summed over the
+ * tree under the pid we spawned.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+
+const CLOCK_TICKS_PER_SECOND = 100;
+const PAGE_BYTES = 4096;
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  /** utime + stime, in clock ticks. */
+  cpuTicks: number;
+  rssBytes: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces; fields after it are positional.
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const field = (n: number): number => Number(rest[n - 3]);
+    return { pid, ppid: field(4), cpuTicks: field(14) + field(15), rssBytes: field(24) * PAGE_BYTES };
+  } catch {
+    return undefined;
+  }
+}
+
+function allStats(): ProcStat[] {
+  const stats: ProcStat[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat) stats.push(stat);
+  }
+  return stats;
+}
+
+/** The processes in the trees rooted at `roots` (roots included), as they are now. */
+function treeStats(roots: readonly number[]): ProcStat[] {
+  const stats = allStats();
+  const children = new Map<number, ProcStat[]>();
+  for (const stat of stats) {
+    const list = children.get(stat.ppid) ?? [];
+    list.push(stat);
+    children.set(stat.ppid, list);
+  }
+  const byPid = new Map(stats.map((stat) => [stat.pid, stat]));
+  const out: ProcStat[] = [];
+  const queue = roots.map((pid) => byPid.get(pid)).filter((stat): stat is ProcStat => stat !== undefined);
+  while (queue.length > 0) {
+    const stat = queue.pop()!;
+    out.push(stat);
+    queue.push(...(children.get(stat.pid) ?? []));
+  }
+  return out;
+}
+
+/** A point-in-time reading of a process tree. */
+export interface TreeSample {
+  /** utime + stime summed over the tree, in microseconds. */
+  cpuMicros: number;
+  rssBytes: number;
+}
+
+export function sampleTree(roots: readonly number[]): TreeSample {
+  let ticks = 0;
+  let rssBytes = 0;
+  for (const stat of treeStats(roots)) {
+    ticks += stat.cpuTicks;
+    rssBytes += stat.rssBytes;
+  }
+  return { cpuMicros: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, rssBytes };
+}

@@ -1,0 +1,75 @@
+/** Shapes of what the bench measures and reports. */
+
+/** Rooms × peers per room. */
+export interface Scenario {
+  rooms: number;
+  peersPerRoom: number;
+}
+
+export function scenarioName(scenario: Scenario): string {
+  return `${scenario.rooms}x${scenario.peersPerRoom}`;
+}
+
+/** Packets a full-mesh forwarding load delivers per second at 50 packets/s per sender. */
+export function nominalForwardedPerSecond(scenario: Scenario): number {
+  return scenario.rooms * scenario.peersPerRoom * (scenario.peersPerRoom - 1) * 50;
+}
+
+export interface ScenarioResult {
+  target: string;
+  scenario: Scenario;
+  peers: number;
+  /** Measurement window length. */
+  seconds: number;
+  /** Packets expected at receivers (sent in window × other peers in the room). */
+  expected: number;
+  /** Intact packets received whose send time lay in the window. */
+  delivered: number;
+  deliveryRatio: number;
+  forwardedPerSecond: number;
+  /** Server process tree utime+stime over the window ÷ packets delivered. */
+  cpuMicrosPerPacket: number;
+  /** Server CPU as a percentage of one core. */
+  serverCpuPercent: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  /** Join sent → first packet from every peer already in the room (peers with at least one). */
+  joinMs: { p50: number; p95: number; samples: number };
+  /** Peers that had someone to hear from but never heard from all of them. */
+  joinIncomplete: number;
+  iceFailed: number;
+  corrupt: number;
+  outOfOrder: number;
+  unknownStreamTracks: number;
+  rssIdleBytes: number;
+  rssLoadedBytes: number;
+  rssPerPeerBytes: number;
+  /** Server event-loop delay p99 over the window (NaN when the target exposes none). */
+  eventLoopP99Ms: number;
+  /** Load clients' CPU as a percentage of one core, and per delivered packet. */
+  clientCpuPercent: number;
+  clientCpuMicrosPerPacket: number;
+  /** The server's own forwarded-packet counter over the window, when it exposes one. */
+  serverCountedForwards: number | null;
+  /** Set when the scenario could not run to the end. */
+  error: string | null;
+}
+
+/** Delivery and latency limits the load search holds a target to. */
+export const PASS_DELIVERY = 0.995;
+export const PASS_P99_MS = 50;
+
+export function passes(result: ScenarioResult): boolean {
+  return (
+    result.error === null &&
+    result.iceFailed === 0 &&
+    result.deliveryRatio >= PASS_DELIVERY &&
+    result.latencyMs.p99 <= PASS_P99_MS
+  );
+}
+
+export function percentile(values: readonly number[], fraction: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank]!;
+}

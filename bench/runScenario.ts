@@ -1,0 +1,202 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Cleanup } from "./Cleanup.js";
+import { freePort } from "./http.js";
+import type { ClientReport, PeerSpec } from "./ipc.js";
+import { LatencyHistogram } from "./LatencyHistogram.js";
+import { LoadClientPool } from "./LoadClientPool.js";
+import { nowMs } from "./payload.js";
+import { percentile, type Scenario, type ScenarioResult } from "./results.js";
+import { TargetProcess, type TargetSpec } from "./TargetProcess.js";
+
+export interface RunScenarioOptions {
+  target: TargetSpec;
+  scenario: Scenario;
+  seconds: number;
+  clientProcesses: number;
+  readyTimeoutMs: number;
+  cleanup: Cleanup;
+  log: (line: string) => void;
+}
+
+/** Let the idle server settle before reading its baseline memory. */
+const IDLE_SETTLE_MS = 1000;
+/** After the last join, before measuring: renegotiations and jitter settle. */
+const WARMUP_MS = 2000;
+/** Lead time so every process has the window before it opens. */
+const WINDOW_LEAD_MS = 300;
+/** Packets sent at the end of the window still in flight. */
+const DRAIN_MS = 1000;
+/** Past this, remaining peers are started without waiting for the previous one. */
+const JOIN_PHASE_MAX_MS = 90_000;
+
+const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
+const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
+
+interface JoinOutcome {
+  expected: number;
+  joinMs: number | null;
+  iceConnected: boolean;
+  error: string | null;
+}
+
+/**
+ * Runs one scenario against one target, from process start to teardown:
+ * start the server, start the load clients, join room by room (peers in a room
+ * one after another, rooms in parallel), warm up, measure one window, collect.
+ */
+export async function runScenario(options: RunScenarioOptions): Promise<ScenarioResult> {
+  const { target: spec, scenario, seconds, cleanup, log } = options;
+  let target: TargetProcess | undefined;
+  let pool: LoadClientPool | undefined;
+  const forgetTarget = (): void => undefined;
+  let unregisterTarget = forgetTarget;
+  let unregisterPool = forgetTarget;
+  try {
+    target = await TargetProcess.start(spec, await freePort());
+    const started = target;
+    unregisterTarget = cleanup.add(() => started.killNow());
+    await sleep(IDLE_SETTLE_MS);
+    const idle = target.sample();
+
+    pool = await LoadClientPool.start({
+      processes: options.clientProcesses,
+      targetUrl: target.url,
+      readyTimeoutMs: options.readyTimeoutMs,
+    });
+    const startedPool = pool;
+    unregisterPool = cleanup.add(() => startedPool.killNow());
+
+    const joinStart = Date.now();
+    const outcomes = await joinAll(pool, scenario, joinStart + JOIN_PHASE_MAX_MS);
+    log(`    joined ${outcomes.length} peers in ${((Date.now() - joinStart) / 1000).toFixed(1)} s`);
+    await sleep(WARMUP_MS);
+    if (!target.alive) throw new Error(`${spec.label} exited:\n${target.output}`);
+
+    const startMs = nowMs() + WINDOW_LEAD_MS;
+    const endMs = startMs + seconds * 1000;
+    pool.measure(startMs, endMs);
+    await sleep(startMs - nowMs());
+    const serverBefore = target.sample();
+    const clientsBefore = pool.sample();
+    // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
+    const metricsBefore = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
+    await sleep(endMs - nowMs());
+    const serverAfter = target.sample();
+    const clientsAfter = pool.sample();
+    const metricsAfter = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
+    await sleep(DRAIN_MS);
+    const reports = await pool.reports();
+    if (!target.alive) throw new Error(`${spec.label} exited during the run:\n${target.output}`);
+
+    const totals = summarize(reports, scenario);
+    const windowMicros = seconds * 1e6;
+    const serverCpu = serverAfter.cpuMicros - serverBefore.cpuMicros;
+    const clientCpu = clientsAfter.cpuMicros - clientsBefore.cpuMicros;
+    const joinTimes = outcomes.filter((o) => o.expected > 0 && o.joinMs !== null).map((o) => o.joinMs!);
+    const peers = scenario.rooms * scenario.peersPerRoom;
+    const forwardedBefore = metricsBefore.get(METRIC_FORWARDED);
+    const forwardedAfter = metricsAfter.get(METRIC_FORWARDED);
+    const lagP99 = metricsAfter.get(METRIC_LAG_P99);
+    const errors = outcomes.map((o) => o.error).filter((e): e is string => e !== null);
+    if (errors.length > 0) log(`    ${errors.length} peer errors, first: ${errors[0]}`);
+    return {
+      target: spec.name,
+      scenario,
+      peers,
+      seconds,
+      expected: totals.expected,
+      delivered: totals.delivered,
+      deliveryRatio: totals.expected > 0 ? totals.delivered / totals.expected : 0,
+      forwardedPerSecond: totals.delivered / seconds,
+      cpuMicrosPerPacket: totals.delivered > 0 ? serverCpu / totals.delivered : Number.NaN,
+      serverCpuPercent: (serverCpu / windowMicros) * 100,
+      latencyMs: {
+        p50: totals.latency.percentile(0.5),
+        p95: totals.latency.percentile(0.95),
+        p99: totals.latency.percentile(0.99),
+      },
+      joinMs: {
+        p50: percentile(joinTimes, 0.5),
+        p95: percentile(joinTimes, 0.95),
+        samples: joinTimes.length,
+      },
+      joinIncomplete: outcomes.filter((o) => o.expected > 0 && o.joinMs === null).length,
+      iceFailed: outcomes.filter((o) => !o.iceConnected).length,
+      corrupt: totals.corrupt,
+      outOfOrder: totals.outOfOrder,
+      unknownStreamTracks: totals.unknownStreamTracks,
+      rssIdleBytes: idle.rssBytes,
+      rssLoadedBytes: serverAfter.rssBytes,
+      rssPerPeerBytes: (serverAfter.rssBytes - idle.rssBytes) / peers,
+      eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
+      clientCpuPercent: (clientCpu / windowMicros) * 100,
+      clientCpuMicrosPerPacket: totals.delivered > 0 ? clientCpu / totals.delivered : Number.NaN,
+      serverCountedForwards:
+        forwardedBefore !== undefined && forwardedAfter !== undefined
+          ? forwardedAfter - forwardedBefore
+          : null,
+      error: null,
+    };
+  } finally {
+    await pool?.close();
+    unregisterPool();
+    await target?.stop();
+    unregisterTarget();
+  }
+}
+
+/** Joins every room in parallel, the peers of a room one at a time. */
+async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: number): Promise<JoinOutcome[]> {
+  const rooms = Array.from({ length: scenario.rooms }, async (_, room) => {
+    const outcomes: Array<Promise<JoinOutcome>> = [];
+    const roomId = `bench-room-${room}`;
+    for (let k = 0; k < scenario.peersPerRoom; k++) {
+      const index = room * scenario.peersPerRoom + k;
+      const spec: PeerSpec = {
+        index,
+        roomId,
+        userId: `bench-user-${index}`,
+        expectFrom: Array.from({ length: k }, (_, j) => room * scenario.peersPerRoom + j),
+      };
+      const outcome = pool.join(spec).then((ready) => ({
+        expected: k,
+        joinMs: ready.joinMs,
+        iceConnected: ready.iceConnected,
+        error: ready.error,
+      }));
+      outcomes.push(outcome);
+      // Past the deadline the rest join without waiting, so a broken target cannot stall the run.
+      if (Date.now() < deadline) await outcome;
+    }
+    return Promise.all(outcomes);
+  });
+  return (await Promise.all(rooms)).flat();
+}
+
+interface Totals {
+  expected: number;
+  delivered: number;
+  corrupt: number;
+  outOfOrder: number;
+  unknownStreamTracks: number;
+  latency: LatencyHistogram;
+}
+
+/** Merges the load clients' reports; every packet sent is owed to every other peer of its room. */
+function summarize(reports: readonly ClientReport[], scenario: Scenario): Totals {
+  const latency = new LatencyHistogram();
+  let expected = 0;
+  let delivered = 0;
+  let corrupt = 0;
+  let outOfOrder = 0;
+  let unknownStreamTracks = 0;
+  for (const report of reports) {
+    for (const [, sent] of report.sentBySender) expected += sent * (scenario.peersPerRoom - 1);
+    delivered += report.received;
+    corrupt += report.corrupt;
+    outOfOrder += report.outOfOrder;
+    unknownStreamTracks += report.unknownStreamTracks;
+    latency.merge(report.latency);
+  }
+  return { expected, delivered, corrupt, outOfOrder, unknownStreamTracks, latency };
+}
