@@ -291,6 +291,11 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
         this.#onShuttingDown();
         this.emit("error", error);
         return;
+      case "NEGOTIATION_FAILED":
+        this.emit("error", error);
+        // Without `event` it is no answer to a request of ours: the SFU removed the session.
+        if (message.event === undefined) void this.#rebuildSession();
+        return;
       default:
         this.emit("error", error);
     }

@@ -6,7 +6,7 @@ interface PageClient {
   peerId: string | undefined;
   participants: Map<string, { stream: unknown }>;
   getStats(): Promise<Map<string, { packetsReceived: number }>>;
-  socket: { id: string | undefined; io: { engine: { close(): void } } };
+  socket: { id: string | undefined; connected: boolean; io: { engine: { close(): void } } };
   on(event: string, listener: (...args: unknown[]) => void): () => void;
 }
 
@@ -47,9 +47,22 @@ export class DemoPage {
     page.on("pageerror", (error) => this.console.push(`[${name}] pageerror: ${error.message}`));
   }
 
-  /** Opens the demo page with the room and name filled in. */
-  static async open(browser: Browser, baseUrl: string, room: string, name: string): Promise<DemoPage> {
+  /** Opens the demo page with the room and name filled in; `userId` pins the tab's user id. */
+  static async open(
+    browser: Browser,
+    baseUrl: string,
+    room: string,
+    name: string,
+    userId?: string,
+  ): Promise<DemoPage> {
     const context = await browser.newContext({ viewport: { width: 640, height: 600 } });
+    if (userId !== undefined) {
+      await context.addInitScript((id) => {
+        (
+          globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }
+        ).sessionStorage.setItem("sfu-demo-user", id);
+      }, userId);
+    }
     const page = await context.newPage();
     const demoPage = new DemoPage(name, context, page);
     const query = new URLSearchParams({ room, name });
@@ -161,6 +174,35 @@ export class DemoPage {
       socket.io.engine.close();
       return id;
     });
+  }
+
+  /** The status line under the participant list. */
+  async message(): Promise<string> {
+    return (await this.page.textContent("#message")) ?? "";
+  }
+
+  socketConnected(): Promise<boolean> {
+    return this.page.evaluate(
+      () => (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.socket.connected,
+    );
+  }
+
+  /** Waits until the SDK reports `state`. */
+  async waitForState(state: string, timeout = 20_000): Promise<void> {
+    await this.page.waitForFunction(
+      (expected) => (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.state === expected,
+      state,
+      { timeout },
+    );
+  }
+
+  /** Waits until the SDK has emitted `joined` `count` times since `recordEvents()`. */
+  async waitForJoinedEvents(count: number, timeout = 30_000): Promise<void> {
+    await this.page.waitForFunction(
+      (expected) => ((globalThis as unknown as DemoGlobals).testEvents?.joinedEvents.length ?? 0) >= expected,
+      count,
+      { timeout },
+    );
   }
 
   socketId(): Promise<string | undefined> {

@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import { expect } from "chai";
 import { chromium, type Browser } from "playwright-core";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { createSilentLogger } from "../../lib/logger.js";
+import { createApplication } from "../../server/app.js";
+import { loadConfig } from "../../server/config.js";
+import { startServer, TEST_ENV, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
 import { DemoPage } from "./DemoPage.js";
 
@@ -20,8 +23,24 @@ const CHROMIUM_ARGS = [
 /** Packets one Opus sender emits in the sampling window (20 ms frames), with slack for jitter. */
 const SAMPLE_MS = 2000;
 const MIN_PACKETS = 40;
-/** RMS above this is audio, not silence (Chrome's fake microphone beeps at a fraction of full scale). */
-const AUDIBLE = 0.005;
+/** RMS above this is audio: Chrome's fake microphone beeps at about 0.45 after the browser's gain control. */
+const AUDIBLE = 0.05;
+/** RMS below this is silence: what a muted track decodes to. */
+const SILENT = 0.001;
+
+/** A resume must fit in the grace period even when the reconnect backs off once. */
+const SERVER_ENV = { RECONNECT_GRACE_MS: "15000" };
+
+/** Starts the application on a given loopback port, as a restarted SFU would come back. */
+async function startServerOn(port: number): Promise<TestServer> {
+  const config = loadConfig({ ...TEST_ENV, ...SERVER_ENV });
+  const application = createApplication({ config, logger: createSilentLogger(), defaultMetrics: false });
+  await new Promise<void>((resolve, reject) => {
+    application.httpServer.once("error", reject);
+    application.httpServer.listen(port, "127.0.0.1", resolve);
+  });
+  return { url: `http://127.0.0.1:${port}`, application, close: () => application.close() };
+}
 
 /** Packets each source sent to `page` during `SAMPLE_MS`, by source peerId. */
 async function packetsDuringSample(page: DemoPage): Promise<Record<string, number>> {
@@ -51,8 +70,7 @@ describe("browser client SDK in headless Chromium", function () {
   });
 
   beforeEach(async () => {
-    // A resume must fit in the grace period even when the reconnect backs off once.
-    server = await startServer({ RECONNECT_GRACE_MS: "15000" });
+    server = await startServer(SERVER_ENV);
   });
 
   afterEach(async function () {
@@ -96,10 +114,27 @@ describe("browser client SDK in headless Chromium", function () {
         expect(peaks[i]![other], `${page.name} hears ${other}`).to.be.above(AUDIBLE);
       }
     });
-    console.log(`      packets per ${SAMPLE_MS} ms: ${JSON.stringify(samples.map((s) => Object.values(s)))}`);
-    console.log(
-      `      peak levels: ${JSON.stringify(peaks.map((p) => Object.values(p).map((v) => +v.toFixed(3))))}`,
-    );
+    // Figures for the record, named by page: what each page received from whom.
+    const nameOf = new Map(joined.map(({ page, peerId }) => [peerId, page.name.split(" ")[0]!]));
+    joined.forEach(({ page }, i) => {
+      const from = ids
+        .filter((id) => samples[i]![id] !== undefined)
+        .map((id) => `${nameOf.get(id)} ${samples[i]![id]} pkts, peak ${peaks[i]![id]!.toFixed(3)}`);
+      console.log(`      ${page.name} per ${SAMPLE_MS} ms: ${from.join("; ")}`);
+    });
+
+    // Local mute: Ada's track sends silence, and the others' analysers read it as such.
+    const [ada, ...listeners] = joined as [(typeof joined)[0], ...typeof joined];
+    await ada.page.page.click("#mute");
+    await sleep(500);
+    await Promise.all(listeners.map(({ page }) => page.resetPeaks()));
+    await sleep(SAMPLE_MS);
+    for (const { page } of listeners) {
+      const levels = await page.peakLevels();
+      console.log(`      ${page.name} hears muted Ada at ${levels[ada.peerId]!.toFixed(4)}`);
+      expect(levels[ada.peerId], `${page.name} hears silence from muted Ada`).to.be.below(SILENT);
+    }
+    await ada.page.page.click("#mute");
 
     const screenshot = process.env.SFU_DEMO_SCREENSHOT;
     if (screenshot) {
@@ -116,31 +151,13 @@ describe("browser client SDK in headless Chromium", function () {
     await Promise.all(joined.map(({ page }) => page.recordEvents()));
 
     const oldSocket = await dropped.page.dropSocket();
-    await dropped.page.page.waitForFunction(
-      (old) => {
-        const demo = (globalThis as unknown as { sfuDemo: { client: { socket: { id?: string } } } }).sfuDemo;
-        return demo.client.socket.id !== undefined && demo.client.socket.id !== old;
-      },
-      oldSocket,
-      { timeout: 15_000 },
-    );
-    await dropped.page.page.waitForFunction(
-      () => {
-        const events = (globalThis as unknown as { testEvents: { joinedEvents: unknown[] } }).testEvents;
-        return events.joinedEvents.length > 0;
-      },
-      undefined,
-      { timeout: 15_000 },
-    );
+    await dropped.page.waitForJoinedEvents(1, 15_000);
     const events = await dropped.page.events();
     expect(events.joinedEvents).to.deep.equal([{ roomId: "resume", peerId: dropped.peerId, resumed: true }]);
     expect(await dropped.page.peerId()).to.equal(dropped.peerId);
+    expect(await dropped.page.socketId(), "a new socket").to.not.equal(oldSocket);
     expect(events.states).to.include("reconnecting");
-    await dropped.page.page.waitForFunction(
-      () =>
-        (globalThis as unknown as { sfuDemo: { client: { state: string } } }).sfuDemo.client.state ===
-        "connected",
-    );
+    await dropped.page.waitForState("connected");
 
     const samples = await Promise.all(others.map(({ page }) => packetsDuringSample(page)));
     for (const [i, { page }] of others.entries()) {
@@ -186,5 +203,66 @@ describe("browser client SDK in headless Chromium", function () {
     expect(await leaver.page.state()).to.equal("disconnected");
     expect(await leaver.page.listedIds()).to.deep.equal([]);
     console.log(`      the others' lists dropped the leaver after ${elapsed} ms`);
+  });
+  it("gets a page back into the room as a new session after the SFU restarts", async () => {
+    const first = await DemoPage.open(browser!, server!.url, "restart", "Ada Lovelace");
+    const second = await DemoPage.open(browser!, server!.url, "restart", "Grace Hopper");
+    pages.push(first, second);
+    const oldIds = [await first.join(), await second.join()];
+    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
+    await Promise.all(pages.map((page) => page.recordEvents()));
+
+    // The SFU drains (SHUTTING_DOWN to every client) and comes back on the same port.
+    const port = new URL(server!.url).port;
+    await server!.close();
+    await Promise.all(pages.map((page) => page.waitForState("reconnecting", 5000)));
+    server = await startServerOn(Number(port));
+
+    await Promise.all(pages.map((page) => page.waitForJoinedEvents(1)));
+    await Promise.all(pages.map((page) => page.waitForState("connected")));
+    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
+    const newIds = [await first.peerId(), await second.peerId()];
+    for (const [i, page] of pages.entries()) {
+      const { joinedEvents } = await page.events();
+      expect(joinedEvents).to.deep.equal([
+        { roomId: "restart", peerId: newIds[i], resumed: false, previousPeerId: oldIds[i] },
+      ]);
+      expect(newIds[i]).to.not.equal(oldIds[i]);
+    }
+    const sample = await packetsDuringSample(first);
+    expect(sample[newIds[1]!], "Ada hears Grace's new session").to.be.at.least(MIN_PACKETS);
+  });
+
+  it("stops an older tab that a newer tab of the same user replaced, without reconnecting", async () => {
+    const older = await DemoPage.open(browser!, server!.url, "replace", "Ada (laptop)", "ada");
+    const other = await DemoPage.open(browser!, server!.url, "replace", "Grace Hopper");
+    pages.push(older, other);
+    const olderId = await older.join();
+    await other.join();
+    await older.recordEvents();
+
+    const newer = await DemoPage.open(browser!, server!.url, "replace", "Ada (phone)", "ada");
+    pages.push(newer);
+    const newerId = await newer.join();
+
+    await older.waitForState("disconnected", 5000);
+    expect(await older.message()).to.match(/replaced/i);
+    // Nothing comes back on its own: no socket, no rejoin.
+    await sleep(3000);
+    expect(await older.state()).to.equal("disconnected");
+    expect(await older.socketConnected()).to.equal(false);
+    expect((await older.events()).joinedEvents).to.deep.equal([]);
+    expect(await older.listedIds()).to.deep.equal([]);
+
+    await other.page.waitForFunction(
+      (id) =>
+        !(
+          globalThis as unknown as { sfuDemo: { client: { participants: Map<string, unknown> } } }
+        ).sfuDemo.client.participants.has(id),
+      olderId,
+      { timeout: 5000 },
+    );
+    expect(await other.participantIds()).to.deep.equal([newerId]);
+    expect(await newer.state()).to.equal("connected");
   });
 });

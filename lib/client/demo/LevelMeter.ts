@@ -9,14 +9,19 @@ export class LevelMeter {
   readonly #source: MediaStreamAudioSourceNode;
   readonly #analyser: AnalyserNode;
   readonly #samples: Float32Array<ArrayBuffer>;
+  readonly #blockSize: number;
   #peak = 0;
   #closed = false;
 
-  constructor(context: AudioContext, stream: MediaStream) {
+  /** `windowMs` must cover the interval between reads, or short sounds fall between them. */
+  constructor(context: AudioContext, stream: MediaStream, windowMs = 150) {
     this.#source = context.createMediaStreamSource(stream);
     this.#analyser = context.createAnalyser();
-    this.#analyser.fftSize = 1024;
+    // The analyser's window is a power of two between 32 and 32768 samples.
+    const wanted = (context.sampleRate * windowMs) / 1000;
+    this.#analyser.fftSize = Math.min(32768, 2 ** Math.ceil(Math.log2(Math.max(32, wanted))));
     this.#samples = new Float32Array(this.#analyser.fftSize);
+    this.#blockSize = Math.max(1, Math.round(context.sampleRate / 100));
     // Analysed only, never routed to the speakers: playback is the <audio> element's job.
     this.#source.connect(this.#analyser);
   }
@@ -26,13 +31,23 @@ export class LevelMeter {
     return this.#peak;
   }
 
-  /** The RMS level of the last ~20 ms, 0 (silence) to 1 (full scale). */
+  /**
+   * The loudest 10 ms within the analyser's window, as RMS from 0 (silence)
+   * to 1 (full scale): a short syllable counts even when the window is long.
+   */
   read(): number {
     if (this.#closed) return 0;
     this.#analyser.getFloatTimeDomainData(this.#samples);
-    let sum = 0;
-    for (const sample of this.#samples) sum += sample * sample;
-    const level = Math.sqrt(sum / this.#samples.length);
+    let level = 0;
+    for (let start = 0; start < this.#samples.length; start += this.#blockSize) {
+      const end = Math.min(start + this.#blockSize, this.#samples.length);
+      let sum = 0;
+      for (let i = start; i < end; i++) {
+        const sample = this.#samples[i]!;
+        sum += sample * sample;
+      }
+      level = Math.max(level, Math.sqrt(sum / (end - start)));
+    }
     if (level > this.#peak) this.#peak = level;
     return level;
   }

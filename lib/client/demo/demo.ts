@@ -34,6 +34,7 @@ const SDK_URL = "/sfu-client.js";
 /** RMS level above which a participant counts as speaking. */
 const SPEAKING_LEVEL = 0.02;
 const METER_INTERVAL_MS = 100;
+const METER_FLOOR_DB = 60;
 const SELF = "self";
 
 const { connect } = (await import(SDK_URL)) as typeof import("../index.js");
@@ -197,9 +198,16 @@ function removeRow(id: string): void {
 function updateMeters(): void {
   for (const row of rows.values()) {
     const level = row.meter?.read() ?? 0;
-    row.bar.style.width = `${Math.min(100, Math.round(level * 400))}%`;
+    row.bar.style.width = `${meterPercent(level)}%`;
     row.element.classList.toggle("speaking", level > SPEAKING_LEVEL);
   }
+}
+
+/** Loudness is heard logarithmically: show -60 dBFS..0 dBFS across the bar. */
+function meterPercent(level: number): number {
+  if (level <= 0) return 0;
+  const decibels = 20 * Math.log10(level);
+  return Math.max(0, Math.min(100, Math.round(((decibels + METER_FLOOR_DB) / METER_FLOOR_DB) * 100)));
 }
 
 function updateCount(): void {
