@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { LatencyHistogram } from "./LatencyHistogram.js";
 import type { ClientReport } from "./ipc.js";
 import { isIntact, nowMs, readCounter, readSendTime, readSenderIndex } from "./payload.js";
@@ -20,11 +21,18 @@ export class ClientMeter {
   #corrupt = 0;
   #outOfOrder = 0;
   #unknownStreamTracks = 0;
+  /** This process's own event-loop delay: a busy load client inflates the latency it measures. */
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    this.#loopDelay.enable();
+  }
 
   /** Starts counting packets whose send time falls in [startMs, endMs). */
   setWindow(startMs: number, endMs: number): void {
     this.#startMs = startMs;
     this.#endMs = endMs;
+    this.#loopDelay.reset();
   }
 
   onSent(senderIndex: number, sendTime: number): void {
@@ -62,6 +70,7 @@ export class ClientMeter {
       outOfOrder: this.#outOfOrder,
       unknownStreamTracks: this.#unknownStreamTracks,
       latency: this.#latency.toBins(),
+      eventLoopP99Ms: this.#loopDelay.percentile(99) / 1e6,
     };
   }
 }

@@ -34,6 +34,8 @@ export interface ClientReport {
   /** Forwarded tracks whose MediaStream id was not the peerId of a known participant. */
   unknownStreamTracks: number;
   latency: HistogramBins;
+  /** This process's event-loop delay p99 since the window was set. */
+  eventLoopP99Ms: number;
 }
 
 export type ChildMessage =

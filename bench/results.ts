@@ -48,6 +48,8 @@ export interface ScenarioResult {
   /** Load clients' CPU as a percentage of one core, and per delivered packet. */
   clientCpuPercent: number;
   clientCpuMicrosPerPacket: number;
+  /** Worst load-client process's event-loop delay p99: high means the clients, not the server, add latency. */
+  clientEventLoopP99Ms: number;
   /** The server's own forwarded-packet counter over the window, when it exposes one. */
   serverCountedForwards: number | null;
   /** Set when the scenario could not run to the end. */

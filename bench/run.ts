@@ -1,38 +1,167 @@
 /**
- * `npm run bench`: the forwarding benchmark. See docs/PERFORMANCE.md.
+ * `npm run bench`: the forwarding benchmark. Runs every scenario against each
+ * target (SFU and naive relay back to back), then the largest-load search, and
+ * writes PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
  */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { format, resolveConfig } from "prettier";
+import { renderChart } from "./chart.js";
 import { Cleanup } from "./Cleanup.js";
-import { readOptions, USAGE } from "./options.js";
+import { readOptions, USAGE, type BenchOptions } from "./options.js";
+import { consoleTable, renderMarkdown, type SearchOutcome } from "./report.js";
+import type { Scenario, ScenarioResult } from "./results.js";
 import { runScenario } from "./runScenario.js";
+import { searchLargestLoad } from "./search.js";
+import type { TargetSpec } from "./TargetProcess.js";
 
-if (process.argv.includes("--help")) {
-  console.log(USAGE);
-  process.exit(0);
+const CHART_FILE = "performance-chart.svg";
+
+function failed(target: TargetSpec, scenario: Scenario, seconds: number, error: unknown): ScenarioResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    target: target.name,
+    scenario,
+    peers: scenario.rooms * scenario.peersPerRoom,
+    seconds,
+    expected: 0,
+    delivered: 0,
+    deliveryRatio: 0,
+    forwardedPerSecond: 0,
+    cpuMicrosPerPacket: Number.NaN,
+    serverCpuPercent: Number.NaN,
+    latencyMs: { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN },
+    joinMs: { p50: Number.NaN, p95: Number.NaN, samples: 0 },
+    joinIncomplete: 0,
+    iceFailed: 0,
+    corrupt: 0,
+    outOfOrder: 0,
+    unknownStreamTracks: 0,
+    rssIdleBytes: Number.NaN,
+    rssLoadedBytes: Number.NaN,
+    rssPerPeerBytes: Number.NaN,
+    eventLoopP99Ms: Number.NaN,
+    clientCpuPercent: Number.NaN,
+    clientCpuMicrosPerPacket: Number.NaN,
+    clientEventLoopP99Ms: Number.NaN,
+    serverCountedForwards: null,
+    error: message,
+  };
 }
-const options = readOptions(process.argv.slice(2), process.env);
-const cleanup = new Cleanup();
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the servers and load clients this run started`);
-    cleanup.killAll();
-    process.exit(130);
-  });
-}
-try {
-  for (const scenario of options.scenarios) {
-    for (const target of options.targets) {
-      const result = await runScenario({
-        target,
-        scenario,
-        seconds: options.seconds,
-        clientProcesses: options.clientProcesses,
-        readyTimeoutMs: options.readyTimeoutMs,
-        cleanup,
-        log: (line) => console.log(line),
-      });
-      console.log(result);
-    }
+
+async function runOne(
+  options: BenchOptions,
+  cleanup: Cleanup,
+  target: TargetSpec,
+  scenario: Scenario,
+  seconds: number,
+): Promise<ScenarioResult> {
+  console.log(`  ${target.label} ${scenario.rooms}x${scenario.peersPerRoom} ...`);
+  try {
+    return await runScenario({
+      target,
+      scenario,
+      seconds,
+      clientProcesses: options.clientProcesses,
+      readyTimeoutMs: options.readyTimeoutMs,
+      cleanup,
+      log: (line) => console.log(line),
+    });
+  } catch (error) {
+    // One failed run (say, the target does not start) must not lose the others.
+    console.log(`    failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    return failed(target, scenario, seconds, error);
   }
-} finally {
-  cleanup.killAll();
 }
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    console.log(USAGE);
+    return;
+  }
+  const options = readOptions(process.argv.slice(2), process.env);
+  const cleanup = new Cleanup();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: stopping the servers and load clients this run started`);
+      cleanup.killAll();
+      process.exit(130);
+    });
+  }
+  const startedAt = new Date();
+  const scenarios: Array<{ scenario: Scenario; results: ScenarioResult[] }> = [];
+  const searches: SearchOutcome[] = [];
+  try {
+    for (const scenario of options.scenarios) {
+      const results: ScenarioResult[] = [];
+      for (const target of options.targets) {
+        results.push(await runOne(options, cleanup, target, scenario, options.seconds));
+      }
+      scenarios.push({ scenario, results });
+      console.log(consoleTable(scenario, results));
+    }
+    if (options.search) {
+      for (const target of options.targets) {
+        console.log(`\n== largest-load search, ${target.label}`);
+        const outcome = await searchLargestLoad({
+          target: target.name,
+          known: scenarios.flatMap((s) => s.results.filter((r) => r.target === target.name)),
+          maxPeers: options.searchMaxPeers,
+          maxProbes: options.searchMaxProbes,
+          probe: async (peersPerRoom) => {
+            const result = await runOne(
+              options,
+              cleanup,
+              target,
+              { rooms: 1, peersPerRoom },
+              options.searchSeconds,
+            );
+            console.log(
+              `    delivery ${(result.deliveryRatio * 100).toFixed(2)} %, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +
+                `${result.cpuMicrosPerPacket.toFixed(1)} µs/packet`,
+            );
+            return result;
+          },
+        });
+        console.log(
+          `  largest passing: ${outcome.best ? `1x${outcome.best.scenario.peersPerRoom}` : "none"}`,
+        );
+        searches.push(outcome);
+      }
+    }
+  } finally {
+    cleanup.killAll();
+  }
+
+  await mkdir(options.outDir, { recursive: true });
+  const allResults = [...scenarios.flatMap((s) => s.results), ...searches.flatMap((s) => s.probes)];
+  await writeFile(join(options.outDir, CHART_FILE), renderChart(allResults));
+  const sfu = options.targets.find((t) => t.name === "sfu");
+  const markdown = renderMarkdown({
+    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
+      " ",
+    ),
+    quick: options.quick,
+    seconds: options.seconds,
+    searchSeconds: options.searchSeconds,
+    clientProcesses: options.clientProcesses,
+    startedAt,
+    durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+    scenarios,
+    searches,
+    chartFile: CHART_FILE,
+    sfuCommand: sfu
+      ? [
+          ...Object.entries(sfu.env).map(([k, v]) => `${k}=${v}`),
+          "PORT=<free port>",
+          "node",
+          ...sfu.args,
+        ].join(" ")
+      : "not run",
+  });
+  const file = join(options.outDir, "PERFORMANCE.md");
+  await writeFile(file, await format(markdown, { ...(await resolveConfig(file)), parser: "markdown" }));
+  console.log(`\nwrote ${relative(process.cwd(), file) || file} and ${CHART_FILE}`);
+}
+
+await main();

@@ -28,6 +28,8 @@ const WINDOW_LEAD_MS = 300;
 const DRAIN_MS = 1000;
 /** Past this, remaining peers are started without waiting for the previous one. */
 const JOIN_PHASE_MAX_MS = 90_000;
+/** Spacing of joins that do not wait for the previous peer. */
+const UNWAITED_JOIN_GAP_MS = 100;
 
 const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
 const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
@@ -131,6 +133,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
       clientCpuPercent: (clientCpu / windowMicros) * 100,
       clientCpuMicrosPerPacket: totals.delivered > 0 ? clientCpu / totals.delivered : Number.NaN,
+      clientEventLoopP99Ms: Math.max(...reports.map((r) => r.eventLoopP99Ms)),
       serverCountedForwards:
         forwardedBefore !== undefined && forwardedAfter !== undefined
           ? forwardedAfter - forwardedBefore
@@ -150,6 +153,7 @@ async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: numbe
   const rooms = Array.from({ length: scenario.rooms }, async (_, room) => {
     const outcomes: Array<Promise<JoinOutcome>> = [];
     const roomId = `bench-room-${room}`;
+    let waitForEach = true;
     for (let k = 0; k < scenario.peersPerRoom; k++) {
       const index = room * scenario.peersPerRoom + k;
       const spec: PeerSpec = {
@@ -165,8 +169,14 @@ async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: numbe
         error: ready.error,
       }));
       outcomes.push(outcome);
-      // Past the deadline the rest join without waiting, so a broken target cannot stall the run.
-      if (Date.now() < deadline) await outcome;
+      // Once a peer of this room timed out, or past the deadline, the rest join without
+      // waiting for each other, so a broken target cannot stall the run.
+      if (waitForEach && Date.now() < deadline) {
+        const joined = await outcome;
+        if (joined.expected > 0 && joined.joinMs === null) waitForEach = false;
+      } else {
+        await sleep(UNWAITED_JOIN_GAP_MS);
+      }
     }
     return Promise.all(outcomes);
   });

@@ -1,0 +1,296 @@
+/**
+ * Turns results into the console tables and docs/PERFORMANCE.md.
+ */
+import { cpus, release, totalmem } from "node:os";
+import {
+  PASS_DELIVERY,
+  PASS_P99_MS,
+  nominalForwardedPerSecond,
+  scenarioName,
+  type Scenario,
+  type ScenarioResult,
+} from "./results.js";
+
+/** One row of a comparison table. */
+interface Row {
+  label: string;
+  value: (r: ScenarioResult) => number;
+  format: (v: number) => string;
+  /** Ratios of counts that are normally zero say nothing. */
+  ratio: boolean;
+}
+
+const MB = 1024 * 1024;
+const fixed =
+  (digits: number) =>
+  (v: number): string =>
+    Number.isFinite(v) ? v.toFixed(digits) : "n/a";
+const integer = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
+const percent = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : "n/a");
+
+const ROWS: Row[] = [
+  { label: "forwarded packets/s", value: (r) => r.forwardedPerSecond, format: integer, ratio: true },
+  { label: "delivery", value: (r) => r.deliveryRatio, format: percent, ratio: true },
+  {
+    label: "server CPU µs / forwarded packet",
+    value: (r) => r.cpuMicrosPerPacket,
+    format: fixed(1),
+    ratio: true,
+  },
+  { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
+  { label: "latency p50 (ms)", value: (r) => r.latencyMs.p50, format: fixed(1), ratio: true },
+  { label: "latency p95 (ms)", value: (r) => r.latencyMs.p95, format: fixed(1), ratio: true },
+  { label: "latency p99 (ms)", value: (r) => r.latencyMs.p99, format: fixed(1), ratio: true },
+  { label: "join → all audio p50 (ms)", value: (r) => r.joinMs.p50, format: fixed(0), ratio: true },
+  { label: "join → all audio p95 (ms)", value: (r) => r.joinMs.p95, format: fixed(0), ratio: true },
+  { label: "peers whose ICE never connected", value: (r) => r.iceFailed, format: integer, ratio: false },
+  { label: "peers that never heard everyone", value: (r) => r.joinIncomplete, format: integer, ratio: false },
+  {
+    label: "corrupt / out-of-order packets",
+    value: (r) => r.corrupt + r.outOfOrder,
+    format: integer,
+    ratio: false,
+  },
+  { label: "RSS idle (MB)", value: (r) => r.rssIdleBytes / MB, format: fixed(0), ratio: true },
+  { label: "RSS loaded (MB)", value: (r) => r.rssLoadedBytes / MB, format: fixed(0), ratio: true },
+  {
+    label: "RSS per peer beyond idle (KB)",
+    value: (r) => r.rssPerPeerBytes / 1024,
+    format: fixed(0),
+    ratio: true,
+  },
+  { label: "event-loop delay p99 (ms)", value: (r) => r.eventLoopP99Ms, format: fixed(1), ratio: true },
+  {
+    label: "load clients CPU, % of one core",
+    value: (r) => r.clientCpuPercent,
+    format: fixed(1),
+    ratio: false,
+  },
+  {
+    label: "load clients CPU µs / packet",
+    value: (r) => r.clientCpuMicrosPerPacket,
+    format: fixed(1),
+    ratio: false,
+  },
+  {
+    label: "load clients event-loop delay p99 (ms)",
+    value: (r) => r.clientEventLoopP99Ms,
+    format: fixed(1),
+    ratio: false,
+  },
+];
+
+const LABELS: Record<string, string> = { sfu: "SFU", naive: "naive relay" };
+
+function label(target: string): string {
+  return LABELS[target] ?? target;
+}
+
+function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
+}
+
+/** Rows × targets, plus an SFU ÷ naive column when both ran. */
+function tableCells(results: readonly ScenarioResult[]): string[][] {
+  const sfu = results.find((r) => r.target === "sfu");
+  const naive = results.find((r) => r.target === "naive");
+  const withRatio = sfu !== undefined && naive !== undefined;
+  const header = ["", ...results.map((r) => label(r.target)), ...(withRatio ? ["SFU ÷ naive"] : [])];
+  const rows = ROWS.map((row) => [
+    row.label,
+    ...results.map((r) => (r.error === null ? row.format(row.value(r)) : "failed")),
+    ...(withRatio
+      ? [
+          row.ratio && sfu.error === null && naive.error === null
+            ? ratio(row.value(sfu), row.value(naive))
+            : "",
+        ]
+      : []),
+  ]);
+  return [header, ...rows];
+}
+
+/** A plain-text table for the terminal. */
+export function consoleTable(scenario: Scenario, results: readonly ScenarioResult[]): string {
+  const cells = tableCells(results);
+  const widths = cells[0]!.map((_, col) => Math.max(...cells.map((row) => (row[col] ?? "").length)));
+  const lines = cells.map((row) =>
+    row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  "),
+  );
+  const errors = results
+    .filter((r) => r.error !== null)
+    .map((r) => `  ${label(r.target)} failed: ${r.error}`);
+  return [
+    `\n== ${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
+    ...lines,
+    ...errors,
+  ].join("\n");
+}
+
+function markdownTable(cells: string[][]): string {
+  const [header, ...rows] = cells;
+  const line = (row: string[]): string => `| ${row.join(" | ")} |`;
+  return [line(header!), line(header!.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** The outcome of the largest-load search for one target. */
+export interface SearchOutcome {
+  target: string;
+  /** Largest single-room size that passed, if any. */
+  best: ScenarioResult | undefined;
+  probes: ScenarioResult[];
+}
+
+export interface ReportInput {
+  command: string;
+  quick: boolean;
+  seconds: number;
+  searchSeconds: number;
+  clientProcesses: number;
+  startedAt: Date;
+  durationSeconds: number;
+  scenarios: Array<{ scenario: Scenario; results: ScenarioResult[] }>;
+  searches: SearchOutcome[];
+  chartFile: string | undefined;
+  sfuCommand: string;
+}
+
+function machine(): string {
+  const list = cpus();
+  const model = list[0]?.model.trim() ?? "unknown CPU";
+  return `${list.length} × ${model}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+}
+
+const HOW_TO_RUN = `## Running the bench
+
+\`\`\`sh
+npm run bench                 # full run: both targets, every scenario, the load search (about 10-12 min)
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search; writes to $TMPDIR/sfu-bench/
+BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
+npm run bench -- --help       # every option
+\`\`\`
+
+The bench starts each server as its own process on a free 127.0.0.1 port, waits
+for \`GET /health\`, starts the load-client processes, joins the peers, warms up
+for 2 s, measures one window, and tears everything down again before the next
+run. Ctrl-C kills every process it started. A full run rewrites this file and
+\`docs/performance-chart.svg\`; \`--quick\` writes to a temp directory unless
+\`--out=DIR\` is given.
+
+- **SFU target**: \`node --import tsx server/index.ts\` (\`--sfu-entry=dist/server/index.js\`
+  runs the built output after \`npm run build\`) with \`PORT=<free port> STUN_SERVERS=
+  ICE_ADVERTISE_IP=127.0.0.1 LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true\`.
+- **Naive relay**: \`bench/naive-relay.ts\`, the simplest werift forwarder that
+  speaks the same protocol (each subscriber gets its own \`MediaStreamTrack\`,
+  fed with \`writeRtp\` from the source's \`onReceiveRtp\`). Every ratio below is
+  SFU ÷ naive relay for the same scenario, run back to back.
+
+### What is measured
+
+- Every peer is a werift \`RTCPeerConnection\` (\`iceServers: []\`, host candidates
+  on 127.0.0.1 only) that joins through Socket.IO (\`/sfu\`, \`join\` → \`offer\` →
+  \`answer\`, renegotiation \`offer\`s answered, trickled \`ice-candidate\`s) and
+  publishes one Opus track at 50 packets/s. Payloads are 80–120 bytes and carry
+  the sender's index, a counter, the send time and an FNV-1a checksum; receivers
+  check every packet and record one-way latency on the shared machine clock.
+- **Delivery** = intact packets received ÷ (packets sent × other peers in the
+  room), counting packets whose send time lies in the measurement window.
+- **Server CPU µs / forwarded packet** = utime+stime of the server's process tree
+  (from \`/proc\`) over the window ÷ packets delivered. It includes everything the
+  server does in that time (receive, decrypt, encrypt, send, RTCP, timers).
+- **Join → all audio**: from the \`join\` emit to the first packet from every peer
+  already in the room; the first peer of a room has nobody to hear and is left out.
+- **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
+  server before any join) ÷ peers.
+- **Event-loop delay p99** comes from the server's \`GET /metrics\`
+  (\`nodejs_eventloop_lag_p99_seconds\`, prom-client's default metrics; a scrape
+  at the window's start resets it). The naive relay exposes the same metric.
+- **Load clients CPU**: all load-client processes together, same window.
+
+### Keeping the load clients cheap
+
+The load clients share the two cores with the server, so they are built to
+cost less per packet than the server and not to be what limits a run:
+
+- a few processes (default 2) each host many peers, instead of a process per peer;
+- one payload buffer per process with pre-cut views for every length, one reused
+  \`RtpPacket\` per peer: sending allocates nothing of ours (werift encrypts
+  inside \`writeRtp\` synchronously, so reusing the buffer is safe);
+- peers start at random phases within the 20 ms frame, so sends do not burst;
+- the receive path is one checksum, a few reads and one histogram increment —
+  no per-packet allocation, logging or promise;
+- the client offers Opus without RTCP feedback and only the \`mid\` header
+  extension, so werift keeps no TWCC/NACK state per packet on the client;
+- on loopback the kernel delivers a datagram in the *sender's* system call, so
+  most of the UDP cost lands on the side that sends more — the server.
+
+The tables show the load clients' CPU beside the server's; when it nears the
+second core, the run says more about the machine than about the server.`;
+
+/** The whole of docs/PERFORMANCE.md (before prettier). */
+export function renderMarkdown(input: ReportInput): string {
+  const parts: string[] = [];
+  parts.push("# Forwarding performance", "", HOW_TO_RUN, "", "## Results", "");
+  parts.push(
+    `- Machine: ${machine()}`,
+    `- Command: \`${input.command}\`${input.quick ? " (quick run)" : ""}`,
+    `- SFU started as: \`${input.sfuCommand}\``,
+    `- Run: ${input.startedAt.toISOString()}, ${Math.round(input.durationSeconds)} s in all; ` +
+      `${input.seconds} s measurement window per scenario` +
+      (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
+      `; ${input.clientProcesses} load-client processes`,
+    "",
+  );
+  if (input.chartFile) {
+    parts.push(`![Server CPU per forwarded packet and p99 latency against load](${input.chartFile})`, "");
+  }
+  for (const { scenario, results } of input.scenarios) {
+    parts.push(
+      `### ${scenarioName(scenario)}: ${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers`,
+      "",
+      `Nominal load ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s.`,
+      "",
+      markdownTable(tableCells(results)),
+      "",
+    );
+    for (const failed of results.filter((r) => r.error !== null)) {
+      parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
+    }
+  }
+  if (input.searches.length > 0) {
+    parts.push(
+      "### Largest load",
+      "",
+      `The largest single room (1×N, every peer hearing every other) with delivery ≥ ${(PASS_DELIVERY * 100).toFixed(1)} %, ` +
+        `latency p99 ≤ ${PASS_P99_MS} ms and every peer connected. The search starts above the largest 1×N ` +
+        `scenario that passed, grows by 5 peers until a probe fails, then halves the gap; at most a handful of probes.`,
+      "",
+      markdownTable([
+        [
+          "target",
+          "largest passing load",
+          "forwarded packets/s",
+          "server CPU µs / packet",
+          "latency p99 (ms)",
+          "probes (N: delivery, p99)",
+        ],
+        ...input.searches.map((s) => [
+          label(s.target),
+          s.best ? scenarioName(s.best.scenario) : "none",
+          s.best ? integer(s.best.forwardedPerSecond) : "",
+          s.best ? fixed(1)(s.best.cpuMicrosPerPacket) : "",
+          s.best ? fixed(1)(s.best.latencyMs.p99) : "",
+          s.probes
+            .map((p) =>
+              p.error === null
+                ? `${p.scenario.peersPerRoom}: ${percent(p.deliveryRatio)}, ${fixed(1)(p.latencyMs.p99)} ms`
+                : `${p.scenario.peersPerRoom}: failed`,
+            )
+            .join("; "),
+        ]),
+      ]),
+      "",
+    );
+  }
+  return parts.join("\n");
+}
