@@ -3,11 +3,6 @@ import { LatencyHistogram } from "./LatencyHistogram.js";
 import type { ClientReport } from "./ipc.js";
 import { isIntact, nowMs, readCounter, readSendTime, readSenderIndex } from "./payload.js";
 
-/** Per forwarded track: the last packet counter seen, to spot reordering or duplicates. */
-export interface TrackState {
-  lastCounter: number;
-}
-
 /**
  * Everything one load-client process counts. Shared by all its peers so the
  * per-packet path touches a few numbers and one histogram, nothing more.
@@ -41,21 +36,26 @@ export class ClientMeter {
     }
   }
 
-  /** Checks and records one received payload; returns its sender index, or -1 when corrupt. */
-  onReceived(payload: Buffer, track: TrackState): number {
+  /**
+   * Checks and records one received payload; returns its sender index, or -1
+   * when corrupt. `lastCounters` is the receiving peer's last counter per sender,
+   * to spot reordering and duplicates.
+   */
+  onReceived(payload: Buffer, lastCounters: Map<number, number>): number {
     if (!isIntact(payload)) {
       this.#corrupt++;
       return -1;
     }
+    const sender = readSenderIndex(payload);
     const counter = readCounter(payload);
-    if (counter <= track.lastCounter) this.#outOfOrder++;
-    else track.lastCounter = counter;
+    if (counter <= (lastCounters.get(sender) ?? -1)) this.#outOfOrder++;
+    else lastCounters.set(sender, counter);
     const sendTime = readSendTime(payload);
     if (sendTime >= this.#startMs && sendTime < this.#endMs) {
       this.#received++;
       this.#latency.record(nowMs() - sendTime);
     }
-    return readSenderIndex(payload);
+    return sender;
   }
 
   onUnknownStreamTrack(): void {

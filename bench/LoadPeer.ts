@@ -9,7 +9,7 @@ import {
   type ServerToClientEvents,
   type SessionDescription,
 } from "../lib/protocol.js";
-import type { ClientMeter, TrackState } from "./ClientMeter.js";
+import type { ClientMeter } from "./ClientMeter.js";
 import type { PeerSpec } from "./ipc.js";
 import {
   candidateToWire,
@@ -21,6 +21,11 @@ import { nowMs, payloadLength, writePayload } from "./payload.js";
 import type { SharedPayload } from "./SharedPayload.js";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** The one private werift member the load client touches: the RTP router, called per decrypted packet. */
+interface WeriftRouterInternals {
+  router?: { routeRtp?: (packet: RtpPacket) => void };
+}
 
 /** Opus at 20 ms frames. */
 const SEND_INTERVAL_MS = 20;
@@ -37,6 +42,8 @@ export interface LoadPeerOptions {
   payload: SharedPayload;
   /** Give up waiting for the first packet of every expected peer after this long. */
   readyTimeoutMs: number;
+  /** Read packets off the transport instead of through werift's receive chain (see `#shortCutReceive`). */
+  fastReceive: boolean;
 }
 
 /** What `join()` resolves with. */
@@ -61,6 +68,8 @@ export class LoadPeer {
   readonly #packet = new RtpPacket(new RtpHeader({ payloadType: 111 }), Buffer.alloc(0));
   /** Peer ids this client has been told about; forwarded tracks must carry one of them as stream id. */
   readonly #knownPeerIds = new Set<string>();
+  /** Last packet counter seen per sender index. */
+  readonly #lastCounters = new Map<number, number>();
   /** Expected sources not heard from yet. */
   readonly #pending: Set<number>;
   /** Signaling steps run one at a time, in arrival order. */
@@ -92,6 +101,7 @@ export class LoadPeer {
     });
     this.#wireSignaling();
     this.#wireMedia();
+    if (options.fastReceive) this.#shortCutReceive();
   }
 
   get closed(): boolean {
@@ -189,16 +199,33 @@ export class LoadPeer {
   #onTrack(track: MediaStreamTrack, streamId: string | undefined): void {
     if (streamId === undefined || !this.#knownPeerIds.has(streamId))
       this.#options.meter.onUnknownStreamTrack();
-    const state: TrackState = { lastCounter: -1 };
-    const meter = this.#options.meter;
-    track.onReceiveRtp.subscribe((rtp) => {
-      const sender = meter.onReceived(rtp.payload, state);
-      // Only the first packet per expected source does any work here.
-      if (this.#pending.size > 0 && this.#pending.delete(sender) && this.#pending.size === 0) {
-        this.#joinMs = nowMs() - this.#joinSentAt;
-        if (this.#iceConnected) this.#markReady();
-      }
-    });
+    if (!this.#options.fastReceive) track.onReceiveRtp.subscribe((rtp) => this.#onPayload(rtp.payload));
+  }
+
+  /**
+   * Takes every decrypted RTP packet straight from the transport, in place of
+   * werift's router → receiver → track chain. That chain keeps receive
+   * statistics and runs two event dispatches (each a closure and a promise) per
+   * packet, which would make the load clients cost as much per packet as the
+   * server they measure. The payload itself names its sender, so nothing of the
+   * chain is needed; the SDP side (tracks, msid) still goes through werift.
+   */
+  #shortCutReceive(): void {
+    const internals = this.#pc as unknown as WeriftRouterInternals;
+    if (typeof internals.router?.routeRtp !== "function") {
+      throw new Error("werift's internal RTP router moved; run with BENCH_WERIFT_RECEIVE=1");
+    }
+    internals.router.routeRtp = (packet: RtpPacket) => this.#onPayload(packet.payload);
+  }
+
+  /** Per received packet. */
+  #onPayload(payload: Buffer): void {
+    const sender = this.#options.meter.onReceived(payload, this.#lastCounters);
+    // Only the first packet per expected source does any work here.
+    if (this.#pending.size > 0 && this.#pending.delete(sender) && this.#pending.size === 0) {
+      this.#joinMs = nowMs() - this.#joinSentAt;
+      if (this.#iceConnected) this.#markReady();
+    }
   }
 
   #startSending(): void {

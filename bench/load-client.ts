@@ -2,7 +2,8 @@
  * A load-client process: hosts many LoadPeers and takes orders from the bench
  * orchestrator over the fork() IPC channel. Started only by run.ts.
  *
- * Env: BENCH_TARGET_URL (server base URL), BENCH_READY_TIMEOUT_MS.
+ * Env: BENCH_TARGET_URL (server base URL), BENCH_READY_TIMEOUT_MS, BENCH_WERIFT_RECEIVE=1
+ * (receive through werift's full track pipeline instead of the short cut in LoadPeer).
  */
 import { ClientMeter } from "./ClientMeter.js";
 import type { ChildMessage, ParentMessage } from "./ipc.js";
@@ -15,6 +16,7 @@ if (!url || !process.send) {
   process.exit(2);
 }
 const readyTimeoutMs = Number(process.env.BENCH_READY_TIMEOUT_MS ?? 20_000);
+const fastReceive = process.env.BENCH_WERIFT_RECEIVE !== "1";
 
 const meter = new ClientMeter();
 const payload = new SharedPayload();
@@ -34,7 +36,7 @@ async function closeAll(): Promise<void> {
 process.on("message", (raw: ParentMessage) => {
   switch (raw.type) {
     case "join": {
-      const peer = new LoadPeer({ spec: raw.peer, url, meter, payload, readyTimeoutMs });
+      const peer = new LoadPeer({ spec: raw.peer, url, meter, payload, readyTimeoutMs, fastReceive });
       peers.push(peer);
       void peer.join().then((result) => send({ type: "peer-ready", index: raw.peer.index, ...result }));
       break;

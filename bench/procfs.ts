@@ -74,3 +74,13 @@ export function sampleTree(roots: readonly number[]): TreeSample {
   }
   return { cpuMicros: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, rssBytes };
 }
+
+/** CPU time all processes on the machine spent busy (not idle or iowait), in microseconds. */
+export function machineBusyMicros(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return ((total - idle) / CLOCK_TICKS_PER_SECOND) * 1e6;
+}

@@ -48,6 +48,8 @@ export interface ScenarioResult {
   /** Load clients' CPU as a percentage of one core, and per delivered packet. */
   clientCpuPercent: number;
   clientCpuMicrosPerPacket: number;
+  /** Everything else the machine ran during the window (other users, the orchestrator, the kernel), % of one core. */
+  otherCpuPercent: number;
   /** Worst load-client process's event-loop delay p99: high means the clients, not the server, add latency. */
   clientEventLoopP99Ms: number;
   /** The server's own forwarded-packet counter over the window, when it exposes one. */

@@ -44,6 +44,7 @@ function failed(target: TargetSpec, scenario: Scenario, seconds: number, error: 
     clientCpuPercent: Number.NaN,
     clientCpuMicrosPerPacket: Number.NaN,
     clientEventLoopP99Ms: Number.NaN,
+    otherCpuPercent: Number.NaN,
     serverCountedForwards: null,
     error: message,
   };

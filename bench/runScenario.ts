@@ -5,6 +5,7 @@ import type { ClientReport, PeerSpec } from "./ipc.js";
 import { LatencyHistogram } from "./LatencyHistogram.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
+import { machineBusyMicros } from "./procfs.js";
 import { percentile, type Scenario, type ScenarioResult } from "./results.js";
 import { TargetProcess, type TargetSpec } from "./TargetProcess.js";
 
@@ -80,11 +81,13 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     await sleep(startMs - nowMs());
     const serverBefore = target.sample();
     const clientsBefore = pool.sample();
+    const machineBefore = machineBusyMicros();
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
     const metricsBefore = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
     const clientsAfter = pool.sample();
+    const machineAfter = machineBusyMicros();
     const metricsAfter = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
@@ -94,6 +97,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const windowMicros = seconds * 1e6;
     const serverCpu = serverAfter.cpuMicros - serverBefore.cpuMicros;
     const clientCpu = clientsAfter.cpuMicros - clientsBefore.cpuMicros;
+    const otherCpu = Math.max(0, machineAfter - machineBefore - serverCpu - clientCpu);
     const joinTimes = outcomes.filter((o) => o.expected > 0 && o.joinMs !== null).map((o) => o.joinMs!);
     const peers = scenario.rooms * scenario.peersPerRoom;
     const forwardedBefore = metricsBefore.get(METRIC_FORWARDED);
@@ -133,6 +137,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
       clientCpuPercent: (clientCpu / windowMicros) * 100,
       clientCpuMicrosPerPacket: totals.delivered > 0 ? clientCpu / totals.delivered : Number.NaN,
+      otherCpuPercent: (otherCpu / windowMicros) * 100,
       clientEventLoopP99Ms: Math.max(...reports.map((r) => r.eventLoopP99Ms)),
       serverCountedForwards:
         forwardedBefore !== undefined && forwardedAfter !== undefined
