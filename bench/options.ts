@@ -23,6 +23,8 @@ export interface BenchOptions {
   readyTimeoutMs: number;
   /** Directory PERFORMANCE.md and the chart are written to. */
   outDir: string;
+  /** Re-render the report from this results file instead of running. */
+  render: string | undefined;
 }
 
 const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
@@ -39,6 +41,7 @@ export const USAGE = `npm run bench [-- options]
   --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
   --client-procs=2        load-client processes           (BENCH_CLIENT_PROCS)
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
+  --render=docs/performance-results.json  rewrite PERFORMANCE.md and the chart from saved results, run nothing
   --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
 `;
 
@@ -122,5 +125,6 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     clientProcesses: Math.round(positive("client-procs", get("client-procs", "BENCH_CLIENT_PROCS") ?? "2")),
     readyTimeoutMs: 10_000,
     outDir: get("out", "BENCH_OUT") ?? (quick ? join(tmpdir(), "sfu-bench") : "docs"),
+    render: cli.get("render"),
   };
 }

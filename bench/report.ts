@@ -32,6 +32,12 @@ const ROWS: Row[] = [
   { label: "forwarded packets/s", value: (r) => r.forwardedPerSecond, format: integer, ratio: true },
   { label: "delivery", value: (r) => r.deliveryRatio, format: percent, ratio: true },
   {
+    label: "forwards/s the server counted (sfu_rtp_packets_forwarded_total)",
+    value: (r) => (r.serverCountedForwards === null ? Number.NaN : r.serverCountedForwards / r.seconds),
+    format: integer,
+    ratio: false,
+  },
+  {
     label: "server CPU µs / forwarded packet",
     value: (r) => r.cpuMicrosPerPacket,
     format: fixed(1),
@@ -102,18 +108,37 @@ function tableCells(results: readonly ScenarioResult[]): string[][] {
   const naive = results.find((r) => r.target === "naive");
   const withRatio = sfu !== undefined && naive !== undefined;
   const header = ["", ...results.map((r) => label(r.target)), ...(withRatio ? ["SFU ÷ naive"] : [])];
+  // A ratio of costs or latencies between a target that forwards and one that mostly does not means nothing.
+  const comparable = withRatio && isComparable(sfu) && isComparable(naive);
   const rows = ROWS.map((row) => [
     row.label,
     ...results.map((r) => (r.error === null ? row.format(row.value(r)) : "failed")),
     ...(withRatio
       ? [
-          row.ratio && sfu.error === null && naive.error === null
+          row.ratio && (comparable || row === ROWS[0] || row === ROWS[1])
             ? ratio(row.value(sfu), row.value(naive))
             : "",
         ]
       : []),
   ]);
   return [header, ...rows];
+}
+
+/** Delivery below which a target's cost and latency figures are not compared. */
+const COMPARABLE_DELIVERY = 0.9;
+
+function isComparable(result: ScenarioResult): boolean {
+  return result.error === null && result.deliveryRatio >= COMPARABLE_DELIVERY;
+}
+
+/** Why a table has no ratios, if it has none. */
+function ratioNote(results: readonly ScenarioResult[]): string | undefined {
+  const poor = results.filter((r) => !isComparable(r));
+  if (poor.length === 0 || results.length < 2) return undefined;
+  return (
+    `Cost and latency ratios are left out: ${poor.map((r) => label(r.target)).join(" and ")} ` +
+    `delivered under ${COMPARABLE_DELIVERY * 100} % of the packets.`
+  );
 }
 
 /** A plain-text table for the terminal. */
@@ -126,6 +151,8 @@ export function consoleTable(scenario: Scenario, results: readonly ScenarioResul
   const errors = results
     .filter((r) => r.error !== null)
     .map((r) => `  ${label(r.target)} failed: ${r.error}`);
+  const note = ratioNote(results);
+  if (note) errors.push(`  ${note}`);
   return [
     `\n== ${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
     ...lines,
@@ -153,7 +180,9 @@ export interface ReportInput {
   seconds: number;
   searchSeconds: number;
   clientProcesses: number;
-  startedAt: Date;
+  /** ISO time the run started. */
+  startedAt: string;
+  machine: string;
   durationSeconds: number;
   scenarios: Array<{ scenario: Scenario; results: ScenarioResult[] }>;
   searches: SearchOutcome[];
@@ -161,7 +190,8 @@ export interface ReportInput {
   sfuCommand: string;
 }
 
-function machine(): string {
+/** CPU, memory, kernel and Node of this machine, for the report. */
+export function describeMachine(): string {
   const list = cpus();
   const model = list[0]?.model.trim() ?? "unknown CPU";
   return `${list.length} × ${model}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`;
@@ -179,9 +209,11 @@ npm run bench -- --help       # every option
 The bench starts each server as its own process on a free 127.0.0.1 port, waits
 for \`GET /health\`, starts the load-client processes, joins the peers, warms up
 for 2 s, measures one window, and tears everything down again before the next
-run. Ctrl-C kills every process it started. A full run rewrites this file and
-\`docs/performance-chart.svg\`; \`--quick\` writes to a temp directory unless
-\`--out=DIR\` is given.
+run. Ctrl-C kills every process it started. A full run rewrites this file,
+\`docs/performance-chart.svg\` and \`docs/performance-results.json\` (the raw
+numbers; \`npm run bench -- --render=docs/performance-results.json\` rebuilds the
+other two from it without running anything); \`--quick\` writes to a temp
+directory unless \`--out=DIR\` is given.
 
 - **SFU target**: \`node --import tsx server/index.ts\` (\`--sfu-entry=dist/server/index.js\`
   runs the built output after \`npm run build\`) with \`PORT=<free port> STUN_SERVERS=
@@ -247,10 +279,10 @@ export function renderMarkdown(input: ReportInput): string {
   const parts: string[] = [];
   parts.push("# Forwarding performance", "", HOW_TO_RUN, "", "## Results", "");
   parts.push(
-    `- Machine: ${machine()}`,
+    `- Machine: ${input.machine}`,
     `- Command: \`${input.command}\`${input.quick ? " (quick run)" : ""}`,
     `- SFU started as: \`${input.sfuCommand}\``,
-    `- Run: ${input.startedAt.toISOString()}, ${Math.round(input.durationSeconds)} s in all; ` +
+    `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
       `; ${input.clientProcesses} load-client processes`,
@@ -268,6 +300,8 @@ export function renderMarkdown(input: ReportInput): string {
       markdownTable(tableCells(results)),
       "",
     );
+    const note = ratioNote(results);
+    if (note) parts.push(note, "");
     for (const failed of results.filter((r) => r.error !== null)) {
       parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
     }

@@ -3,19 +3,26 @@
  * target (SFU and naive relay back to back), then the largest-load search, and
  * writes PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { renderChart } from "./chart.js";
 import { Cleanup } from "./Cleanup.js";
 import { readOptions, USAGE, type BenchOptions } from "./options.js";
-import { consoleTable, renderMarkdown, type SearchOutcome } from "./report.js";
+import {
+  consoleTable,
+  describeMachine,
+  renderMarkdown,
+  type ReportInput,
+  type SearchOutcome,
+} from "./report.js";
 import type { Scenario, ScenarioResult } from "./results.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
 import type { TargetSpec } from "./TargetProcess.js";
 
 const CHART_FILE = "performance-chart.svg";
+const RESULTS_FILE = "performance-results.json";
 
 function failed(target: TargetSpec, scenario: Scenario, seconds: number, error: unknown): ScenarioResult {
   const message = error instanceof Error ? error.message : String(error);
@@ -81,6 +88,10 @@ async function main(): Promise<void> {
     return;
   }
   const options = readOptions(process.argv.slice(2), process.env);
+  if (options.render) {
+    await render(options.render, options.outDir);
+    return;
+  }
   const cleanup = new Cleanup();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
@@ -134,11 +145,8 @@ async function main(): Promise<void> {
     cleanup.killAll();
   }
 
-  await mkdir(options.outDir, { recursive: true });
-  const allResults = [...scenarios.flatMap((s) => s.results), ...searches.flatMap((s) => s.probes)];
-  await writeFile(join(options.outDir, CHART_FILE), renderChart(allResults));
   const sfu = options.targets.find((t) => t.name === "sfu");
-  const markdown = renderMarkdown({
+  await writeOutputs(options.outDir, {
     command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
       " ",
     ),
@@ -146,7 +154,8 @@ async function main(): Promise<void> {
     seconds: options.seconds,
     searchSeconds: options.searchSeconds,
     clientProcesses: options.clientProcesses,
-    startedAt,
+    startedAt: startedAt.toISOString(),
+    machine: describeMachine(),
     durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
     scenarios,
     searches,
@@ -160,9 +169,34 @@ async function main(): Promise<void> {
         ].join(" ")
       : "not run",
   });
-  const file = join(options.outDir, "PERFORMANCE.md");
-  await writeFile(file, await format(markdown, { ...(await resolveConfig(file)), parser: "markdown" }));
-  console.log(`\nwrote ${relative(process.cwd(), file) || file} and ${CHART_FILE}`);
+}
+
+/** Writes PERFORMANCE.md, the chart and the raw results (which `--render` reads back). */
+async function writeOutputs(outDir: string, input: ReportInput): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  // NaN marks "not measured"; JSON has no NaN, so it is stored as a string.
+  const json = JSON.stringify(input, (_, value: unknown) => (Number.isNaN(value) ? "NaN" : value), 2);
+  await writeFile(join(outDir, RESULTS_FILE), `${json}\n`);
+  const allResults = [
+    ...input.scenarios.flatMap((s) => s.results),
+    ...input.searches.flatMap((s) => s.probes),
+  ];
+  await writeFile(join(outDir, CHART_FILE), renderChart(allResults));
+  const file = join(outDir, "PERFORMANCE.md");
+  await writeFile(
+    file,
+    await format(renderMarkdown(input), { ...(await resolveConfig(file)), parser: "markdown" }),
+  );
+  console.log(`\nwrote ${relative(process.cwd(), file) || file}, ${CHART_FILE} and ${RESULTS_FILE}`);
+}
+
+/** Re-renders the report from a results file without running anything. */
+async function render(resultsFile: string, outDir: string): Promise<void> {
+  const text = await readFile(resultsFile, "utf8");
+  const input = JSON.parse(text, (_, value: unknown) =>
+    value === "NaN" ? Number.NaN : value,
+  ) as ReportInput;
+  await writeOutputs(outDir, input);
 }
 
 await main();
