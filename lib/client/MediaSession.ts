@@ -54,8 +54,12 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
   /** Source peerId of every remote track, by track id. */
   readonly #trackSources = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
-  /** Offers of ours queued or in flight: an SFU offer arriving meanwhile is a glare loser. */
-  #localOffers = 0;
+  /**
+   * Offers of ours queued, or sent and not yet answered. An SFU offer arriving
+   * meanwhile crossed one of ours (glare) and the SFU will re-offer; one that
+   * arrives after the answer was made after it, and must be answered.
+   */
+  #openOffers = 0;
   #pendingAnswer:
     { resolve: (answer: SessionDescription) => void; reject: (error: Error) => void } | undefined;
   #pendingCandidates: RTCIceCandidateInit[] = [];
@@ -117,7 +121,7 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
   /** Applies an SFU offer and answers it, unless it lost a glare to one of ours. */
   handleRemoteOffer(offer: SessionDescription): void {
     if (this.#closed) return;
-    if (this.#localOffers > 0) {
+    if (this.#openOffers > 0) {
       this.#options.log("dropping an SFU offer that crossed ours (the SFU re-offers)");
       return;
     }
@@ -207,17 +211,24 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
   }
 
   #negotiate(iceRestart: boolean): Promise<void> {
-    this.#localOffers++;
+    this.#openOffers++;
+    let open = true;
+    // Runs once: when the answer arrives (before it is applied), or when the offer fails.
+    const settle = () => {
+      if (!open) return;
+      open = false;
+      this.#openOffers--;
+    };
     return this.#enqueue(async () => {
       try {
-        await this.#offer(iceRestart);
+        await this.#offer(iceRestart, settle);
       } finally {
-        this.#localOffers--;
+        settle();
       }
     });
   }
 
-  async #offer(iceRestart: boolean): Promise<void> {
+  async #offer(iceRestart: boolean, onAnswer: () => void): Promise<void> {
     if (this.pc.signalingState !== "stable") {
       // Only reachable after an earlier failure left an offer of ours behind.
       await this.pc.setLocalDescription({ type: "rollback" });
@@ -225,7 +236,13 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
     const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     const answer = new Promise<SessionDescription>((resolve, reject) => {
-      this.#pendingAnswer = { resolve, reject };
+      this.#pendingAnswer = {
+        resolve: (description) => {
+          onAnswer();
+          resolve(description);
+        },
+        reject,
+      };
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {

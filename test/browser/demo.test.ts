@@ -170,8 +170,10 @@ describe("browser client SDK in headless Chromium", function () {
     // And the resumed page still hears the others.
     const back = await packetsDuringSample(dropped.page);
     for (const { peerId } of others) expect(back[peerId]).to.be.at.least(MIN_PACKETS);
+    const heard = others.map(({ page }, n) => `${page.name} ${samples[n]![dropped.peerId]}`).join(", ");
+    const heardBack = others.map(({ page, peerId }) => `${page.name} ${back[peerId]}`).join(", ");
     console.log(
-      `      after resume, packets per ${SAMPLE_MS} ms: ${JSON.stringify(samples)} / ${JSON.stringify(back)}`,
+      `      after the resume, packets per ${SAMPLE_MS} ms from ${dropped.page.name}: ${heard}; to it: ${heardBack}`,
     );
   });
 
