@@ -109,6 +109,11 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
     return this.#negotiate(false);
   }
 
+  /** Restarts ICE now (new credentials, fresh candidates), e.g. after the network changed. */
+  restartIce(): Promise<void> {
+    return this.#restartIce();
+  }
+
   /** Sends `track` (or nothing, with null) on the microphone m-line and renegotiates if needed. */
   async setLocalTrack(track: MediaStreamTrack | null): Promise<void> {
     await this.#micTransceiver.sender.replaceTrack(track);
@@ -277,10 +282,12 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
     }
     this.#restarts++;
     this.#options.log(`ICE restart ${this.#restarts}/${this.#options.maxIceRestarts}`);
-    this.#setHealth("broken");
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => this.#onRestartTimeout(), this.#options.iceRestartTimeoutMs);
-    return this.#negotiate(true);
+    return this.#negotiate(true).then(() => {
+      // A restart on a path that never broke fires no state change: settle it here.
+      if (this.pc.connectionState === "connected") this.#onConnected();
+    });
   }
 
   #onRestartTimeout(): void {
@@ -303,10 +310,7 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
     clearTimeout(this.#disconnectedTimer);
     this.#disconnectedTimer = undefined;
     if (state === "connected") {
-      clearTimeout(this.#restartTimer);
-      this.#restartTimer = undefined;
-      this.#restarts = 0;
-      this.#setHealth("connected");
+      this.#onConnected();
     } else if (state === "disconnected") {
       // Brief outages heal by themselves; restart only when this one lasts.
       this.#setHealth("broken");
@@ -322,6 +326,13 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
         this.#restartIce().catch((error: unknown) => this.#reportError("ICE restart failed", error));
       }
     }
+  }
+
+  #onConnected(): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#restarts = 0;
+    this.#setHealth("connected");
   }
 
   #onLocalCandidate(candidate: RTCIceCandidate | null): void {

@@ -224,6 +224,16 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     if (this.#microphone) this.#microphone.enabled = !muted;
   }
 
+  /**
+   * Restarts ICE now, e.g. after the app saw the network change. The SDK does
+   * this by itself when the media path fails; a restart owed while signaling
+   * is down runs once it is back.
+   */
+  async restartIce(): Promise<void> {
+    if (!this.#media) throw new SfuClientError("INVALID_STATE", "not in a room");
+    await this.#media.restartIce();
+  }
+
   /** Receive statistics for every remote participant whose audio arrived. */
   async getStats(): Promise<Map<string, InboundAudioStats>> {
     return this.#media ? this.#media.getInboundStats() : new Map();

@@ -3,6 +3,12 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 /** The slice of the SDK client the tests reach inside the page (no DOM types here). */
 interface PageClient {
   state: string;
+  peerConnection:
+    { localDescription: { sdp: string } | null; remoteDescription: { sdp: string } | null } | undefined;
+  join(options: { roomId: string; userId: string; displayName?: string }): Promise<unknown>;
+  publishMicrophone(): Promise<unknown>;
+  unpublish(): Promise<void>;
+  restartIce(): Promise<void>;
   peerId: string | undefined;
   participants: Map<string, { stream: unknown }>;
   getStats(): Promise<Map<string, { packetsReceived: number }>>;
@@ -173,6 +179,52 @@ export class DemoPage {
       const id = socket.id;
       socket.io.engine.close();
       return id;
+    });
+  }
+
+  /** Joins through the SDK without publishing a microphone (the demo's Join always tries to). */
+  async joinListenOnly(roomId: string, userId: string): Promise<string> {
+    await this.page.evaluate(
+      ({ roomId, userId }) =>
+        (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.join({
+          roomId,
+          userId,
+          displayName: userId,
+        }),
+      { roomId, userId },
+    );
+    await this.waitForState("connected");
+    return this.peerId();
+  }
+
+  publishMicrophone(): Promise<void> {
+    return this.page.evaluate(async () => {
+      await (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.publishMicrophone();
+    });
+  }
+
+  unpublish(): Promise<void> {
+    return this.page.evaluate(() =>
+      (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.unpublish(),
+    );
+  }
+
+  restartIce(): Promise<void> {
+    return this.page.evaluate(() =>
+      (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.restartIce(),
+    );
+  }
+
+  /** The ICE username fragments of the current local and remote descriptions. */
+  iceUfrags(): Promise<{ local: string | undefined; remote: string | undefined }> {
+    // No helper functions inside: tsx would wrap them in a __name() the page does not have.
+    return this.page.evaluate(() => {
+      const pc = (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.peerConnection;
+      const pattern = /a=ice-ufrag:(\S+)/;
+      return {
+        local: pattern.exec(pc?.localDescription?.sdp ?? "")?.[1],
+        remote: pattern.exec(pc?.remoteDescription?.sdp ?? "")?.[1],
+      };
     });
   }
 

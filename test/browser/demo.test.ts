@@ -267,4 +267,49 @@ describe("browser client SDK in headless Chromium", function () {
     expect(await other.participantIds()).to.deep.equal([newerId]);
     expect(await newer.state()).to.equal("connected");
   });
+  it("restarts ICE on demand with new credentials, audio still flowing both ways", async () => {
+    const first = await DemoPage.open(browser!, server!.url, "ice", "Ada Lovelace");
+    const second = await DemoPage.open(browser!, server!.url, "ice", "Grace Hopper");
+    pages.push(first, second);
+    const ids = [await first.join(), await second.join()];
+    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
+    await first.recordEvents();
+
+    const before = await first.iceUfrags();
+    await first.restartIce();
+    const after = await first.iceUfrags();
+    expect(after.local, "new local ICE credentials").to.not.equal(before.local);
+    expect(after.remote, "new ICE credentials from the SFU").to.not.equal(before.remote);
+    await first.waitForState("connected", 10_000);
+
+    const [atSecond, atFirst] = await Promise.all([packetsDuringSample(second), packetsDuringSample(first)]);
+    expect(atSecond[ids[0]!]).to.be.at.least(MIN_PACKETS);
+    expect(atFirst[ids[1]!]).to.be.at.least(MIN_PACKETS);
+    expect((await first.events()).joinedEvents, "no rejoin").to.deep.equal([]);
+  });
+
+  it("lets a listen-only participant hear the room, then be heard once it publishes", async () => {
+    const speaker = await DemoPage.open(browser!, server!.url, "listen", "Ada Lovelace");
+    const listener = await DemoPage.open(browser!, server!.url, "listen", "Grace Hopper");
+    pages.push(speaker, listener);
+    const speakerId = await speaker.join();
+    const listenerId = await listener.joinListenOnly("listen", "grace");
+    await listener.waitForRemoteAudio(1);
+    expect((await packetsDuringSample(listener))[speakerId]).to.be.at.least(MIN_PACKETS);
+    expect(await speaker.participantIds()).to.deep.equal([listenerId]);
+    expect((await speaker.inboundPackets())[listenerId], "nothing from a listener").to.equal(undefined);
+
+    await listener.publishMicrophone();
+    await speaker.waitForRemoteAudio(1);
+    expect((await packetsDuringSample(speaker))[listenerId]).to.be.at.least(MIN_PACKETS);
+
+    await listener.unpublish();
+    await sleep(1000);
+    const afterUnpublish = (await packetsDuringSample(speaker))[listenerId] ?? 0;
+    expect(afterUnpublish, "no packets after unpublish").to.be.at.most(2);
+    expect(await listener.state()).to.equal("connected");
+    expect((await packetsDuringSample(listener))[speakerId], "still hears the room").to.be.at.least(
+      MIN_PACKETS,
+    );
+  });
 });
