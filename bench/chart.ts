@@ -2,7 +2,7 @@
  * A hand-rolled SVG chart: CPU per forwarded packet and p99 latency against
  * load, one line per target. No dependency, deterministic output.
  */
-import { nominalForwardedPerSecond, type ScenarioResult } from "./results.js";
+import { PASS_P99_MS, nominalForwardedPerSecond, passes, type ScenarioResult } from "./results.js";
 
 const PANEL_WIDTH = 460;
 const PANEL_HEIGHT = 300;
@@ -14,12 +14,28 @@ interface Point {
   x: number;
   y: number;
   label: string;
+  /** Met the delivery and latency limits; drawn filled, otherwise hollow. */
+  passed: boolean;
 }
 
 interface Panel {
   title: string;
   yLabel: string;
   value: (result: ScenarioResult) => number;
+  /** Log scale: latency spans 1 ms to seconds. */
+  log: boolean;
+  /** A dashed reference line, e.g. the latency limit. */
+  limit?: number;
+}
+
+/** Powers of ten covering [min, max] for a log axis. */
+function logTicks(min: number, max: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(Math.max(min, 1e-3))); 10 ** e <= max * 1.0001 || out.length < 2; e++) {
+    out.push(10 ** e);
+  }
+  if (out[out.length - 1]! < max) out.push(out[out.length - 1]! * 10);
+  return out;
 }
 
 function esc(text: string): string {
@@ -52,18 +68,29 @@ function panelSvg(panel: Panel, results: readonly ScenarioResult[], offsetX: num
       x: nominalForwardedPerSecond(result.scenario),
       y,
       label: `${result.scenario.rooms}x${result.scenario.peersPerRoom}`,
+      passed: passes(result),
     });
     series.set(result.target, points);
   }
   const all = [...series.values()].flat();
   const xTicks = ticks(Math.max(1, ...all.map((p) => p.x)));
-  const yTicks = ticks(Math.max(1e-9, ...all.map((p) => p.y)));
+  const yValues = all.map((p) => p.y).concat(panel.limit ?? []);
+  const yTicks = panel.log
+    ? logTicks(Math.min(...yValues.map((y) => Math.max(y, 0.1))), Math.max(1, ...yValues))
+    : ticks(Math.max(1e-9, ...yValues));
+  const yMin = panel.log ? yTicks[0]! : 0;
   const xMax = xTicks[xTicks.length - 1]!;
   const yMax = yTicks[yTicks.length - 1]!;
   const plotW = PANEL_WIDTH - MARGIN.left - MARGIN.right;
   const plotH = PANEL_HEIGHT - MARGIN.top - MARGIN.bottom;
   const sx = (x: number): number => offsetX + MARGIN.left + (x / xMax) * plotW;
-  const sy = (y: number): number => MARGIN.top + plotH - (y / yMax) * plotH;
+  const sy = (y: number): number =>
+    MARGIN.top +
+    plotH -
+    (panel.log
+      ? (Math.log10(Math.max(y, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))
+      : y / yMax) *
+      plotH;
   const parts: string[] = [];
   parts.push(
     `<text x="${offsetX + PANEL_WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(panel.title)}</text>`,
@@ -83,6 +110,12 @@ function panelSvg(panel: Panel, results: readonly ScenarioResult[], offsetX: num
   parts.push(
     `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(xMax)}" y2="${sy(0)}" stroke="#555"/>`,
     `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(0)}" y2="${sy(yMax)}" stroke="#555"/>`,
+    ...(panel.limit === undefined
+      ? []
+      : [
+          `<line x1="${sx(0)}" y1="${sy(panel.limit)}" x2="${sx(xMax)}" y2="${sy(panel.limit)}" stroke="#c00" stroke-dasharray="5 4"/>`,
+          `<text x="${sx(xMax) - 4}" y="${sy(panel.limit) - 5}" text-anchor="end" font-size="11" fill="#c00">limit ${panel.limit} ms</text>`,
+        ]),
     `<text x="${offsetX + MARGIN.left + plotW / 2}" y="${PANEL_HEIGHT - 10}" text-anchor="middle" font-size="12">load: forwarded packets/s (nominal)</text>`,
     `<text transform="translate(${offsetX + 16} ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(panel.yLabel)}</text>`,
   );
@@ -95,7 +128,7 @@ function panelSvg(panel: Panel, results: readonly ScenarioResult[], offsetX: num
     parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
     for (const p of points) {
       parts.push(
-        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${color}"><title>${esc(
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${p.passed ? color : "#fff"}" stroke="${color}" stroke-width="1.5"><title>${esc(
           `${LABELS[target] ?? target} ${p.label}: ${p.y.toFixed(2)}`,
         )}</title></circle>`,
       );
@@ -107,8 +140,19 @@ function panelSvg(panel: Panel, results: readonly ScenarioResult[], offsetX: num
 /** The whole chart as an SVG document. */
 export function renderChart(results: readonly ScenarioResult[]): string {
   const panels: Panel[] = [
-    { title: "Server CPU per forwarded packet", yLabel: "µs / packet", value: (r) => r.cpuMicrosPerPacket },
-    { title: "One-way latency p99", yLabel: "ms", value: (r) => r.latencyMs.p99 },
+    {
+      title: "Server CPU per forwarded packet",
+      yLabel: "µs / packet",
+      value: (r) => r.cpuMicrosPerPacket,
+      log: false,
+    },
+    {
+      title: "One-way latency p99",
+      yLabel: "ms (log scale)",
+      value: (r) => r.latencyMs.p99,
+      log: true,
+      limit: PASS_P99_MS,
+    },
   ];
   const width = PANEL_WIDTH * panels.length;
   const height = PANEL_HEIGHT + 30;
@@ -120,11 +164,13 @@ export function renderChart(results: readonly ScenarioResult[]): string {
       return `<rect x="${x}" y="${PANEL_HEIGHT + 8}" width="14" height="14" fill="${color}"/><text x="${x + 20}" y="${PANEL_HEIGHT + 20}" font-size="12">${esc(LABELS[target] ?? target)}</text>`;
     })
     .join("\n");
+  const note = `<text x="${70 + targets.length * 150}" y="${PANEL_HEIGHT + 20}" font-size="12" fill="#555">hollow: delivery &lt; 99.5 %, p99 &gt; ${PASS_P99_MS} ms or a peer not connected</text>`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     ...panels.map((panel, i) => panelSvg(panel, results, i * PANEL_WIDTH)),
     legend,
+    note,
     `</svg>`,
     "",
   ].join("\n");

@@ -272,7 +272,27 @@ The tables show the load clients' CPU and event-loop delay beside the
 server's, and the CPU everything else on the machine used during the window
 ("other CPU"). When the clients' share nears a core, or other CPU is high (the
 machine is shared), latency tails say more about the machine than about the
-server.`;
+server.
+
+### Known limits
+
+- Server, load clients and anything else running share one 2-core machine; p99
+  latency in particular moves with other load (see "other CPU"), so compare the
+  two targets within one run rather than across runs.
+- Loopback only: no loss, jitter or NIC cost. The clients are werift peers, not
+  browsers (no Opus encoder, no jitter buffer).
+- Latency is stamped when a client's event loop handles the packet, so it
+  includes queueing in the client; the clients' own event-loop delay is shown.
+- Because of the receive short cut, the clients' RTCP receiver reports carry no
+  statistics; neither target uses them for forwarding.
+- Join time leaves out the first peer of each room; peers of a room join one at a
+  time (rooms in parallel). A peer that waits longer than 10 s is counted as
+  never having heard everyone, and the rest of its room then joins without waiting.
+- CPU comes from /proc in 10 ms ticks, fine for windows of several seconds.
+- The load search covers single rooms only, with at most five short probes: it is
+  a bound to within a peer or two, not a precise capacity.
+- The naive relay is a baseline, not a product: it skips validation, limits,
+  resume, and every other part of the protocol the load clients do not use.`;
 
 /** The whole of docs/PERFORMANCE.md (before prettier). */
 export function renderMarkdown(input: ReportInput): string {
