@@ -387,7 +387,8 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
 
   #reportError(what: string, error: unknown): void {
     if (this.#closed) return;
-    if (error instanceof SfuClientError && error.code === "CLOSED") return;
+    // CLOSED: we are gone; DISCONNECTED: the client resyncs after the resume.
+    if (error instanceof SfuClientError && (error.code === "CLOSED" || error.code === "DISCONNECTED")) return;
     this.#options.log(what, error);
     const wrapped =
       error instanceof SfuClientError

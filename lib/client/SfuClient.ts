@@ -74,6 +74,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   /** Remote streams by source peerId; a track may arrive before its `user-joined`. */
   readonly #streams = new Map<string, MediaStream>();
   readonly #backoff: Backoff;
+  /** Fails each request still waiting for its ack. */
+  readonly #pending = new Set<(error: SfuClientError) => void>();
   #state: ConnectionState = "disconnected";
   /** The room the app asked for; undefined when it wants none. */
   #wanted: JoinOptions | undefined;
@@ -271,6 +273,9 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   #onDisconnect(reason: Socket.DisconnectReason): void {
     this.#log(`socket disconnected: ${reason}`);
     this.#bound = false;
+    // Acks of a dead socket never come: fail their requests now rather than at their timeout.
+    for (const fail of [...this.#pending])
+      fail(new SfuClientError("DISCONNECTED", `signaling lost (${reason})`));
     this.#updateState();
     // Socket.IO does not retry a disconnect the server chose; a wanted room is worth retrying.
     if (reason === "io server disconnect" && this.#wanted && !this.#closed) this.#scheduleReconnect();
@@ -451,7 +456,10 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   }
 
   async #sendDescription(type: "offer" | "answer", description: { type: "offer" | "answer"; sdp: string }) {
-    if (!this.#bound || !this.socket.connected) {
+    // An SFU offer can arrive on a resumed socket before the join's ack (the SFU re-sends one it
+    // had pending): the SFU has bound the socket already, so its answer may go out at once.
+    const online = type === "answer" ? this.socket.connected : this.#bound && this.socket.connected;
+    if (!online) {
       throw new SfuClientError("DISCONNECTED", `cannot send the ${type}: signaling is down`);
     }
     await this.#request<object>(type, (ack) => this.socket.emit(type, description, ack));
@@ -532,11 +540,19 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     send: (ack: (result: AckResult<T>) => void) => void,
   ): Promise<{ ok: true } & T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new SfuClientError("TIMEOUT", `the SFU did not acknowledge "${event}"`));
-      }, this.#options.requestTimeoutMs);
+      const fail = (error: SfuClientError) => {
+        clearTimeout(timer);
+        this.#pending.delete(fail);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new SfuClientError("TIMEOUT", `the SFU did not acknowledge "${event}"`)),
+        this.#options.requestTimeoutMs,
+      );
+      this.#pending.add(fail);
       send((result) => {
         clearTimeout(timer);
+        this.#pending.delete(fail);
         if (result.ok) resolve(result);
         else reject(new SfuClientError(result.error.code, result.error.message));
       });
@@ -545,7 +561,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   #emitError(error: unknown): void {
     const failure = asClientError(error);
-    if (failure.code === "CLOSED") return;
+    // A request cut off by a socket drop is redone after the resume; the app hears of the drop by state.
+    if (failure.code === "CLOSED" || failure.code === "DISCONNECTED") return;
     this.emit("error", failure);
   }
 

@@ -274,6 +274,13 @@ describe("browser client SDK in headless Chromium", function () {
     const ids = [await first.join(), await second.join()];
     await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
     await first.recordEvents();
+    // Restart a settled connection, as after a network change: audio flows both ways first.
+    const [settledAtSecond, settledAtFirst] = await Promise.all([
+      packetsDuringSample(second),
+      packetsDuringSample(first),
+    ]);
+    expect(settledAtSecond[ids[0]!]).to.be.at.least(MIN_PACKETS);
+    expect(settledAtFirst[ids[1]!]).to.be.at.least(MIN_PACKETS);
 
     const before = await first.iceUfrags();
     await first.restartIce();
