@@ -45,11 +45,27 @@ export const USAGE = `npm run bench [-- options]
   --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
 `;
 
+const KNOWN_FLAGS = new Set([
+  "quick",
+  "scenarios",
+  "seconds",
+  "targets",
+  "search",
+  "no-search",
+  "search-seconds",
+  "search-max-peers",
+  "client-procs",
+  "out",
+  "render",
+  "sfu-entry",
+  "help",
+]);
+
 function flags(argv: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (const arg of argv) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
+    if (!match || !KNOWN_FLAGS.has(match[1]!)) throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     map.set(match[1]!, match[2] ?? "true");
   }
   return map;

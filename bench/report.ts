@@ -94,6 +94,9 @@ const ROWS: Row[] = [
 
 const LABELS: Record<string, string> = { sfu: "SFU", naive: "naive relay" };
 
+/** Other CPU use on the machine above which a run is flagged as disturbed. */
+const BUSY_MACHINE_PERCENT = 25;
+
 function label(target: string): string {
   return LABELS[target] ?? target;
 }
@@ -308,6 +311,16 @@ export function renderMarkdown(input: ReportInput): string {
       `; ${input.clientProcesses} load-client processes`,
     "",
   );
+  const all = [...input.scenarios.flatMap((s) => s.results), ...input.searches.flatMap((s) => s.probes)];
+  const busiest = Math.max(0, ...all.map((r) => r.otherCpuPercent).filter(Number.isFinite));
+  if (busiest > BUSY_MACHINE_PERCENT) {
+    parts.push(
+      `> **Shared machine.** Other work used up to ${busiest.toFixed(0)} % of a core during some ` +
+        `measurement windows (row "other CPU"). Latency tails and the load search are pessimistic ` +
+        `for those rows; SFU and naive relay ran back to back, so compare them row by row.`,
+      "",
+    );
+  }
   if (input.chartFile) {
     parts.push(`![Server CPU per forwarded packet and p99 latency against load](${input.chartFile})`, "");
   }

@@ -87,7 +87,14 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const options = readOptions(process.argv.slice(2), process.env);
+  let options: BenchOptions;
+  try {
+    options = readOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 2;
+    return;
+  }
   if (options.render) {
     await render(options.render, options.outDir);
     return;
