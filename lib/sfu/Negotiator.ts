@@ -39,6 +39,8 @@ export class Negotiator {
   #queue: Promise<unknown> = Promise.resolve();
   #needed = false;
   #closed = false;
+  // PROTOCOL §5: the client offers first; the SFU never offers before answering it.
+  #established = false;
   #answerTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
 
@@ -68,6 +70,7 @@ export class Negotiator {
       const answer = await this.#step(this.#pc.createAnswer(), "createAnswer");
       await this.#step(this.#pc.setLocalDescription(answer), "setLocalDescription(answer)");
       this.#pinIceRole();
+      this.#established = true;
       this.#scheduleOffer();
       return { type: "answer" as const, sdp: this.#pc.localDescription?.sdp ?? answer.sdp };
     });
@@ -110,7 +113,7 @@ export class Negotiator {
   }
 
   async #offer(): Promise<void> {
-    if (!this.#needed || this.#closed || this.#pc.signalingState !== "stable") return;
+    if (!this.#needed || this.#closed || !this.#established || this.#pc.signalingState !== "stable") return;
     this.#needed = false;
     const offer = await this.#step(this.#pc.createOffer(), "createOffer");
     await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");

@@ -3,6 +3,7 @@ import {
   MediaStream,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
   useAudioLevelIndication,
   useSdesMid,
   type MediaStreamTrack,
@@ -72,6 +73,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #published = new Map<string, AudioForwarder>();
   readonly #subscriptions = new Map<string, ForwardedTrack>();
   readonly #unsubscribers: Array<() => void> = [];
+  /** Sources to forward once the client's first offer is answered. */
+  readonly #pendingSources = new Map<string, AudioForwarder>();
+  #established = false;
   #attached = true;
   #closed = false;
   #everConnected = false;
@@ -131,6 +135,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     const answer = await this.#negotiator.handleOffer(checked.sdp);
     this.#syncPublications();
+    if (!this.#established) {
+      this.#established = true;
+      // Added only now so werift cannot pair the client's own m-line with a forwarding transceiver.
+      for (const source of this.#pendingSources.values()) this.#addSubscription(source);
+      this.#pendingSources.clear();
+    }
     return answer;
   }
 
@@ -165,10 +175,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Starts forwarding another participant's track to this peer. */
   subscribe(source: AudioForwarder): void {
     if (this.#closed || this.#subscriptions.has(source.id) || source.closed) return;
+    if (this.#established) this.#addSubscription(source);
+    else this.#pendingSources.set(source.id, source);
+  }
+
+  #addSubscription(source: AudioForwarder): void {
+    if (source.closed) return;
     const transceiver = this.#pc.addTransceiver("audio", {
       direction: "sendonly",
       streams: [new MediaStream({ id: source.peerId })],
     });
+    // One BUNDLE transport needs one extension-id map: reuse the ids the client chose.
+    const negotiated = this.#negotiatedExtensions();
+    if (negotiated.length > 0) transceiver.headerExtensions = negotiated;
     const track = new ForwardedTrack({
       sourceTrackId: source.id,
       sourcePeerId: source.peerId,
@@ -182,6 +201,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** Stops forwarding a track to this peer and renegotiates its m-line away. */
   unsubscribe(source: AudioForwarder): void {
+    this.#pendingSources.delete(source.id);
     const track = this.#subscriptions.get(source.id);
     if (!track) return;
     this.#subscriptions.delete(source.id);
@@ -232,6 +252,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     for (const forwarder of this.#published.values()) forwarder.close();
     for (const track of this.#subscriptions.values()) track.close();
     this.#subscriptions.clear();
+    this.#pendingSources.clear();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", { reason });
     this.emit("close", reason);
@@ -302,6 +323,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#published.set(forwarder.id, forwarder);
     this.#logger.info("track published", { trackId: forwarder.id });
     this.emit("published", forwarder);
+  }
+
+  #negotiatedExtensions(): RTCRtpHeaderExtensionParameters[] {
+    const first = this.#pc.getTransceivers().find((t) => t.kind === "audio" && t.mid !== null && t.headerExtensions.length > 0);
+    return first ? first.headerExtensions.map((e) => new RTCRtpHeaderExtensionParameters({ id: e.id, uri: e.uri })) : [];
   }
 
   /** Drops publications whose m-line the client stopped sending on. */

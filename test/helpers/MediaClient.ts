@@ -1,0 +1,228 @@
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RtpHeader,
+  RtpPacket,
+  useAudioLevelIndication,
+  useSdesMid,
+} from "werift";
+import type { JoinedMessage, SessionDescription } from "../../lib/protocol.js";
+import { SignalingClient } from "./SignalingClient.js";
+import { waitFor } from "./wait.js";
+
+export interface MediaClientOptions {
+  roomId: string;
+  userId: string;
+  displayName?: string;
+  /** Publish a microphone-like track (default true). */
+  publish?: boolean;
+  /** Reconnect the socket automatically like a browser app (default false). */
+  reconnection?: boolean;
+}
+
+interface Received {
+  packets: number;
+  /** Payloads that differed from what the source sent. */
+  corrupt: number;
+  /** Sequence numbers that did not follow the previous one by exactly 1. */
+  seqJumps: number;
+  lastSeq?: number;
+  lastAt: number;
+  /** Source tags found inside the payloads (the sender's userId). */
+  sources: Set<string>;
+}
+
+const PAYLOAD_BYTES = 100;
+
+/**
+ * The payload a source sends as its `seq`-th packet: a readable tag followed by
+ * bytes derived from it, so any receiver can check byte-identity.
+ */
+export function expectedPayload(source: string, seq: number): Buffer {
+  const payload = Buffer.alloc(PAYLOAD_BYTES);
+  const tag = `${source}#${seq}#`;
+  payload.write(tag, "latin1");
+  for (let i = tag.length; i < PAYLOAD_BYTES; i++) payload[i] = (seq * 31 + i * 7) & 0xff;
+  return payload;
+}
+
+function parsePayload(payload: Buffer): { source: string; seq: number } | undefined {
+  const match = /^([^#]{1,128})#(\d+)#/.exec(payload.toString("latin1", 0, Math.min(payload.length, 150)));
+  return match ? { source: match[1]!, seq: Number(match[2]) } : undefined;
+}
+
+/**
+ * A headless participant: a real werift RTCPeerConnection behind a real
+ * Socket.IO client, behaving like a browser (it keeps its ICE role, answers
+ * the SFU's offers, trickles candidates).
+ */
+export class MediaClient {
+  readonly signaling: SignalingClient;
+  readonly pc: RTCPeerConnection;
+  readonly options: MediaClientOptions;
+  readonly received = new Map<string, Received>();
+  /** Stream ids of the tracks the SFU forwarded, in arrival order. */
+  readonly trackStreams: string[] = [];
+  joined: JoinedMessage | undefined;
+  /** When true, SFU offers are held back instead of answered (to provoke glare). */
+  holdOffers = false;
+  readonly heldOffers: SessionDescription[] = [];
+  #track: MediaStreamTrack | undefined;
+  #sendTimer: NodeJS.Timeout | undefined;
+  #seq = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(url: string, options: MediaClientOptions) {
+    this.options = options;
+    this.signaling = new SignalingClient(url, { reconnection: options.reconnection ?? false });
+    this.pc = new RTCPeerConnection({
+      iceServers: [],
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: ["127.0.0.1"],
+      bundlePolicy: "max-bundle",
+      headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
+    });
+    this.pc.onIceCandidate.subscribe((candidate) => {
+      if (candidate) void this.signaling.request("ice-candidate", candidate.toJSON()).catch(() => undefined);
+    });
+    this.pc.ontrack = ({ track, streams }) => {
+      const streamId = streams[0]?.id ?? "";
+      this.trackStreams.push(streamId);
+      track.onReceiveRtp.subscribe((packet) => this.#onRtp(streamId, packet));
+    };
+    const socket = this.signaling.socket;
+    socket.on("offer", (offer) => {
+      if (this.holdOffers) this.heldOffers.push(offer);
+      else void this.#enqueue(() => this.#answerOffer(offer));
+    });
+    socket.on("answer", (answer) => void this.#enqueue(() => this.#applyAnswer(answer)));
+    socket.on("ice-candidate", (candidate) => void this.pc.addIceCandidate(candidate as never).catch(() => undefined));
+  }
+
+  /** Connects, joins, and (unless listen-only) publishes and negotiates the first offer. */
+  static async join(url: string, options: MediaClientOptions): Promise<MediaClient> {
+    const client = new MediaClient(url, options);
+    await client.signaling.connected();
+    client.joined = await client.signaling.join({
+      roomId: options.roomId,
+      userId: options.userId,
+      ...(options.displayName !== undefined && { displayName: options.displayName }),
+    });
+    if (options.publish ?? true) {
+      client.#track = new MediaStreamTrack({ kind: "audio" });
+      client.pc.addTransceiver(client.#track, { direction: "sendrecv" });
+    } else {
+      client.pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    await client.offer();
+    return client;
+  }
+
+  get peerId(): string {
+    if (!this.joined) throw new Error("not joined");
+    return this.joined.peerId;
+  }
+
+  /** Sends an offer of the current state and waits until its answer is applied. */
+  async offer(options: { iceRestart?: boolean } = {}): Promise<void> {
+    const answers = this.signaling.events("answer").length;
+    await this.#enqueue(async () => {
+      const offer = await this.pc.createOffer(options);
+      await this.pc.setLocalDescription(offer);
+      this.#keepControllingRole();
+      const ack = await this.signaling.request("offer", { type: "offer", sdp: this.pc.localDescription!.sdp });
+      if (!ack.ok) throw new Error(`offer refused: ${ack.error.code} ${ack.error.message}`);
+    });
+    await waitFor(() => this.signaling.events("answer").length > answers, 10_000, "answer");
+    await this.#queue;
+  }
+
+  /** Answers every held SFU offer, in order, and goes back to answering at once. */
+  async releaseHeldOffers(): Promise<void> {
+    this.holdOffers = false;
+    for (const offer of this.heldOffers.splice(0)) await this.#enqueue(() => this.#answerOffer(offer));
+  }
+
+  /** Starts sending one 100-byte packet every 20 ms, like an Opus microphone. */
+  startSending(): void {
+    const track = this.#track;
+    if (!track || this.#sendTimer) return;
+    const source = this.options.userId;
+    this.#sendTimer = setInterval(() => {
+      const seq = this.#seq++;
+      const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0, marker: seq === 0 });
+      track.writeRtp(new RtpPacket(header, expectedPayload(source, seq)));
+    }, 20);
+  }
+
+  stopSending(): void {
+    clearInterval(this.#sendTimer);
+    this.#sendTimer = undefined;
+  }
+
+  packetsFrom(peerId: string): number {
+    return this.received.get(peerId)?.packets ?? 0;
+  }
+
+  stats(peerId: string): Received | undefined {
+    return this.received.get(peerId);
+  }
+
+  /** Waits until `count` more packets arrive from `peerId`. */
+  async waitForPackets(peerId: string, count = 25, timeoutMs = 10_000): Promise<void> {
+    const start = this.packetsFrom(peerId);
+    await waitFor(() => this.packetsFrom(peerId) >= start + count, timeoutMs, `${count} packets from ${peerId}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stopSending();
+    this.signaling.close();
+    await this.pc.close();
+  }
+
+  async #answerOffer(offer: SessionDescription): Promise<void> {
+    if (this.#closed) return;
+    await this.pc.setRemoteDescription(offer);
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    this.#keepControllingRole();
+    await this.signaling.request("answer", { type: "answer", sdp: this.pc.localDescription!.sdp });
+  }
+
+  async #applyAnswer(answer: SessionDescription): Promise<void> {
+    if (this.#closed || this.pc.signalingState !== "have-local-offer") return;
+    await this.pc.setRemoteDescription(answer);
+  }
+
+  /** A browser keeps the role it took as first offerer; werift would re-derive it. */
+  #keepControllingRole(): void {
+    for (const transport of this.pc.iceTransports) transport.connection.iceControlling = true;
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #onRtp(streamId: string, packet: RtpPacket): void {
+    let entry = this.received.get(streamId);
+    if (!entry) {
+      entry = { packets: 0, corrupt: 0, seqJumps: 0, lastAt: 0, sources: new Set() };
+      this.received.set(streamId, entry);
+    }
+    entry.packets++;
+    entry.lastAt = Date.now();
+    const seq = packet.header.sequenceNumber;
+    if (entry.lastSeq !== undefined && seq !== ((entry.lastSeq + 1) & 0xffff)) entry.seqJumps++;
+    entry.lastSeq = seq;
+    const parsed = parsePayload(packet.payload);
+    if (!parsed || !packet.payload.equals(expectedPayload(parsed.source, parsed.seq))) entry.corrupt++;
+    else entry.sources.add(parsed.source);
+  }
+}
+

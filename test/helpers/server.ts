@@ -1,0 +1,29 @@
+import type { AddressInfo } from "node:net";
+import { createSilentLogger } from "../../lib/logger.js";
+import { createApplication, type Application } from "../../server/app.js";
+import { loadConfig } from "../../server/config.js";
+
+export interface TestServer {
+  url: string;
+  application: Application;
+  close: () => Promise<void>;
+}
+
+/** Environment every test server starts from: loopback media, no STUN, quiet logs. */
+export const TEST_ENV = {
+  PORT: "0",
+  STUN_SERVERS: "",
+  ICE_ADVERTISE_IP: "127.0.0.1",
+  ALLOW_PRIVATE_CANDIDATES: "true",
+  LOG_LEVEL: "error",
+  RECONNECT_GRACE_MS: "2000",
+} as const;
+
+/** Starts the real application on 127.0.0.1 and a free port. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({ ...TEST_ENV, ...env });
+  const application = createApplication({ config, logger: createSilentLogger(), defaultMetrics: false });
+  await new Promise<void>((resolve) => application.httpServer.listen(0, "127.0.0.1", resolve));
+  const { port } = application.httpServer.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, application, close: () => application.close() };
+}
