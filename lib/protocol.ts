@@ -122,4 +122,10 @@ export interface ServerToClientEvents {
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
-export const CLIENT_EVENTS: readonly ClientEventName[] = ["join", "leave", "offer", "answer", "ice-candidate"];
+export const CLIENT_EVENTS: readonly ClientEventName[] = [
+  "join",
+  "leave",
+  "offer",
+  "answer",
+  "ice-candidate",
+];

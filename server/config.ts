@@ -55,7 +55,8 @@ const originList = makeValidator<"*" | string[]>((value) => {
   if (value.trim() === "*") return "*";
   const origins = splitList(value);
   for (const origin of origins) {
-    if (!/^https?:\/\/[^\s/]+$/.test(origin)) throw new EnvError(`"${origin}" is not an origin like https://host:port`);
+    if (!/^https?:\/\/[^\s/]+$/.test(origin))
+      throw new EnvError(`"${origin}" is not an origin like https://host:port`);
   }
   return origins;
 });
@@ -94,7 +95,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     {
       PORT: listenPort({ default: 5005, desc: "HTTP + Socket.IO port; 0 picks a free one" }),
       HOST: str({ default: "", desc: "bind address; empty = all interfaces" }),
-      STUN_SERVERS: iceUrlList({ default: ["stun:stun.l.google.com:19302"], desc: "comma-separated; empty = none" }),
+      STUN_SERVERS: iceUrlList({
+        default: ["stun:stun.l.google.com:19302"],
+        desc: "comma-separated; empty = none",
+      }),
       ICE_UDP_PORT_MIN: optionalPort({ default: 0 }),
       ICE_UDP_PORT_MAX: optionalPort({ default: 0 }),
       ICE_ADVERTISE_IP: ipList({ default: [] }),
@@ -134,7 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     iceAdvertiseIps: clean.ICE_ADVERTISE_IP,
     iceUseIpv6: clean.ICE_USE_IPV6,
     allowPrivateCandidates: clean.ALLOW_PRIVATE_CANDIDATES,
-    logLevel: clean.LOG_LEVEL as LogLevel,
+    logLevel: clean.LOG_LEVEL,
     maxConnections: clean.MAX_CONNECTIONS,
     maxPeersPerRoom: clean.MAX_PEERS_PER_ROOM,
     reconnectGraceMs: clean.RECONNECT_GRACE_MS,

@@ -6,7 +6,11 @@ import type { Application } from "./app.js";
  * timeout, and keeps stray errors from taking the process down: they are
  * logged and counted in /metrics.
  */
-export function installShutdown(options: { application: Application; logger: Logger; timeoutMs: number }): void {
+export function installShutdown(options: {
+  application: Application;
+  logger: Logger;
+  timeoutMs: number;
+}): void {
   const { application, logger, timeoutMs } = options;
   let shuttingDown = false;
 

@@ -2,7 +2,14 @@ import { timingSafeEqual } from "node:crypto";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { LeaveReason } from "../protocol.js";
-import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot, RoomSnapshot, TrackSnapshot } from "../types.js";
+import type {
+  ForwardingTotals,
+  MediaOptions,
+  PeerLimits,
+  PeerSnapshot,
+  RoomSnapshot,
+  TrackSnapshot,
+} from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { Peer } from "./Peer.js";
 import { Room } from "./Room.js";
@@ -83,7 +90,10 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> {
     const existing = this.#rooms.get(request.roomId);
     const previous = existing?.findUser(request.userId);
     if (existing && !previous && existing.full) {
-      throw new SfuError("ROOM_FULL", `room ${request.roomId} is full (${this.#options.maxPeersPerRoom} peers)`);
+      throw new SfuError(
+        "ROOM_FULL",
+        `room ${request.roomId} is full (${this.#options.maxPeersPerRoom} peers)`,
+      );
     }
     previous?.close("replaced");
     const room = this.#roomFor(request.roomId);

@@ -73,7 +73,8 @@ export function checkSdp(type: "offer" | "answer", sdp: string, options: SdpChec
   for (const section of sections) {
     const body = lines.slice(section.start + 1, section.end);
     section.mid = attribute(body, "mid");
-    if (section.mid !== undefined && !MID.test(section.mid)) throw new BadRequestError("sdp has an invalid mid");
+    if (section.mid !== undefined && !MID.test(section.mid))
+      throw new BadRequestError("sdp has an invalid mid");
     if (section.port === 0) continue;
     checkTransport(session, body);
     for (let i = section.start + 1; i < section.end; i++) {
@@ -136,11 +137,14 @@ function checkTransport(session: string[], media: string[]): void {
   const pwd = lookup("ice-pwd");
   const fingerprint = lookup("fingerprint");
   const setup = lookup("setup");
-  if (ufrag === undefined || !ICE_UFRAG.test(ufrag)) throw new BadRequestError("sdp has a missing or invalid ice-ufrag");
-  if (pwd === undefined || !ICE_PWD.test(pwd)) throw new BadRequestError("sdp has a missing or invalid ice-pwd");
+  if (ufrag === undefined || !ICE_UFRAG.test(ufrag))
+    throw new BadRequestError("sdp has a missing or invalid ice-ufrag");
+  if (pwd === undefined || !ICE_PWD.test(pwd))
+    throw new BadRequestError("sdp has a missing or invalid ice-pwd");
   if (fingerprint === undefined || !FINGERPRINT.test(fingerprint)) {
     throw new BadRequestError("sdp has a missing or invalid fingerprint");
   }
-  if (setup === undefined || !SETUP.has(setup)) throw new BadRequestError("sdp has a missing or invalid setup");
+  if (setup === undefined || !SETUP.has(setup))
+    throw new BadRequestError("sdp has a missing or invalid setup");
   if (!media.some((l) => l === "a=rtcp-mux")) throw new BadRequestError("sdp must use rtcp-mux");
 }

@@ -2,7 +2,11 @@ import { Router } from "express";
 import type { SfuService } from "../../lib/sfu/SfuService.js";
 
 /** `GET /health`: always open, 503 while draining so load balancers stop routing here. */
-export function createHealthRouter(options: { sfu: SfuService; version: string; isDraining: () => boolean }): Router {
+export function createHealthRouter(options: {
+  sfu: SfuService;
+  version: string;
+  isDraining: () => boolean;
+}): Router {
   const router = Router();
   router.get("/health", (_req, res) => {
     if (options.isDraining()) {

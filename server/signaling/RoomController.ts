@@ -20,7 +20,9 @@ export interface RoomControllerOptions {
 }
 
 /** Why a removed peer's own client is told it was removed (PROTOCOL §4 `error`). */
-const REMOVAL_ERRORS: Partial<Record<LeaveReason, { code: "REPLACED" | "KICKED" | "NEGOTIATION_FAILED"; message: string }>> = {
+const REMOVAL_ERRORS: Partial<
+  Record<LeaveReason, { code: "REPLACED" | "KICKED" | "NEGOTIATION_FAILED"; message: string }>
+> = {
   replaced: { code: "REPLACED", message: "a newer join of the same user replaced this session" },
   kicked: { code: "KICKED", message: "this session was removed from the room" },
   failed: { code: "NEGOTIATION_FAILED", message: "the media connection failed and the session was removed" },
@@ -131,7 +133,8 @@ export class RoomController {
 
   #announceLeave(room: Room, peer: Peer, reason: LeaveReason): void {
     const message = { roomId: room.id, peerId: peer.id, userId: peer.userId, reason };
-    for (const other of room.peers) this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);
+    for (const other of room.peers)
+      this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);
     // The removed peer's own client learns why, unless it asked to leave.
     const own = this.#options.sessions.forPeer(peer.id);
     if (!own) return;

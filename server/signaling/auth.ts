@@ -22,14 +22,19 @@ export class JoinAuthorizer {
     if (request.token === undefined) throw new SfuError("UNAUTHORIZED", "a join token is required");
     let claims;
     try {
-      ({ payload: claims } = await jwtVerify(request.token, this.#key, { algorithms: ["HS256"], requiredClaims: ["exp"] }));
+      ({ payload: claims } = await jwtVerify(request.token, this.#key, {
+        algorithms: ["HS256"],
+        requiredClaims: ["exp"],
+      }));
     } catch (error) {
-      const reason = error instanceof joseErrors.JWTExpired ? "the join token has expired" : "the join token is invalid";
+      const reason =
+        error instanceof joseErrors.JWTExpired ? "the join token has expired" : "the join token is invalid";
       throw new SfuError("UNAUTHORIZED", reason);
     }
     if (claims.room !== request.roomId && claims.room !== "*") {
       throw new SfuError("UNAUTHORIZED", "the join token is not valid for this room");
     }
-    if (claims.sub !== request.userId) throw new SfuError("UNAUTHORIZED", "the join token is for another user");
+    if (claims.sub !== request.userId)
+      throw new SfuError("UNAUTHORIZED", "the join token is for another user");
   }
 }

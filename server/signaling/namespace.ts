@@ -60,9 +60,7 @@ export class SignalingNamespace {
       answer: (session, payload) => negotiation.answer(session, payload),
       "ice-candidate": (session, payload) => negotiation.iceCandidate(session, payload),
     };
-    options.io
-      .of(SFU_NAMESPACE)
-      .on("connection", (socket: SfuSocket) => this.#onConnection(socket));
+    options.io.of(SFU_NAMESPACE).on("connection", (socket: SfuSocket) => this.#onConnection(socket));
   }
 
   get connectionCount(): number {
@@ -85,18 +83,26 @@ export class SignalingNamespace {
   #onConnection(socket: SfuSocket): void {
     const { config, metrics } = this.#options;
     if (this.#sessions.size >= config.maxConnections) {
-      socket.emit("error", { code: "SERVER_FULL", message: `the SFU is at its limit of ${config.maxConnections} connections` });
+      socket.emit("error", {
+        code: "SERVER_FULL",
+        message: `the SFU is at its limit of ${config.maxConnections} connections`,
+      });
       // A namespace-level disconnect: the client does not retry on its own.
       socket.disconnect();
       return;
     }
-    const session = new ClientSession({ socket, eventRateLimit: config.eventRateLimit, logger: this.#logger });
+    const session = new ClientSession({
+      socket,
+      eventRateLimit: config.eventRateLimit,
+      logger: this.#logger,
+    });
     this.#sessions.add(session);
     metrics.socketConnections.inc();
     for (const event of Object.keys(this.#handlers) as ClientEventName[]) {
       // Payloads are untrusted: the typed signature is only what a well-behaved client sends.
       (socket as unknown as SfuSocketUntyped).on(event, (...args: unknown[]) => {
-        const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (r: AckResult) => void) : undefined;
+        const ack =
+          typeof args[args.length - 1] === "function" ? (args.pop() as (r: AckResult) => void) : undefined;
         void this.#dispatch(session, event, args[0], ack);
       });
     }

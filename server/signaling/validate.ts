@@ -78,7 +78,11 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue?.path.join(".") || "payload";
-  throw new BadRequestError(issue?.code === "invalid_type" && issue.input === undefined ? `${field} is required` : `${field} ${issue?.message ?? "is invalid"}`);
+  throw new BadRequestError(
+    issue?.code === "invalid_type" && issue.input === undefined
+      ? `${field} is required`
+      : `${field} ${issue?.message ?? "is invalid"}`,
+  );
 }
 
 /** Drops keys whose value is undefined so optional fields stay absent. */

@@ -98,7 +98,10 @@ export class MediaClient {
       else void this.#enqueue(() => this.#answerOffer(offer));
     });
     socket.on("answer", (answer) => void this.#enqueue(() => this.#applyAnswer(answer)));
-    socket.on("ice-candidate", (candidate) => void this.pc.addIceCandidate(candidate as never).catch(() => undefined));
+    socket.on(
+      "ice-candidate",
+      (candidate) => void this.pc.addIceCandidate(candidate as never).catch(() => undefined),
+    );
   }
 
   /** Connects, joins, and (unless listen-only) publishes and negotiates the first offer. */
@@ -132,7 +135,10 @@ export class MediaClient {
       const offer = await this.pc.createOffer(options);
       await this.pc.setLocalDescription(offer);
       this.#keepControllingRole();
-      const ack = await this.signaling.request("offer", { type: "offer", sdp: this.pc.localDescription!.sdp });
+      const ack = await this.signaling.request("offer", {
+        type: "offer",
+        sdp: this.pc.localDescription!.sdp,
+      });
       if (!ack.ok) throw new Error(`offer refused: ${ack.error.code} ${ack.error.message}`);
     });
     await waitFor(() => this.signaling.events("answer").length > answers, 10_000, "answer");
@@ -152,7 +158,12 @@ export class MediaClient {
     const source = this.options.userId;
     this.#sendTimer = setInterval(() => {
       const seq = this.#seq++;
-      const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0, marker: seq === 0 });
+      const header = new RtpHeader({
+        payloadType: 111,
+        sequenceNumber: seq & 0xffff,
+        timestamp: (seq * 960) >>> 0,
+        marker: seq === 0,
+      });
       track.writeRtp(new RtpPacket(header, expectedPayload(source, seq)));
     }, 20);
   }
@@ -173,7 +184,11 @@ export class MediaClient {
   /** Waits until `count` more packets arrive from `peerId`. */
   async waitForPackets(peerId: string, count = 25, timeoutMs = 10_000): Promise<void> {
     const start = this.packetsFrom(peerId);
-    await waitFor(() => this.packetsFrom(peerId) >= start + count, timeoutMs, `${count} packets from ${peerId}`);
+    await waitFor(
+      () => this.packetsFrom(peerId) >= start + count,
+      timeoutMs,
+      `${count} packets from ${peerId}`,
+    );
   }
 
   async close(): Promise<void> {
@@ -225,4 +240,3 @@ export class MediaClient {
     else entry.sources.add(parsed.source);
   }
 }
-

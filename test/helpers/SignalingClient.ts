@@ -35,16 +35,22 @@ export class SignalingClient {
   }
 
   /** Sends an event with an ack and resolves with the ack. */
-  request(event: keyof ClientToServerEvents, payload: unknown, timeoutMs = 10_000): Promise<AckResult<Record<string, unknown>>> {
+  request(
+    event: keyof ClientToServerEvents,
+    payload: unknown,
+    timeoutMs = 10_000,
+  ): Promise<AckResult<Record<string, unknown>>> {
     // Tests send malformed payloads on purpose, so the payload is not typed here.
     const socket = this.socket as unknown as Socket;
-    return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<AckResult<Record<string, unknown>>>;
+    return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<
+      AckResult<Record<string, unknown>>
+    >;
   }
 
   async join(message: JoinMessage): Promise<JoinedMessage> {
     const ack = await this.request("join", message);
     if (!ack.ok) throw new Error(`join failed: ${ack.error.code} ${ack.error.message}`);
-    return ack.joined as unknown as JoinedMessage;
+    return ack.joined as JoinedMessage;
   }
 
   /** Events of one kind received so far. */
@@ -53,7 +59,11 @@ export class SignalingClient {
   }
 
   /** Waits for an event of `event` matching `match`, including ones already received. */
-  waitForEvent<E extends ServerEvent>(event: E, match: (payload: Payload<E>) => boolean = () => true, timeoutMs = 10_000): Promise<Payload<E>> {
+  waitForEvent<E extends ServerEvent>(
+    event: E,
+    match: (payload: Payload<E>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Payload<E>> {
     return waitFor(() => this.events(event).find(match), timeoutMs, `${event} event`);
   }
 

@@ -8,7 +8,11 @@ describe("audio forwarding between werift peers", function () {
   let server: TestServer;
   const clients: MediaClient[] = [];
 
-  async function join(roomId: string, userId: string, options: { publish?: boolean } = {}): Promise<MediaClient> {
+  async function join(
+    roomId: string,
+    userId: string,
+    options: { publish?: boolean } = {},
+  ): Promise<MediaClient> {
     const client = await MediaClient.join(server.url, { roomId, userId, ...options });
     clients.push(client);
     return client;
@@ -38,7 +42,9 @@ describe("audio forwarding between werift peers", function () {
         expect([...stats.sources]).to.deep.equal([source.options.userId]);
       }
       expect(receiver.packetsFrom(receiver.peerId), "own audio is not echoed").to.equal(0);
-      expect(receiver.trackStreams).to.have.members([alice, bob, carol].filter((c) => c !== receiver).map((c) => c.peerId));
+      expect(receiver.trackStreams).to.have.members(
+        [alice, bob, carol].filter((c) => c !== receiver).map((c) => c.peerId),
+      );
     }
   });
 
@@ -79,7 +85,12 @@ describe("audio forwarding between werift peers", function () {
     expect(ack).to.deep.equal({ ok: true });
     for (const other of [alice, bob]) {
       const left = await other.signaling.waitForEvent("user-left", (m) => m.peerId === carol.peerId);
-      expect(left).to.deep.equal({ roomId: "room-leave", peerId: carol.peerId, userId: "carol", reason: "leave" });
+      expect(left).to.deep.equal({
+        roomId: "room-leave",
+        peerId: carol.peerId,
+        userId: "carol",
+        reason: "leave",
+      });
     }
     await waitFor(() => alice.signaling.events("offer").length > offersBefore, 5000, "renegotiation offer");
     const offer = alice.signaling.events("offer").at(-1)!;
@@ -89,7 +100,9 @@ describe("audio forwarding between werift peers", function () {
     await sleep(500);
     expect(alice.packetsFrom(carol.peerId), "no audio after leave").to.equal(count);
     await alice.waitForPackets(bob.peerId, 25);
-    await waitFor(() => alice.pc.signalingState === "stable" && alice.signaling.events("offer").length > offersBefore);
+    await waitFor(
+      () => alice.pc.signalingState === "stable" && alice.signaling.events("offer").length > offersBefore,
+    );
   });
 
   it("keeps two rooms isolated", async () => {
