@@ -70,6 +70,7 @@ export class Negotiator {
       const answer = await this.#step(this.#pc.createAnswer(), "createAnswer");
       await this.#step(this.#pc.setLocalDescription(answer), "setLocalDescription(answer)");
       this.#pinIceRole();
+      this.#startRestartedIce();
       this.#established = true;
       this.#scheduleOffer();
       return { type: "answer" as const, sdp: this.#pc.localDescription?.sdp ?? answer.sdp };
@@ -82,7 +83,10 @@ export class Negotiator {
       if (this.#pc.signalingState !== "have-local-offer") {
         throw new SfuError("BAD_REQUEST", "no SFU offer is waiting for an answer");
       }
-      await this.#step(this.#pc.setRemoteDescription({ type: "answer", sdp }), "setRemoteDescription(answer)");
+      await this.#step(
+        this.#pc.setRemoteDescription({ type: "answer", sdp }),
+        "setRemoteDescription(answer)",
+      );
       this.#clearAnswerTimer();
       this.#unanswered = 0;
       this.#scheduleOffer();
@@ -144,6 +148,19 @@ export class Negotiator {
     }).catch((error: unknown) => this.#fail(error));
   }
 
+  /**
+   * werift starts ICE checks only for transports whose DTLS is not up yet, so
+   * after a client's ICE restart (new credentials, DTLS still connected) no
+   * check would ever run and the new pair would never be selected.
+   */
+  #startRestartedIce(): void {
+    for (const dtls of this.#pc.dtlsTransports) {
+      const ice = dtls.iceTransport;
+      if (dtls.state !== "connected" || ice.connection.nominated) continue;
+      ice.start().catch((error: unknown) => this.#logger.warn("ICE restart checks failed", { error }));
+    }
+  }
+
   #pinIceRole(): void {
     for (const transport of this.#pc.iceTransports) {
       const connection = transport.connection;
@@ -171,9 +188,12 @@ export class Negotiator {
         throw failure;
       }
       if (error instanceof SfuError) throw error;
-      throw new NegotiationError(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
+      throw new NegotiationError(
+        `${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 

@@ -211,6 +211,11 @@ export class MediaClient {
   async #applyAnswer(answer: SessionDescription): Promise<void> {
     if (this.#closed || this.pc.signalingState !== "have-local-offer") return;
     await this.pc.setRemoteDescription(answer);
+    // Like the SFU, werift skips ICE checks after a restart while DTLS is up; a browser does not.
+    for (const dtls of this.pc.dtlsTransports) {
+      if (dtls.state === "connected" && !dtls.iceTransport.connection.nominated)
+        void dtls.iceTransport.start().catch(() => undefined);
+    }
   }
 
   /** A browser keeps the role it took as first offerer; werift would re-derive it. */
