@@ -1,0 +1,77 @@
+import { spawnSync } from "node:child_process";
+import { expect } from "chai";
+import { ConfigError, loadConfig } from "../../server/config.js";
+
+describe("configuration from the environment", () => {
+  it("applies the documented defaults", () => {
+    const config = loadConfig({});
+    expect(config).to.include({
+      port: 5005,
+      logLevel: "info",
+      maxConnections: 1000,
+      maxPeersPerRoom: 100,
+      reconnectGraceMs: 15000,
+      corsOrigins: "*",
+      joinTokenSecret: undefined,
+      adminToken: undefined,
+      icePortRange: undefined,
+    });
+    expect(config.stunServers).to.deep.equal([{ urls: "stun:stun.l.google.com:19302" }]);
+    expect(config.iceAdvertiseIps).to.deep.equal([]);
+  });
+
+  it("reads lists and ranges", () => {
+    const config = loadConfig({
+      STUN_SERVERS: "stun:a.example:3478, stun:b.example:3478",
+      ICE_UDP_PORT_MIN: "40000",
+      ICE_UDP_PORT_MAX: "40100",
+      ICE_ADVERTISE_IP: "203.0.113.7,2001:db8::1",
+      CORS_ORIGINS: "https://a.example,http://localhost:3000",
+    });
+    expect(config.stunServers.map((s) => s.urls)).to.deep.equal([
+      "stun:a.example:3478",
+      "stun:b.example:3478",
+    ]);
+    expect(config.icePortRange).to.deep.equal([40000, 40100]);
+    expect(config.iceAdvertiseIps).to.deep.equal(["203.0.113.7", "2001:db8::1"]);
+    expect(config.corsOrigins).to.deep.equal(["https://a.example", "http://localhost:3000"]);
+  });
+
+  it("treats an empty STUN_SERVERS as no STUN at all", () => {
+    expect(loadConfig({ STUN_SERVERS: "" }).stunServers).to.deep.equal([]);
+  });
+
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ PORT: "http" }, "PORT"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ MAX_CONNECTIONS: "-1" }, "MAX_CONNECTIONS"],
+    [{ MAX_PEERS_PER_ROOM: "0" }, "MAX_PEERS_PER_ROOM"],
+    [{ RECONNECT_GRACE_MS: "soon" }, "RECONNECT_GRACE_MS"],
+    [{ ICE_ADVERTISE_IP: "not-an-ip" }, "ICE_ADVERTISE_IP"],
+    [{ STUN_SERVERS: "http://stun.example" }, "STUN_SERVERS"],
+    [{ ICE_UDP_PORT_MIN: "40000" }, "ICE_UDP_PORT_MAX"],
+    [{ ICE_UDP_PORT_MIN: "40100", ICE_UDP_PORT_MAX: "40000" }, "ICE_UDP_PORT_MIN"],
+    [{ CORS_ORIGINS: "not a url" }, "CORS_ORIGINS"],
+  ];
+  for (const [env, variable] of bad) {
+    it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
+      expect(() => loadConfig(env))
+        .to.throw(ConfigError)
+        .with.property("message")
+        .that.includes(variable);
+    });
+  }
+
+  it("stops the server at start-up with one line naming the variable and a non-zero exit", function () {
+    this.timeout(30_000);
+    const result = spawnSync(process.execPath, ["--import", "tsx", "server/index.ts"], {
+      env: { ...process.env, PORT: "not-a-port" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).to.equal(1);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/^configuration error: PORT: /);
+  });
+});

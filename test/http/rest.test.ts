@@ -1,0 +1,138 @@
+import { expect } from "chai";
+import request from "supertest";
+import { MediaClient } from "../helpers/MediaClient.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { sleep } from "../helpers/wait.js";
+
+describe("REST routes for admin dashboards", function () {
+  this.timeout(60_000);
+
+  describe("with a live room", () => {
+    let server: TestServer;
+    const clients: MediaClient[] = [];
+
+    before(async () => {
+      server = await startServer();
+      for (const userId of ["alice", "bob"]) {
+        clients.push(
+          await MediaClient.join(server.url, { roomId: "lobby", userId, displayName: `${userId}!` }),
+        );
+      }
+      for (const c of clients) c.startSending();
+      await clients[1]!.waitForPackets(clients[0]!.peerId, 25);
+    });
+
+    after(async () => {
+      await Promise.all(clients.map((c) => c.close()));
+      await server.close();
+    });
+
+    it("GET /health reports status, uptime, version and counts", async () => {
+      const res = await request(server.url).get("/health").expect(200).expect("Content-Type", /json/);
+      expect(res.body).to.include({ status: "ok", rooms: 1, peers: 2 });
+      expect(res.body.uptime).to.be.a("number");
+      expect(res.body.version).to.match(/^\d+\.\d+\.\d+/);
+    });
+
+    it("GET /debug/rooms lists rooms with peer and track counts", async () => {
+      const res = await request(server.url).get("/debug/rooms").expect(200);
+      expect(res.body.rooms).to.have.length(1);
+      expect(res.body.rooms[0]).to.include({ roomId: "lobby", peers: 2, tracks: 2 });
+      expect(Date.parse(res.body.rooms[0].createdAt)).to.be.a("number").and.not.NaN;
+    });
+
+    it("GET /debug/rooms/:roomId details one room, 404 for an unknown one", async () => {
+      const res = await request(server.url).get("/debug/rooms/lobby").expect(200);
+      expect(res.body.roomId).to.equal("lobby");
+      expect(res.body.peers.map((p: { userId: string }) => p.userId)).to.have.members(["alice", "bob"]);
+      expect(res.body.tracks).to.have.length(2);
+      await request(server.url).get("/debug/rooms/nowhere").expect(404);
+    });
+
+    it("GET /debug/peers shows each peer's session and media state", async () => {
+      const res = await request(server.url).get("/debug/peers").expect(200);
+      const alice = res.body.peers.find((p: { userId: string }) => p.userId === "alice");
+      expect(alice).to.include({
+        peerId: clients[0]!.peerId,
+        displayName: "alice!",
+        roomId: "lobby",
+        connectionState: "connected",
+        published: 1,
+        subscribed: 1,
+      });
+      expect(Date.parse(alice.joinedAt)).to.not.be.NaN;
+    });
+
+    it("GET /debug/tracks shows forwarding counters that move", async () => {
+      const first = await request(server.url).get("/debug/tracks").expect(200);
+      const track = first.body.tracks.find((t: { peerId: string }) => t.peerId === clients[0]!.peerId);
+      expect(track).to.include({ roomId: "lobby", kind: "audio", subscribers: 1 });
+      expect(track.codec.toLowerCase()).to.equal("audio/opus");
+      expect(track.trackId).to.be.a("string");
+      await sleep(500);
+      const second = await request(server.url).get("/debug/tracks").expect(200);
+      const later = second.body.tracks.find((t: { trackId: string }) => t.trackId === track.trackId);
+      expect(later.packetsForwarded).to.be.greaterThan(track.packetsForwarded);
+      expect(later.bytesForwarded).to.be.greaterThan(track.bytesForwarded);
+    });
+
+    it("GET /metrics exposes the sfu_* series in Prometheus text format", async () => {
+      const res = await request(server.url)
+        .get("/metrics")
+        .expect(200)
+        .expect("Content-Type", /text\/plain/);
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(res.text)?.[1]);
+      expect(value("sfu_rooms_active")).to.equal(1);
+      expect(value("sfu_peers_active")).to.equal(2);
+      expect(value("sfu_tracks_active")).to.equal(2);
+      expect(value("sfu_socket_connections_active")).to.equal(2);
+      expect(value("sfu_rtp_packets_forwarded_total")).to.be.greaterThan(0);
+      expect(value("sfu_rtp_bytes_forwarded_total")).to.be.greaterThan(0);
+      expect(res.text).to.match(/^sfu_signaling_events_total\{event="join",result="ok"\} 2$/m);
+      expect(res.text).to.match(/^sfu_join_duration_seconds_count 2$/m);
+      expect(res.text).to.include("http_request_duration_seconds");
+    });
+  });
+
+  describe("with ADMIN_TOKEN set", () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startServer({ ADMIN_TOKEN: "s3cret" });
+    });
+    after(() => server.close());
+
+    for (const path of ["/debug/rooms", "/debug/peers", "/debug/tracks", "/debug/rooms/x", "/metrics"]) {
+      it(`guards ${path} with the bearer token`, async () => {
+        await request(server.url).get(path).expect(401);
+        await request(server.url).get(path).set("Authorization", "Bearer wrong").expect(401);
+        const res = await request(server.url).get(path).set("Authorization", "Bearer s3cret");
+        expect(res.status).to.be.oneOf([200, 404]);
+      });
+    }
+
+    it("leaves /health open", async () => {
+      await request(server.url).get("/health").expect(200);
+    });
+  });
+
+  it("answers 503 draining on /health once shutdown begins", async () => {
+    const server = await startServer();
+    const closing = server.close();
+    const res = await request(server.url).get("/health");
+    expect(res.status).to.equal(503);
+    expect(res.body).to.deep.equal({ status: "draining" });
+    await closing;
+  });
+
+  it("allows only CORS_ORIGINS when set", async () => {
+    const server = await startServer({ CORS_ORIGINS: "https://app.example.com" });
+    try {
+      const ok = await request(server.url).get("/health").set("Origin", "https://app.example.com");
+      expect(ok.headers["access-control-allow-origin"]).to.equal("https://app.example.com");
+      const other = await request(server.url).get("/health").set("Origin", "https://evil.example.com");
+      expect(other.headers["access-control-allow-origin"]).to.equal(undefined);
+    } finally {
+      await server.close();
+    }
+  });
+});
