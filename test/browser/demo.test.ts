@@ -8,7 +8,8 @@ import { startServer, TEST_ENV, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
 import { DemoPage } from "./DemoPage.js";
 
-const CHROMIUM = "/usr/bin/chromium";
+// CHROMIUM_PATH lets CI machines point at their own Chromium or Chrome build.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
@@ -59,6 +60,9 @@ describe("browser client SDK in headless Chromium", function () {
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
+      // CI installs Chromium (.ci/run); there a missing browser is a failure, not a skip.
+      if (process.env.CI)
+        throw new Error(`${CHROMIUM} is absent; install it with: apt-get install -y chromium`);
       console.log(`    skipping: ${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
       this.skip();
     }
