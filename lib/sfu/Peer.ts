@@ -18,6 +18,7 @@ import { isPrivateAddress, parseCandidate } from "./candidate.js";
 import { ForwardedTrack } from "./ForwardedTrack.js";
 import { Negotiator } from "./Negotiator.js";
 import { checkSdp } from "./sdp.js";
+import { StunGuard } from "./StunGuard.js";
 
 export interface PeerOptions {
   roomId: string;
@@ -68,6 +69,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly joinedAt = new Date();
   readonly #pc: RTCPeerConnection;
   readonly #negotiator: Negotiator;
+  readonly #stunGuard: StunGuard;
   readonly #options: PeerOptions;
   readonly #logger: Logger;
   readonly #published = new Map<string, AudioForwarder>();
@@ -90,7 +92,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.displayName = options.displayName;
     this.#options = options;
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
-    this.#pc = new RTCPeerConnection(peerConfig(options.media));
+    this.#stunGuard = new StunGuard({ pc: () => this.#pc, logger: this.#logger });
+    this.#pc = new RTCPeerConnection(peerConfig(options.media, this.#stunGuard.filter));
     this.#negotiator = new Negotiator({
       pc: this.#pc,
       stepTimeoutMs: options.limits.negotiationTimeoutMs,
@@ -215,7 +218,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (this.#closed || !this.#attached) return;
     this.#attached = false;
     this.#graceTimer = setTimeout(() => this.close("disconnect"), this.#options.reconnectGraceMs);
-    this.#logger.info("signaling detached; waiting for a resume", { graceMs: this.#options.reconnectGraceMs });
+    this.#logger.info("signaling detached; waiting for a resume", {
+      graceMs: this.#options.reconnectGraceMs,
+    });
   }
 
   /** A socket resumed this session: cancel the grace timer and catch the client up. */
@@ -254,7 +259,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#subscriptions.clear();
     this.#pendingSources.clear();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
-    this.#logger.info("peer closed", { reason });
+    this.#logger.info("peer closed", { reason, unauthenticatedStunDropped: this.#stunGuard.dropped });
     this.emit("close", reason);
     // Forwarders are dropped only after `close` so the room can still unsubscribe them.
     this.#published.clear();
@@ -275,6 +280,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }).unSubscribe,
       pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state)).unSubscribe,
       pc.onTrack.subscribe((track) => this.#onTrack(track)).unSubscribe,
+      // Fires (synchronously) before werift opens an ICE socket, so every socket is guarded from its first datagram.
+      pc.iceGatheringStateChange.subscribe(() => this.#stunGuard.protect()).unSubscribe,
     );
   }
 
@@ -309,7 +316,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const transceiver = this.#pc.getTransceivers().find((t) => t.receiver.track === track);
     if (!transceiver || [...this.#published.values()].some((f) => f.receivesFrom(transceiver))) return;
     if (this.#published.size >= this.#options.limits.maxPublishedTracks) {
-      this.#logger.warn("ignoring an extra published track", { limit: this.#options.limits.maxPublishedTracks });
+      this.#logger.warn("ignoring an extra published track", {
+        limit: this.#options.limits.maxPublishedTracks,
+      });
       return;
     }
     const forwarder = new AudioForwarder({
@@ -326,8 +335,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   #negotiatedExtensions(): RTCRtpHeaderExtensionParameters[] {
-    const first = this.#pc.getTransceivers().find((t) => t.kind === "audio" && t.mid !== null && t.headerExtensions.length > 0);
-    return first ? first.headerExtensions.map((e) => new RTCRtpHeaderExtensionParameters({ id: e.id, uri: e.uri })) : [];
+    const first = this.#pc
+      .getTransceivers()
+      .find((t) => t.kind === "audio" && t.mid !== null && t.headerExtensions.length > 0);
+    return first
+      ? first.headerExtensions.map((e) => new RTCRtpHeaderExtensionParameters({ id: e.id, uri: e.uri }))
+      : [];
   }
 
   /** Drops publications whose m-line the client stopped sending on. */
@@ -353,7 +366,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 }
 
-function peerConfig(media: MediaOptions): ConstructorParameters<typeof RTCPeerConnection>[0] {
+function peerConfig(
+  media: MediaOptions,
+  filterStun: StunGuard["filter"],
+): ConstructorParameters<typeof RTCPeerConnection>[0] {
   const advertise = media.advertiseIps.length > 0;
   return {
     iceServers: media.iceServers,
@@ -365,6 +381,6 @@ function peerConfig(media: MediaOptions): ConstructorParameters<typeof RTCPeerCo
     bundlePolicy: "max-bundle",
     codecs: { audio: [OPUS], video: [] },
     headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [] },
+    iceFilterStunResponse: filterStun,
   };
 }
-

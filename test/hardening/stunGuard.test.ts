@@ -1,0 +1,134 @@
+import { createSocket, type Socket } from "node:dgram";
+import { expect } from "chai";
+import { Connection, StunProtocol } from "werift";
+import { isAuthenticStunRequest } from "../../lib/sfu/StunGuard.js";
+import { MediaClient } from "../helpers/MediaClient.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { sleep } from "../helpers/wait.js";
+import {
+  attr,
+  BINDING_INDICATION,
+  BINDING_REQUEST,
+  BINDING_RESPONSE,
+  bindingRequest,
+  encodeStun,
+  iceCredentials,
+} from "./stun.js";
+
+const UFRAG = "sfuU";
+const PWD = "abcdefghijklmnopqrstuv";
+const passwords: Record<string, string> = { [UFRAG]: PWD, oldU: "0123456789012345678901" };
+const lookup = (ufrag: string) => (Object.hasOwn(passwords, ufrag) ? passwords[ufrag] : undefined);
+
+describe("STUN credential check on the SFU's ICE sockets", function () {
+  describe("isAuthenticStunRequest", () => {
+    it("accepts a check signed with our password, even with an unknown attribute before MESSAGE-INTEGRITY", () => {
+      expect(
+        isAuthenticStunRequest(bindingRequest({ username: `${UFRAG}:cli1`, password: PWD }), lookup),
+      ).to.equal(true);
+    });
+
+    it("accepts a check for an earlier ICE generation's ufrag signed with that generation's password", () => {
+      const data = bindingRequest({ username: "oldU:cli1", password: passwords.oldU! });
+      expect(isAuthenticStunRequest(data, lookup)).to.equal(true);
+    });
+
+    it("refuses a wrong ufrag, a wrong password, no MESSAGE-INTEGRITY and no USERNAME", () => {
+      const cases = {
+        "wrong ufrag": bindingRequest({ username: "nope:cli1", password: PWD }),
+        "wrong password": bindingRequest({ username: `${UFRAG}:cli1`, password: "x".repeat(22) }),
+        "old ufrag, current password": bindingRequest({ username: "oldU:cli1", password: PWD }),
+        "no integrity": bindingRequest({ username: `${UFRAG}:cli1` }),
+        "no username": encodeStun({ attributes: [attr.priority(1)], password: PWD, fingerprint: true }),
+        "ufrag without colon": bindingRequest({ username: UFRAG, password: PWD }),
+        "prototype key": bindingRequest({ username: "constructor:x", password: PWD }),
+        "__proto__ key": bindingRequest({ username: "__proto__:x", password: PWD }),
+        "role conflict bait": bindingRequest({ username: `${UFRAG}:cli1`, controlled: 0n }),
+      };
+      for (const [name, data] of Object.entries(cases)) {
+        expect(isAuthenticStunRequest(data, lookup), name).to.equal(false);
+      }
+    });
+
+    it("leaves everything that is not a STUN request to werift", () => {
+      const rtp = Buffer.from([0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3, 4]);
+      const dtls = Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+      const response = encodeStun({ type: BINDING_RESPONSE, attributes: [] });
+      const indication = encodeStun({ type: BINDING_INDICATION, attributes: [] });
+      for (const data of [rtp, dtls, response, indication, Buffer.alloc(0)]) {
+        expect(isAuthenticStunRequest(data, lookup)).to.equal(true);
+      }
+    });
+  });
+
+  it("finds the werift internals it wraps (fails on a werift upgrade that renames them)", () => {
+    const connection = new Connection(false, {}) as unknown as Record<string, unknown>;
+    expect(connection.ensureProtocol).to.be.a("function");
+    expect(connection.protocols).to.be.an("array");
+    expect(connection.userHistory).to.be.an("object");
+    expect((StunProtocol.prototype as unknown as Record<string, unknown>).datagramReceived).to.be.a(
+      "function",
+    );
+  });
+
+  describe("on a live peer", function () {
+    this.timeout(30_000);
+    let server: TestServer;
+    let clients: MediaClient[] = [];
+    let socket: Socket;
+    const replies: Buffer[] = [];
+
+    beforeEach(async () => {
+      server = await startServer();
+      replies.length = 0;
+      socket = createSocket("udp4");
+      socket.on("message", (data) => replies.push(data));
+      await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    });
+
+    afterEach(async () => {
+      socket.close();
+      await Promise.all(clients.map((c) => c.close()));
+      clients = [];
+      await server.close();
+    });
+
+    it("answers only checks that carry the SFU's ICE credentials, and keeps the peer connected", async () => {
+      const alice = await MediaClient.join(server.url, { roomId: "stun", userId: "alice" });
+      const bob = await MediaClient.join(server.url, { roomId: "stun", userId: "bob" });
+      clients = [alice, bob];
+      alice.startSending();
+      await bob.waitForPackets(alice.peerId, 10);
+      const [host, port] = bob.pc.iceTransports[0]!.connection.nominated!.remoteAddr;
+      const sfu = iceCredentials(bob.signaling.events("answer")[0]!.sdp);
+      const client = iceCredentials(bob.pc.localDescription!.sdp);
+      const username = `${sfu.ufrag}:${client.ufrag}`;
+      const send = (data: Buffer) => socket.send(data, port, host);
+
+      // Without the guard werift answers the first four, replies 487 to the fifth and switches role on the sixth.
+      const forged = [
+        bindingRequest({ username }),
+        bindingRequest({ username: `x${sfu.ufrag}:${client.ufrag}`, password: sfu.pwd }),
+        bindingRequest({ username, password: client.pwd }),
+        encodeStun({ type: 0x0003, attributes: [attr.username(username)] }),
+        bindingRequest({ username, controlled: 0n }),
+        bindingRequest({ username, controlled: 0xffffffffffffffffn }),
+      ];
+      for (const data of forged) send(data);
+      await sleep(500);
+      expect(replies, "replies to forged checks").to.have.length(0);
+
+      send(bindingRequest({ username, password: sfu.pwd, controlling: 1n }));
+      await sleep(500);
+      const types = replies.map((r) => r.readUInt16BE(0));
+      expect(types, "a success response").to.include(BINDING_RESPONSE);
+      // The rest are werift's triggered checks towards the new (peer-reflexive) address.
+      expect(types.filter((t) => t !== BINDING_RESPONSE && t !== BINDING_REQUEST)).to.deep.equal([]);
+
+      const before = bob.packetsFrom(alice.peerId);
+      await bob.waitForPackets(alice.peerId, 25);
+      expect(bob.packetsFrom(alice.peerId)).to.be.greaterThan(before);
+      expect(bob.pc.connectionState).to.equal("connected");
+    });
+  });
+});
