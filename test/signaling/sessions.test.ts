@@ -52,8 +52,9 @@ describe("sessions across socket loss, duplicate users and glare", function () {
       resumeToken: bob.joined!.resumeToken,
     });
     expect(ack.ok).to.equal(true);
-    const joined = (ack as { joined: { peerId: string; resumed: boolean; peers: Array<{ peerId: string }> } })
-      .joined;
+    const joined = (
+      ack as unknown as { joined: { peerId: string; resumed: boolean; peers: Array<{ peerId: string }> } }
+    ).joined;
     expect(joined.resumed).to.equal(true);
     expect(joined.peerId).to.equal(bob.peerId);
     expect(joined.peers.map((p) => p.peerId)).to.deep.equal([alice.peerId]);
@@ -77,7 +78,7 @@ describe("sessions across socket loss, duplicate users and glare", function () {
       resumeToken: "not-a-token",
     });
     expect(again.ok).to.equal(true);
-    const joined = (again as { joined: { peerId: string; resumed: boolean } }).joined;
+    const joined = (again as unknown as { joined: { peerId: string; resumed: boolean } }).joined;
     expect(joined.resumed).to.equal(false);
     expect(joined.peerId).to.not.equal(alice.peerId);
   });
