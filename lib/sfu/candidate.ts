@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { BadRequestError } from "../errors.js";
 
 /** The fields of an ICE candidate line that the SFU checks and filters on. */
@@ -59,32 +59,47 @@ function parseUint(text: string, min: number, max: number, name: string): number
 }
 
 /**
+ * Ranges a public SFU must not be steered towards by a client. BlockList
+ * matches IPv4-mapped IPv6 (`::ffff:7f00:1`) and non-canonical spellings
+ * (`0:0:0:0:0:0:0:1`) against these rules too, which string prefixes did not.
+ */
+const PRIVATE_RANGES = (() => {
+  const list = new BlockList();
+  const v4: Array<[string, number]> = [
+    ["0.0.0.0", 8], // "this" network, unspecified
+    ["10.0.0.0", 8],
+    ["100.64.0.0", 10], // CGNAT
+    ["127.0.0.0", 8],
+    ["169.254.0.0", 16],
+    ["172.16.0.0", 12],
+    ["192.0.0.0", 24], // IETF protocol assignments
+    ["192.168.0.0", 16],
+    ["198.18.0.0", 15], // benchmarking
+    ["224.0.0.0", 3], // multicast, reserved, broadcast
+  ];
+  const v6: Array<[string, number]> = [
+    ["::", 96], // unspecified, loopback and IPv4-compatible addresses
+    ["64:ff9b:1::", 48], // local-use NAT64
+    ["fc00::", 7], // unique local
+    ["fe80::", 10], // link-local
+    ["fec0::", 10], // deprecated site-local
+    ["ff00::", 8], // multicast
+  ];
+  for (const [network, prefix] of v4) list.addSubnet(network, prefix, "ipv4");
+  for (const [network, prefix] of v6) list.addSubnet(network, prefix, "ipv6");
+  return list;
+})();
+
+/**
  * True for addresses a public SFU must not be steered towards by a client:
  * loopback, link-local, private (RFC 1918, RFC 4193), CGNAT, unspecified and
- * multicast ranges. mDNS names are resolved by the client's LAN only, so they
- * count as private too.
+ * multicast ranges, in any IPv4 or IPv6 spelling. mDNS names are resolved by
+ * the client's LAN only, so they count as private too, as do scoped (`%zone`)
+ * IPv6 addresses.
  */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) {
-    const [a = 0, b = 0] = address.split(".").map(Number);
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      a >= 224
-    );
-  }
-  if (family === 6) {
-    const lower = address.toLowerCase();
-    if (lower === "::" || lower === "::1") return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-    if (mapped) return isPrivateAddress(mapped[1]!);
-    return /^(fe[89ab]|f[cd]|ff)/.test(lower);
-  }
+  if (family === 4) return PRIVATE_RANGES.check(address, "ipv4");
+  if (family === 6) return address.includes("%") || PRIVATE_RANGES.check(address, "ipv6");
   return true;
 }
