@@ -3,7 +3,7 @@
  * environment (`BENCH_*`); the command line wins. Read once, in run.ts.
  */
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Scenario } from "./results.js";
 import type { TargetSpec } from "./TargetProcess.js";
 
@@ -25,6 +25,8 @@ export interface BenchOptions {
   outDir: string;
   /** Re-render the report from this results file instead of running. */
   render: string | undefined;
+  /** Write a V8 CPU profile of every target process into this directory. */
+  profileDir: string | undefined;
 }
 
 const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
@@ -43,6 +45,7 @@ export const USAGE = `npm run bench [-- options]
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
   --render=docs/performance-results.json  rewrite PERFORMANCE.md and the chart from saved results, run nothing
   --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
+  --profile=DIR           write a CPU profile (node --cpu-prof) of each target run into DIR (BENCH_PROFILE)
 `;
 
 const KNOWN_FLAGS = new Set([
@@ -58,6 +61,7 @@ const KNOWN_FLAGS = new Set([
   "out",
   "render",
   "sfu-entry",
+  "profile",
   "help",
 ]);
 
@@ -89,16 +93,23 @@ function positive(name: string, text: string): number {
   return value;
 }
 
-/** The SFU as the project ships it, and the bench's naive relay, both in the same kind of process. */
-export function targetSpecs(sfuEntry: string): Record<string, TargetSpec> {
-  const nodeArgs = (entry: string): string[] =>
-    entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+/**
+ * The SFU as the project ships it, and the bench's naive relay, both in the
+ * same kind of process. With `profileDir`, each writes a `.cpuprofile` there
+ * when it exits (the bench stops targets with SIGTERM, so they exit cleanly).
+ */
+export function targetSpecs(sfuEntry: string, profileDir?: string): Record<string, TargetSpec> {
+  const nodeArgs = (entry: string, name: string): string[] => [
+    // One directory per target; node names each file by pid and thread (tsx's loader thread gets one too).
+    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir, name)}`] : []),
+    ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry]),
+  ];
   return {
     sfu: {
       name: "sfu",
       label: "SFU",
       command: process.execPath,
-      args: nodeArgs(sfuEntry),
+      args: nodeArgs(sfuEntry, "sfu"),
       env: {
         STUN_SERVERS: "",
         ICE_ADVERTISE_IP: "127.0.0.1",
@@ -110,7 +121,7 @@ export function targetSpecs(sfuEntry: string): Record<string, TargetSpec> {
       name: "naive",
       label: "naive relay",
       command: process.execPath,
-      args: nodeArgs("bench/naive-relay.ts"),
+      args: nodeArgs("bench/naive-relay.ts", "naive"),
       env: {},
     },
   };
@@ -121,7 +132,8 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   const get = (flag: string, envName: string): string | undefined => cli.get(flag) ?? env[envName];
   const quick = cli.has("quick") || env.BENCH_QUICK === "1";
   const searchFlag = cli.has("search") ? "1" : cli.has("no-search") ? "0" : env.BENCH_SEARCH;
-  const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts");
+  const profileDir = get("profile", "BENCH_PROFILE");
+  const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts", profileDir);
   const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
     const spec = specs[name.trim()];
     if (!spec) throw new Error(`unknown target "${name}": use sfu, naive`);
@@ -142,5 +154,6 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     readyTimeoutMs: 10_000,
     outDir: get("out", "BENCH_OUT") ?? (quick ? join(tmpdir(), "sfu-bench") : "docs"),
     render: cli.get("render"),
+    profileDir,
   };
 }
