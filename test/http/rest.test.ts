@@ -1,8 +1,14 @@
 import { expect } from "chai";
 import request from "supertest";
+import type { PeerSnapshot, RoomSnapshot, TrackSnapshot } from "../../lib/types.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
+
+/** supertest bodies are untyped JSON; the routes promise these shapes. */
+function body<T>(res: request.Response): T {
+  return res.body as T;
+}
 
 describe("REST routes for admin dashboards", function () {
   this.timeout(60_000);
@@ -29,29 +35,36 @@ describe("REST routes for admin dashboards", function () {
 
     it("GET /health reports status, uptime, version and counts", async () => {
       const res = await request(server.url).get("/health").expect(200).expect("Content-Type", /json/);
-      expect(res.body).to.include({ status: "ok", rooms: 1, peers: 2 });
-      expect(res.body.uptime).to.be.a("number");
-      expect(res.body.version).to.match(/^\d+\.\d+\.\d+/);
+      const health = body<{ status: string; rooms: number; peers: number; uptime: number; version: string }>(
+        res,
+      );
+      expect(health).to.include({ status: "ok", rooms: 1, peers: 2 });
+      expect(health.uptime).to.be.a("number");
+      expect(health.version).to.match(/^\d+\.\d+\.\d+/);
     });
 
     it("GET /debug/rooms lists rooms with peer and track counts", async () => {
       const res = await request(server.url).get("/debug/rooms").expect(200);
-      expect(res.body.rooms).to.have.length(1);
-      expect(res.body.rooms[0]).to.include({ roomId: "lobby", peers: 2, tracks: 2 });
-      expect(Date.parse(res.body.rooms[0].createdAt)).to.be.a("number").and.not.NaN;
+      const { rooms } = body<{
+        rooms: Array<{ roomId: string; peers: number; tracks: number; createdAt: string }>;
+      }>(res);
+      expect(rooms).to.have.length(1);
+      expect(rooms[0]).to.include({ roomId: "lobby", peers: 2, tracks: 2 });
+      expect(Date.parse(rooms[0]!.createdAt)).to.be.a("number").and.not.NaN;
     });
 
     it("GET /debug/rooms/:roomId details one room, 404 for an unknown one", async () => {
       const res = await request(server.url).get("/debug/rooms/lobby").expect(200);
-      expect(res.body.roomId).to.equal("lobby");
-      expect(res.body.peers.map((p: { userId: string }) => p.userId)).to.have.members(["alice", "bob"]);
-      expect(res.body.tracks).to.have.length(2);
+      const room = body<RoomSnapshot>(res);
+      expect(room.roomId).to.equal("lobby");
+      expect(room.peers.map((p) => p.userId)).to.have.members(["alice", "bob"]);
+      expect(room.tracks).to.have.length(2);
       await request(server.url).get("/debug/rooms/nowhere").expect(404);
     });
 
     it("GET /debug/peers shows each peer's session and media state", async () => {
       const res = await request(server.url).get("/debug/peers").expect(200);
-      const alice = res.body.peers.find((p: { userId: string }) => p.userId === "alice");
+      const alice = body<{ peers: PeerSnapshot[] }>(res).peers.find((p) => p.userId === "alice")!;
       expect(alice).to.include({
         peerId: clients[0]!.peerId,
         displayName: "alice!",
@@ -65,13 +78,17 @@ describe("REST routes for admin dashboards", function () {
 
     it("GET /debug/tracks shows forwarding counters that move", async () => {
       const first = await request(server.url).get("/debug/tracks").expect(200);
-      const track = first.body.tracks.find((t: { peerId: string }) => t.peerId === clients[0]!.peerId);
+      const track = body<{ tracks: TrackSnapshot[] }>(first).tracks.find(
+        (t) => t.peerId === clients[0]!.peerId,
+      )!;
       expect(track).to.include({ roomId: "lobby", kind: "audio", subscribers: 1 });
       expect(track.codec.toLowerCase()).to.equal("audio/opus");
       expect(track.trackId).to.be.a("string");
       await sleep(500);
       const second = await request(server.url).get("/debug/tracks").expect(200);
-      const later = second.body.tracks.find((t: { trackId: string }) => t.trackId === track.trackId);
+      const later = body<{ tracks: TrackSnapshot[] }>(second).tracks.find(
+        (t) => t.trackId === track.trackId,
+      )!;
       expect(later.packetsForwarded).to.be.greaterThan(track.packetsForwarded);
       expect(later.bytesForwarded).to.be.greaterThan(track.bytesForwarded);
     });
