@@ -373,6 +373,8 @@ function peerConfig(
   const advertise = media.advertiseIps.length > 0;
   return {
     iceServers: media.iceServers,
+    // setLocalDescription waits for gathering: an unreachable STUN server must not stall every join for 5 s.
+    iceStunGatherTimeout: 2,
     ...(media.portRange && { icePortRange: media.portRange }),
     // With advertised IPs, gather only those: one wildcard-bound socket each, no interface scan.
     ...(advertise && { iceAdditionalHostAddresses: media.advertiseIps }),
