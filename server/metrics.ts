@@ -44,26 +44,18 @@ export class Metrics {
       registers,
     });
     // Forwarding runs per packet, so it counts in plain numbers; the counters catch up on scrape.
-    let packetsSeen = 0;
-    let bytesSeen = 0;
-    new Counter({
-      name: "sfu_rtp_packets_forwarded_total",
-      help: "RTP packets sent to receivers",
+    totalCounter(
       registers,
-      collect() {
-        this.inc(sfu.totals.packetsForwarded - packetsSeen);
-        packetsSeen = sfu.totals.packetsForwarded;
-      },
-    });
-    new Counter({
-      name: "sfu_rtp_bytes_forwarded_total",
-      help: "RTP payload bytes sent to receivers",
+      "sfu_rtp_packets_forwarded_total",
+      "RTP packets sent to receivers",
+      () => sfu.totals.packetsForwarded,
+    );
+    totalCounter(
       registers,
-      collect() {
-        this.inc(sfu.totals.bytesForwarded - bytesSeen);
-        bytesSeen = sfu.totals.bytesForwarded;
-      },
-    });
+      "sfu_rtp_bytes_forwarded_total",
+      "RTP payload bytes sent to receivers",
+      () => sfu.totals.bytesForwarded,
+    );
     this.signalingEvents = new Counter({
       name: "sfu_signaling_events_total",
       help: "Signaling events handled, by event and result (ok or an error code)",
@@ -96,4 +88,19 @@ export class Metrics {
   joinStarted(peerId: string, startedAt: number): void {
     this.#joinStarts.set(peerId, startedAt);
   }
+}
+
+/** A counter that mirrors a running total kept elsewhere, catching up on each scrape. */
+function totalCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const total = read();
+      this.inc(total - seen);
+      seen = total;
+    },
+  });
 }

@@ -1,31 +1,11 @@
 import { expect } from "chai";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 describe("audio forwarding between werift peers", function () {
   this.timeout(60_000);
-  let server: TestServer;
-  const clients: MediaClient[] = [];
-
-  async function join(
-    roomId: string,
-    userId: string,
-    options: { publish?: boolean } = {},
-  ): Promise<MediaClient> {
-    const client = await MediaClient.join(server.url, { roomId, userId, ...options });
-    clients.push(client);
-    return client;
-  }
-
-  beforeEach(async () => {
-    server = await startServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
-  });
+  const sfu = useSfu();
+  const join = sfu.join.bind(sfu);
 
   it("gives each of three peers both others' audio, byte-identical, under the source's peerId", async () => {
     const alice = await join("room-1", "alice");
@@ -124,7 +104,7 @@ describe("audio forwarding between werift peers", function () {
     const listener = await join("room-listen", "listener", { publish: false });
     alice.startSending();
     await listener.waitForPackets(alice.peerId, 25);
-    const { body } = { body: server.application.sfu.getRoom("room-listen")!.snapshot() };
+    const { body } = { body: sfu.server.application.sfu.getRoom("room-listen")!.snapshot() };
     expect(body.tracks).to.have.length(1);
   });
 });

@@ -1,27 +1,11 @@
 import { expect } from "chai";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 describe("sessions across socket loss, duplicate users and glare", function () {
   this.timeout(60_000);
-  let server: TestServer;
-  const clients: MediaClient[] = [];
-
-  async function join(roomId: string, userId: string): Promise<MediaClient> {
-    const client = await MediaClient.join(server.url, { roomId, userId });
-    clients.push(client);
-    return client;
-  }
-
-  beforeEach(async () => {
-    server = await startServer({ RECONNECT_GRACE_MS: "1500" });
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
-  });
+  const sfu = useSfu({ RECONNECT_GRACE_MS: "1500" });
+  const join = sfu.join.bind(sfu);
 
   it("removes a peer whose socket dropped without leave once the grace period ends", async () => {
     const alice = await join("grace", "alice");
@@ -29,10 +13,10 @@ describe("sessions across socket loss, duplicate users and glare", function () {
     bob.signaling.socket.disconnect();
     await sleep(1000);
     expect(alice.signaling.events("user-left"), "nothing during the grace period").to.be.empty;
-    expect(server.application.sfu.peerCount).to.equal(2);
+    expect(sfu.server.application.sfu.peerCount).to.equal(2);
     const left = await alice.signaling.waitForEvent("user-left", () => true, 5000);
     expect(left).to.deep.equal({ roomId: "grace", peerId: bob.peerId, userId: "bob", reason: "disconnect" });
-    expect(server.application.sfu.peerCount).to.equal(1);
+    expect(sfu.server.application.sfu.peerCount).to.equal(1);
   });
 
   it("resumes a session on a new socket with the same peerId, no user-left, audio still flowing", async () => {
@@ -68,8 +52,7 @@ describe("sessions across socket loss, duplicate users and glare", function () {
 
   it("treats a wrong resume token as a new session", async () => {
     const alice = await join("stale", "alice");
-    const other = await MediaClient.join(server.url, { roomId: "stale", userId: "carol", publish: false });
-    clients.push(other);
+    await join("stale", "carol", { publish: false });
     const ack = await alice.signaling.request("leave", { roomId: "stale" });
     expect(ack.ok).to.equal(true);
     const again = await alice.signaling.request("join", {
@@ -91,7 +74,7 @@ describe("sessions across socket loss, duplicate users and glare", function () {
     expect(error.code).to.equal("REPLACED");
     const left = await alice.signaling.waitForEvent("user-left");
     expect(left).to.deep.equal({ roomId: "dup", peerId: first.peerId, userId: "bob", reason: "replaced" });
-    const rest = server.application.sfu.getRoom("dup")!.peers.map((p) => p.id);
+    const rest = sfu.server.application.sfu.getRoom("dup")!.peers.map((p) => p.id);
     expect(rest).to.have.members([alice.peerId, second.peerId]);
   });
 
