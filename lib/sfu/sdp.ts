@@ -44,10 +44,10 @@ interface Section {
  *
  * werift parses leniently (a non-numeric port, missing credentials, a
  * half-written m-line all go through and can leave negotiation hanging), so
- * everything werift relies on is checked here first. For offers, m-sections
- * other than audio are rejected by setting their port to 0 and dropping them
- * from BUNDLE: the client gets a clear answer instead of a half-working data
- * channel or video line.
+ * everything werift relies on is checked here first. For offers, video
+ * m-sections are rejected by setting their port to 0 and dropping them from
+ * BUNDLE, so the client gets a clear answer instead of a half-working video
+ * line; an offer with a live data-channel m-section is refused.
  */
 export function checkSdp(type: "offer" | "answer", sdp: string, options: SdpCheckOptions): CheckedSdp {
   const { limits } = options;
@@ -76,7 +76,12 @@ export function checkSdp(type: "offer" | "answer", sdp: string, options: SdpChec
     if (section.mid !== undefined && !MID.test(section.mid))
       throw new BadRequestError("sdp has an invalid mid");
     if (section.port === 0) continue;
-    checkTransport(session, body);
+    // werift answers a data-channel m-line with a live SCTP transport even at port 0 (and leaks
+    // its socket on close), so an offer that asks for one is refused outright.
+    if (section.kind === "application") {
+      throw new BadRequestError("this SFU carries audio only: data channels are not supported");
+    }
+    checkTransport(session, body, section.kind !== "application");
     for (let i = section.start + 1; i < section.end; i++) {
       const line = lines[i]!;
       if (!line.startsWith("a=candidate:")) continue;
@@ -131,7 +136,7 @@ function attribute(lines: string[], name: string): string | undefined {
   return line?.slice(prefix.length).trim();
 }
 
-function checkTransport(session: string[], media: string[]): void {
+function checkTransport(session: string[], media: string[], rtp: boolean): void {
   const lookup = (name: string) => attribute(media, name) ?? attribute(session, name);
   const ufrag = lookup("ice-ufrag");
   const pwd = lookup("ice-pwd");
@@ -146,5 +151,5 @@ function checkTransport(session: string[], media: string[]): void {
   }
   if (setup === undefined || !SETUP.has(setup))
     throw new BadRequestError("sdp has a missing or invalid setup");
-  if (!media.some((l) => l === "a=rtcp-mux")) throw new BadRequestError("sdp must use rtcp-mux");
+  if (rtp && !media.some((l) => l === "a=rtcp-mux")) throw new BadRequestError("sdp must use rtcp-mux");
 }
