@@ -18,7 +18,7 @@ import { isPrivateAddress, parseCandidate } from "./candidate.js";
 import { ForwardedTrack } from "./ForwardedTrack.js";
 import { Negotiator } from "./Negotiator.js";
 import { checkSdp } from "./sdp.js";
-import { StunGuard } from "./StunGuard.js";
+import { DatagramGuard } from "./DatagramGuard.js";
 
 export interface PeerOptions {
   roomId: string;
@@ -69,7 +69,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly joinedAt = new Date();
   readonly #pc: RTCPeerConnection;
   readonly #negotiator: Negotiator;
-  readonly #stunGuard: StunGuard;
+  readonly #datagramGuard: DatagramGuard;
   readonly #options: PeerOptions;
   readonly #logger: Logger;
   readonly #published = new Map<string, AudioForwarder>();
@@ -92,8 +92,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.displayName = options.displayName;
     this.#options = options;
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
-    this.#stunGuard = new StunGuard({ pc: () => this.#pc, logger: this.#logger });
-    this.#pc = new RTCPeerConnection(peerConfig(options.media, this.#stunGuard.filter));
+    this.#datagramGuard = new DatagramGuard({ pc: () => this.#pc, logger: this.#logger });
+    this.#pc = new RTCPeerConnection(peerConfig(options.media, this.#datagramGuard.filter));
     this.#negotiator = new Negotiator({
       pc: this.#pc,
       stepTimeoutMs: options.limits.negotiationTimeoutMs,
@@ -259,7 +259,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#subscriptions.clear();
     this.#pendingSources.clear();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
-    this.#logger.info("peer closed", { reason, unauthenticatedStunDropped: this.#stunGuard.dropped });
+    this.#logger.info("peer closed", { reason, hostileDatagramsDropped: this.#datagramGuard.dropped });
     this.emit("close", reason);
     // Forwarders are dropped only after `close` so the room can still unsubscribe them.
     this.#published.clear();
@@ -281,7 +281,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state)).unSubscribe,
       pc.onTrack.subscribe((track) => this.#onTrack(track)).unSubscribe,
       // Fires (synchronously) before werift opens an ICE socket, so every socket is guarded from its first datagram.
-      pc.iceGatheringStateChange.subscribe(() => this.#stunGuard.protect()).unSubscribe,
+      pc.iceGatheringStateChange.subscribe(() => this.#datagramGuard.protect()).unSubscribe,
     );
   }
 
@@ -368,7 +368,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
 function peerConfig(
   media: MediaOptions,
-  filterStun: StunGuard["filter"],
+  filterStun: DatagramGuard["filter"],
 ): ConstructorParameters<typeof RTCPeerConnection>[0] {
   const advertise = media.advertiseIps.length > 0;
   return {

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { expect } from "chai";
 import { Connection, StunProtocol } from "werift";
-import { isAuthenticStunRequest } from "../../lib/sfu/StunGuard.js";
+import { checkStunRequest, isSafeRtp } from "../../lib/sfu/DatagramGuard.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
@@ -20,17 +20,54 @@ const PWD = "abcdefghijklmnopqrstuv";
 const passwords: Record<string, string> = { [UFRAG]: PWD, oldU: "0123456789012345678901" };
 const lookup = (ufrag: string) => (Object.hasOwn(passwords, ufrag) ? passwords[ufrag] : undefined);
 
-describe("STUN credential check on the SFU's ICE sockets", function () {
-  describe("isAuthenticStunRequest", () => {
+/** An RTP header with a one-byte-extension block of `elements` one-byte elements, `words` claimed. */
+function rtpWithExtension(options: { elements: number; words?: number; profile?: number }): Buffer {
+  const block: number[] = [];
+  for (let i = 0; i < options.elements; i++) block.push(0x10 | (i % 14), 0xaa);
+  while (block.length % 4 !== 0) block.push(0);
+  const header = Buffer.from([0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0]);
+  header.writeUInt16BE(options.profile ?? 0xbede, 12);
+  header.writeUInt16BE(options.words ?? block.length / 4, 14);
+  return Buffer.concat([header, Buffer.from(block), Buffer.alloc(40)]);
+}
+
+describe("datagram checks on the SFU's ICE sockets", function () {
+  describe("isSafeRtp", () => {
+    it("passes RTP as clients send it, RTCP, DTLS and STUN", () => {
+      expect(isSafeRtp(rtpWithExtension({ elements: 2 }))).to.equal(true);
+      expect(isSafeRtp(rtpWithExtension({ elements: 14 }))).to.equal(true);
+      expect(isSafeRtp(rtpWithExtension({ elements: 0, words: 3, profile: 0x1234 }))).to.equal(true);
+      expect(isSafeRtp(Buffer.from([0x80, 200, 0, 6, 1, 2, 3, 4]))).to.equal(true);
+      expect(isSafeRtp(Buffer.from([22, 0xfe, 0xfd]))).to.equal(true);
+      expect(isSafeRtp(bindingRequest({ username: "a:b" }))).to.equal(true);
+      expect(isSafeRtp(Buffer.alloc(0))).to.equal(true);
+    });
+
+    it("drops RTP whose header runs past the datagram or holds more extension elements than ids exist", () => {
+      // The datagram the hostile-UDP test found: 116 bytes that held werift's event loop for 90 s.
+      const found = Buffer.from("906fb4a2fd8bf9ab394136b7bedef9087dfd501ed863796f", "hex");
+      expect(isSafeRtp(Buffer.concat([found, Buffer.alloc(92, 0x5a)]))).to.equal(false);
+      expect(isSafeRtp(rtpWithExtension({ elements: 2, words: 0xffff }))).to.equal(false);
+      expect(isSafeRtp(rtpWithExtension({ elements: 2, words: 0xffff, profile: 0x1000 }))).to.equal(false);
+      expect(isSafeRtp(rtpWithExtension({ elements: 200 }))).to.equal(false);
+      expect(isSafeRtp(Buffer.from([0x8f, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2]))).to.equal(false);
+      expect(isSafeRtp(Buffer.from([0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0xbe]))).to.equal(false);
+      // Second byte 210 is an RTCP type by RFC 5761, but werift parses it as RTP.
+      const rtcpTypeRtp = rtpWithExtension({ elements: 2, words: 0xffff });
+      rtcpTypeRtp[1] = 210;
+      expect(isSafeRtp(rtcpTypeRtp)).to.equal(false);
+    });
+  });
+
+  describe("checkStunRequest", () => {
     it("accepts a check signed with our password, even with an unknown attribute before MESSAGE-INTEGRITY", () => {
-      expect(
-        isAuthenticStunRequest(bindingRequest({ username: `${UFRAG}:cli1`, password: PWD }), lookup),
-      ).to.equal(true);
+      const data = bindingRequest({ username: `${UFRAG}:cli1`, password: PWD });
+      expect(checkStunRequest(data, lookup)).to.equal("authentic-request");
     });
 
     it("accepts a check for an earlier ICE generation's ufrag signed with that generation's password", () => {
       const data = bindingRequest({ username: "oldU:cli1", password: passwords.oldU! });
-      expect(isAuthenticStunRequest(data, lookup)).to.equal(true);
+      expect(checkStunRequest(data, lookup)).to.equal("authentic-request");
     });
 
     it("refuses a wrong ufrag, a wrong password, no MESSAGE-INTEGRITY and no USERNAME", () => {
@@ -46,17 +83,17 @@ describe("STUN credential check on the SFU's ICE sockets", function () {
         "role conflict bait": bindingRequest({ username: `${UFRAG}:cli1`, controlled: 0n }),
       };
       for (const [name, data] of Object.entries(cases)) {
-        expect(isAuthenticStunRequest(data, lookup), name).to.equal(false);
+        expect(checkStunRequest(data, lookup), name).to.equal("forged-request");
       }
     });
 
-    it("leaves everything that is not a STUN request to werift", () => {
+    it("tells STUN requests from responses, indications and media", () => {
       const rtp = Buffer.from([0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3, 4]);
       const dtls = Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
       const response = encodeStun({ type: BINDING_RESPONSE, attributes: [] });
       const indication = encodeStun({ type: BINDING_INDICATION, attributes: [] });
       for (const data of [rtp, dtls, response, indication, Buffer.alloc(0)]) {
-        expect(isAuthenticStunRequest(data, lookup)).to.equal(true);
+        expect(checkStunRequest(data, lookup)).to.equal("not-a-request");
       }
     });
   });
@@ -129,6 +166,36 @@ describe("STUN credential check on the SFU's ICE sockets", function () {
       await bob.waitForPackets(alice.peerId, 25);
       expect(bob.packetsFrom(alice.peerId)).to.be.greaterThan(before);
       expect(bob.pc.connectionState).to.equal("connected");
+    });
+
+    it("ignores DTLS and RTP from an address that never passed an ICE check", async () => {
+      const alice = await MediaClient.join(server.url, { roomId: "dtls", userId: "alice" });
+      const bob = await MediaClient.join(server.url, { roomId: "dtls", userId: "bob" });
+      clients = [alice, bob];
+      alice.startSending();
+      bob.startSending();
+      await bob.waitForPackets(alice.peerId, 10);
+      const [host, port] = bob.pc.iceTransports[0]!.connection.nominated!.remoteAddr;
+      const record = (type: number, body: number[]) =>
+        Buffer.from([type, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, body.length, ...body]);
+      // Without the guard werift closes the DTLS session on the alert or the unknown record
+      // type, restarts it on the ClientHello, and stalls for ~90 s parsing the RTP header.
+      const forged = [
+        record(21, [1, 0]),
+        record(21, [2, 40]),
+        record(99, [0]),
+        record(22, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        Buffer.concat([Buffer.from("906fb4a2fd8bf9ab394136b7bedef908", "hex"), Buffer.alloc(100, 0x5a)]),
+      ];
+      for (const data of forged) socket.send(data, port, host);
+      await sleep(300);
+      await bob.waitForPackets(alice.peerId, 25, 3_000);
+      await alice.waitForPackets(bob.peerId, 25, 3_000);
+      expect(server.application.sfu.peerSnapshots().map((p) => p.connectionState)).to.deep.equal([
+        "connected",
+        "connected",
+      ]);
+      expect(replies).to.have.length(0);
     });
   });
 });

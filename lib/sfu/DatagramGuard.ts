@@ -1,0 +1,241 @@
+import {
+  classes,
+  isStunMessage,
+  parseMessage,
+  type Address,
+  type Message,
+  type Protocol,
+  type RTCPeerConnection,
+} from "werift";
+import type { Logger } from "../logger.js";
+
+/** The ICE credentials werift keeps on each connection: the current pair and those of earlier generations. */
+export interface IceCredentials {
+  localUsername: string;
+  localPassword: string;
+  /** ufrag → password of earlier ICE generations (werift's `userHistory`). */
+  userHistory?: Record<string, string>;
+}
+
+/** What a datagram is, as far as the STUN credential check goes. */
+export type StunVerdict = "authentic-request" | "forged-request" | "not-a-request";
+
+/**
+ * Classifies a datagram: a STUN request whose USERNAME starts with one of our
+ * ufrags and whose MESSAGE-INTEGRITY verifies with that ufrag's password
+ * (RFC 8445 §7.2.2, short-term credentials) is authentic; any other STUN
+ * request is forged. Responses, indications and non-STUN data are not requests.
+ */
+export function checkStunRequest(
+  data: Buffer,
+  passwordFor: (ufrag: string) => string | undefined,
+): StunVerdict {
+  if (!isStunMessage(data)) return "not-a-request";
+  try {
+    const message = parseMessage(data);
+    if (!message || message.messageClass !== classes.REQUEST) return "not-a-request";
+    const password = passwordFor(localUfrag(message) ?? "");
+    if (password === undefined) return "forged-request";
+    return parseMessage(data, Buffer.from(password, "utf8")) ? "authentic-request" : "forged-request";
+  } catch {
+    // Runs on werift's socket callback, where a throw would be uncaught.
+    return "forged-request";
+  }
+}
+
+/** More extension elements than RFC 8285 one-byte ids exist (1-14), with room for padding quirks. */
+const MAX_RTP_EXTENSIONS = 16;
+
+/**
+ * False for an RTP packet (RFC 7983: first byte 128-191; not RTCP by
+ * werift's reckoning) whose CSRC list or header extension runs past the datagram, or whose
+ * extension block holds more than {@link MAX_RTP_EXTENSIONS} elements;
+ * true for everything else. The header is in the clear under SRTP, so this
+ * holds for encrypted packets too.
+ */
+export function isSafeRtp(data: Buffer): boolean {
+  const first = data[0];
+  if (first === undefined || first >> 6 !== 2 || data.length < 2) return true;
+  // werift's own split (rtp isRtcp): second byte 192-208 is RTCP, anything else is parsed as RTP.
+  if (data[1]! >= 192 && data[1]! <= 208) return true;
+  const extensionAt = 12 + 4 * (first & 0x0f);
+  if (extensionAt > data.length) return false;
+  if ((first & 0x10) === 0) return true;
+  if (extensionAt + 4 > data.length) return false;
+  const profile = data.readUInt16BE(extensionAt);
+  const start = extensionAt + 4;
+  const end = start + 4 * data.readUInt16BE(extensionAt + 2);
+  if (end > data.length) return false;
+  const twoByte = (profile & 0xfff0) === 0x1000;
+  if (profile !== 0xbede && !twoByte) return true; // werift takes other profiles as one opaque block
+  let elements = 0;
+  for (let i = start; i < end;) {
+    const id = data[i]!;
+    if (id === 0) {
+      i++;
+      continue;
+    }
+    if (!twoByte && id >> 4 === 15) break;
+    if (++elements > MAX_RTP_EXTENSIONS) return false;
+    i += twoByte ? 2 + (data[i + 1] ?? 0) : 2 + (id & 0x0f);
+  }
+  return true;
+}
+
+/** Remote addresses remembered per ICE socket; a client has a handful, an attacker cannot add any. */
+const MAX_KNOWN_SOURCES = 8;
+
+/**
+ * werift internals the guard wraps. They are private in werift's typings, so
+ * their presence is checked at run time and a missing one is reported once
+ * (test/hardening/datagramGuard.test.ts fails on a werift upgrade that drops them).
+ */
+interface ConnectionInternals extends IceCredentials {
+  ensureProtocol?: (protocol: object) => void;
+  protocols?: object[];
+}
+interface ProtocolInternals {
+  datagramReceived?: (data: Buffer, addr: Address) => void;
+}
+
+/**
+ * Checks every datagram on a peer's ICE sockets before werift sees it.
+ * werift trusts its sockets: it answers any STUN binding request, hands
+ * every other datagram from any address to DTLS and SRTP, and there a
+ * single forged packet does damage (a plaintext alert or an unknown record
+ * type closes the DTLS session, a ClientHello restarts it, an RTP header
+ * extension whose length runs past the packet holds the event loop for
+ * minutes because it is parsed before SRTP authentication). So:
+ *
+ * - a STUN request must carry our ICE credentials; its source address then
+ *   becomes a known source of this socket;
+ * - STUN responses and indications go to werift, which matches responses
+ *   to its own transactions and checks their integrity;
+ * - everything else (DTLS, SRTP, SRTCP) must come from a known source, and
+ *   RTP must have a header werift can parse safely (the client is not
+ *   trusted with that either).
+ *
+ * werift's `iceFilterStunResponse` hook cannot do this: it runs after role
+ * conflicts are handled (a 487 reply, or a role switch), sees only the parsed
+ * message (re-serialising moves unknown attributes such as Chrome's
+ * GOOG-NETWORK-INFO, so MESSAGE-INTEGRITY cannot be checked there) and never
+ * sees non-STUN data. It is kept as a second line ({@link filter}) that checks
+ * the ufrag, should werift's internals change.
+ */
+export class DatagramGuard {
+  readonly #pc: () => RTCPeerConnection;
+  readonly #logger: Logger;
+  readonly #connections = new WeakSet<object>();
+  readonly #protocols = new WeakSet<object>();
+  readonly #passwordFor = (ufrag: string) => this.#lookupPassword(ufrag);
+  #dropped = 0;
+  #reportedMissing = false;
+
+  /** `pc` is a getter: the guard is created before the connection whose config carries {@link filter}. */
+  constructor(options: { pc: () => RTCPeerConnection; logger: Logger }) {
+    this.#pc = options.pc;
+    this.#logger = options.logger;
+  }
+
+  /** Datagrams dropped so far. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** werift's `iceFilterStunResponse`: answer only requests whose USERNAME names one of our ufrags. */
+  readonly filter = (message: Message, _addr: unknown, protocol: Protocol): boolean => {
+    // A socket that escaped protect() is guarded from its next datagram on.
+    this.#guardProtocol(protocol);
+    const ufrag = localUfrag(message);
+    if (ufrag !== undefined && this.#lookupPassword(ufrag) !== undefined) return true;
+    this.#dropped++;
+    return false;
+  };
+
+  /**
+   * Guards every ICE socket of the connection, present and future. Call it
+   * whenever gathering may start (werift opens sockets when it gathers);
+   * repeated calls are cheap.
+   */
+  protect(): void {
+    for (const transport of this.#pc().iceTransports) {
+      const connection = transport.connection as unknown as ConnectionInternals;
+      if (this.#connections.has(connection)) continue;
+      const ensureProtocol = connection.ensureProtocol;
+      if (typeof ensureProtocol !== "function" || !Array.isArray(connection.protocols)) {
+        this.#reportMissing("Connection.ensureProtocol");
+        continue;
+      }
+      this.#connections.add(connection);
+      connection.ensureProtocol = (protocol: object) => {
+        this.#guardProtocol(protocol);
+        ensureProtocol.call(connection, protocol);
+      };
+      for (const protocol of connection.protocols) this.#guardProtocol(protocol);
+    }
+  }
+
+  #guardProtocol(protocol: object): void {
+    if (this.#protocols.has(protocol)) return;
+    const internals = protocol as ProtocolInternals;
+    const receive = internals.datagramReceived;
+    if (typeof receive !== "function") {
+      this.#reportMissing("StunProtocol.datagramReceived");
+      return;
+    }
+    this.#protocols.add(protocol);
+    const sources: Address[] = [];
+    internals.datagramReceived = (data: Buffer, addr: Address) => {
+      if (this.#admit(data, addr, sources)) receive.call(protocol, data, addr);
+      else this.#dropped++;
+    };
+  }
+
+  /**
+   * Per datagram. Media takes the branch that allocates nothing: a scan of
+   * at most {@link MAX_KNOWN_SOURCES} addresses and a look at the RTP header.
+   */
+  #admit(data: Buffer, addr: Address, sources: Address[]): boolean {
+    if (isStunMessage(data)) {
+      const verdict = checkStunRequest(data, this.#passwordFor);
+      if (verdict === "forged-request") return false;
+      if (verdict === "authentic-request" && !isKnown(sources, addr)) {
+        if (sources.length >= MAX_KNOWN_SOURCES) sources.shift();
+        sources.push([addr[0], addr[1]]);
+      }
+      return true;
+    }
+    return isKnown(sources, addr) && isSafeRtp(data);
+  }
+
+  #lookupPassword(ufrag: string): string | undefined {
+    for (const transport of this.#pc().iceTransports) {
+      const connection = transport.connection as unknown as IceCredentials;
+      if (ufrag === connection.localUsername) return connection.localPassword;
+      // Own keys only: a USERNAME of "constructor:x" must not find Object.prototype members.
+      const history = connection.userHistory;
+      if (history && Object.hasOwn(history, ufrag) && typeof history[ufrag] === "string")
+        return history[ufrag];
+    }
+    return undefined;
+  }
+
+  #reportMissing(what: string): void {
+    if (this.#reportedMissing) return;
+    this.#reportedMissing = true;
+    this.#logger.error("werift internals changed: datagrams reach werift unchecked", { missing: what });
+  }
+}
+
+function isKnown(sources: readonly Address[], addr: Address): boolean {
+  for (const source of sources) if (source[1] === addr[1] && source[0] === addr[0]) return true;
+  return false;
+}
+
+/** Our ufrag: the part of the request's USERNAME ("ours:theirs") before the colon. */
+function localUfrag(message: Message): string | undefined {
+  const username: unknown = message.getAttributeValue("USERNAME");
+  if (typeof username !== "string") return undefined;
+  const colon = username.indexOf(":");
+  return colon > 0 ? username.slice(0, colon) : undefined;
+}

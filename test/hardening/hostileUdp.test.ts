@@ -1,0 +1,139 @@
+import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { expect } from "chai";
+import { MediaClient } from "../helpers/MediaClient.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { sleep } from "../helpers/wait.js";
+import { GapTracker } from "./GapTracker.js";
+import { HOSTILE_KINDS, hostileDatagram, type HostileKind, type HostileTarget } from "./hostile.js";
+import { Prng } from "./prng.js";
+import { iceCredentials } from "./stun.js";
+
+const SEED = 0x5eed_0dd;
+const PER_KIND = 4_200;
+/** From the client's own address only the kinds that pass the source check and reach SRTP/SRTCP or STUN. */
+const CLIENT_KINDS: HostileKind[] = ["rtp", "rtcp", "stun"];
+const PER_CLIENT_KIND = 2_000;
+const BATCH = 100;
+
+/** The kernel's drop counter for the UDP socket bound to `port` (0 when not found). */
+function udpDrops(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1]?.endsWith(hexPort)) return Number(fields.at(-1));
+  }
+  return 0;
+}
+
+function ssrcsIn(sdp: string | undefined): number[] {
+  return [...(sdp ?? "").matchAll(/^a=ssrc:(\d+)/gm)].map((m) => Number(m[1]));
+}
+
+describe("hostile UDP at a live peer's media port", function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  let alice: MediaClient;
+  let bob: MediaClient;
+  let sfuAddress: readonly [string, number];
+  let target: HostileTarget;
+
+  before(async () => {
+    server = await startServer();
+    alice = await MediaClient.join(server.url, { roomId: "hostile", userId: "alice" });
+    bob = await MediaClient.join(server.url, { roomId: "hostile", userId: "bob" });
+    alice.startSending();
+    bob.startSending();
+    await bob.waitForPackets(alice.peerId, 25);
+    await alice.waitForPackets(bob.peerId, 25);
+    // The SFU's end of bob's media path: what an on-path observer or a port scan would find.
+    sfuAddress = bob.pc.iceTransports[0]!.connection.nominated!.remoteAddr;
+    target = {
+      ufrag: iceCredentials(bob.signaling.events("answer")[0]!.sdp).ufrag,
+      ssrcs: [...ssrcsIn(bob.pc.remoteDescription?.sdp), ...ssrcsIn(bob.pc.localDescription?.sdp)],
+    };
+  });
+
+  after(async () => {
+    await Promise.all([alice, bob].map((c) => c?.close()));
+    await server.close();
+  });
+
+  /** Sends `perKind` datagrams of each kind, interleaved, in paced batches; checks that audio kept flowing. */
+  async function flood(
+    seed: number,
+    kinds: readonly HostileKind[],
+    perKind: number,
+    send: (data: Buffer) => Promise<void>,
+  ): Promise<string> {
+    const gaps = [new GapTracker(bob), new GapTracker(alice)];
+    for (const gap of gaps) gap.reset();
+    const dropsBefore = udpDrops(sfuAddress[1]);
+    const rng = new Prng(seed);
+    const plan = kinds.flatMap((kind) => Array<HostileKind>(perKind).fill(kind));
+    // Interleave the kinds (seeded Fisher-Yates) so each parser sees them mixed with real traffic.
+    for (let i = plan.length - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      [plan[i], plan[j]] = [plan[j]!, plan[i]!];
+    }
+    const bytes: Partial<Record<HostileKind, number>> = {};
+    const started = performance.now();
+    for (let i = 0; i < plan.length; i += BATCH) {
+      await Promise.all(
+        plan.slice(i, i + BATCH).map((kind) => {
+          const data = hostileDatagram(rng, kind, target);
+          bytes[kind] = (bytes[kind] ?? 0) + data.length;
+          return send(data);
+        }),
+      );
+      await sleep(4);
+    }
+    const sendMs = performance.now() - started;
+    await sleep(1_000);
+    const [bobGap, aliceGap] = gaps.map((gap) => gap.finish());
+
+    expect(bobGap, "longest gap bob <- alice").to.be.below(1_000);
+    expect(aliceGap, "longest gap alice <- bob").to.be.below(1_000);
+    expect(bob.pc.connectionState).to.equal("connected");
+    const states = server.application.sfu.peerSnapshots().map((p) => p.connectionState);
+    expect(states).to.deep.equal(["connected", "connected"]);
+    await bob.waitForPackets(alice.peerId, 25);
+    await alice.waitForPackets(bob.peerId, 25);
+    expect(bob.stats(alice.peerId)!.corrupt, "corrupted packets forwarded to bob").to.equal(0);
+    expect(alice.stats(bob.peerId)!.corrupt, "corrupted packets forwarded to alice").to.equal(0);
+    return (
+      `${plan.length} datagrams (${perKind} per kind; bytes ${JSON.stringify(bytes)}) in ${sendMs.toFixed(0)} ms; ` +
+      `kernel dropped ${udpDrops(sfuAddress[1]) - dropsBefore} at the SFU socket; ` +
+      `longest audio gap: bob ${bobGap!.toFixed(0)} ms, alice ${aliceGap!.toFixed(0)} ms`
+    );
+  }
+
+  it(`survives ${PER_KIND * HOSTILE_KINDS.length} random, RTP-, RTCP-, DTLS- and STUN-like datagrams from a stranger, answering none`, async () => {
+    const attacker = createSocket("udp4");
+    const replies: Buffer[] = [];
+    attacker.on("message", (data) => replies.push(data));
+    await new Promise<void>((resolve) => attacker.bind(0, "127.0.0.1", resolve));
+    const [host, port] = sfuAddress;
+    try {
+      const figures = await flood(
+        SEED,
+        HOSTILE_KINDS,
+        PER_KIND,
+        (data) => new Promise<void>((resolve) => attacker.send(data, port, host, () => resolve())),
+      );
+      console.log(`      stranger: ${figures}; replies ${replies.length}`);
+    } finally {
+      attacker.close();
+    }
+    expect(replies, "replies to the attacker").to.have.length(0);
+  });
+
+  it(`survives ${PER_CLIENT_KIND * CLIENT_KINDS.length} forged RTP, RTCP and STUN datagrams from the client's own address`, async () => {
+    // Sent from bob's own ICE socket: what a malicious client, or an attacker spoofing its address, can do.
+    const pair = bob.pc.iceTransports[0]!.connection.nominated!;
+    const figures = await flood(SEED + 1, CLIENT_KINDS, PER_CLIENT_KIND, (data) =>
+      pair.protocol.sendData(data, sfuAddress).catch(() => undefined),
+    );
+    console.log(`      client's address: ${figures}`);
+  });
+});
