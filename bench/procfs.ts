@@ -13,6 +13,8 @@ interface ProcStat {
   ppid: number;
   /** utime + stime, in clock ticks. */
   cpuTicks: number;
+  /** stime alone: time in the kernel on the process's behalf (system calls, such as UDP sends). */
+  systemTicks: number;
   rssBytes: number;
 }
 
@@ -22,7 +24,13 @@ function readStat(pid: number): ProcStat | undefined {
     // The command name (field 2) may contain spaces; fields after it are positional.
     const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
     const field = (n: number): number => Number(rest[n - 3]);
-    return { pid, ppid: field(4), cpuTicks: field(14) + field(15), rssBytes: field(24) * PAGE_BYTES };
+    return {
+      pid,
+      ppid: field(4),
+      cpuTicks: field(14) + field(15),
+      systemTicks: field(15),
+      rssBytes: field(24) * PAGE_BYTES,
+    };
   } catch {
     return undefined;
   }
@@ -62,17 +70,25 @@ function treeStats(roots: readonly number[]): ProcStat[] {
 export interface TreeSample {
   /** utime + stime summed over the tree, in microseconds. */
   cpuMicros: number;
+  /** The stime part of cpuMicros. */
+  systemMicros: number;
   rssBytes: number;
 }
 
 export function sampleTree(roots: readonly number[]): TreeSample {
   let ticks = 0;
+  let systemTicks = 0;
   let rssBytes = 0;
   for (const stat of treeStats(roots)) {
     ticks += stat.cpuTicks;
+    systemTicks += stat.systemTicks;
     rssBytes += stat.rssBytes;
   }
-  return { cpuMicros: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6, rssBytes };
+  return {
+    cpuMicros: (ticks / CLOCK_TICKS_PER_SECOND) * 1e6,
+    systemMicros: (systemTicks / CLOCK_TICKS_PER_SECOND) * 1e6,
+    rssBytes,
+  };
 }
 
 /** CPU time all processes on the machine spent busy (not idle or iowait), in microseconds. */

@@ -43,6 +43,12 @@ const ROWS: Row[] = [
     format: fixed(1),
     ratio: true,
   },
+  {
+    label: "… of which in the kernel (system time)",
+    value: (r) => r.systemMicrosPerPacket ?? Number.NaN,
+    format: fixed(1),
+    ratio: true,
+  },
   { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
   { label: "latency p50 (ms)", value: (r) => r.latencyMs.p50, format: fixed(1), ratio: true },
   { label: "latency p95 (ms)", value: (r) => r.latencyMs.p95, format: fixed(1), ratio: true },

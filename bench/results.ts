@@ -29,6 +29,8 @@ export interface ScenarioResult {
   forwardedPerSecond: number;
   /** Server process tree utime+stime over the window ÷ packets delivered. */
   cpuMicrosPerPacket: number;
+  /** The kernel (system time) part of cpuMicrosPerPacket: mostly the UDP sends. Absent in older results. */
+  systemMicrosPerPacket?: number;
   /** Server CPU as a percentage of one core. */
   serverCpuPercent: number;
   latencyMs: { p50: number; p95: number; p99: number };

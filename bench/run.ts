@@ -36,6 +36,7 @@ function failed(target: TargetSpec, scenario: Scenario, seconds: number, error: 
     deliveryRatio: 0,
     forwardedPerSecond: 0,
     cpuMicrosPerPacket: Number.NaN,
+    systemMicrosPerPacket: Number.NaN,
     serverCpuPercent: Number.NaN,
     latencyMs: { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN },
     joinMs: { p50: Number.NaN, p95: Number.NaN, samples: 0 },

@@ -115,6 +115,10 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       deliveryRatio: totals.expected > 0 ? totals.delivered / totals.expected : 0,
       forwardedPerSecond: totals.delivered / seconds,
       cpuMicrosPerPacket: totals.delivered > 0 ? serverCpu / totals.delivered : Number.NaN,
+      systemMicrosPerPacket:
+        totals.delivered > 0
+          ? (serverAfter.systemMicros - serverBefore.systemMicros) / totals.delivered
+          : Number.NaN,
       serverCpuPercent: (serverCpu / windowMicros) * 100,
       latencyMs: {
         p50: totals.latency.percentile(0.5),
