@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { MediaStreamTrack, RTCRtpTransceiver, RtpPacket } from "werift";
+import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpTransceiver, RtpPacket } from "werift";
 import type { Logger } from "../logger.js";
 import type { ForwardingTotals, TrackSnapshot } from "../types.js";
+import { MediaTransport } from "../media/MediaTransport.js";
+import { createRtpView, readRtp } from "../media/rtp.js";
+import { RtpReceiveStream } from "../media/RtpReceiveStream.js";
 import type { ForwardedTrack } from "./ForwardedTrack.js";
 import { AUDIO_LEVEL_URI, extensionId } from "./rtp.js";
 
@@ -17,8 +20,14 @@ export interface AudioForwarderOptions {
 }
 
 /**
- * One published audio track: receives its RTP from werift and hands each
- * packet, payload untouched, to every subscriber's {@link ForwardedTrack}.
+ * One published audio track: receives its RTP and hands each packet, payload
+ * untouched, to every subscriber's {@link ForwardedTrack}.
+ *
+ * When the publisher signalled the track's SSRC, its packets come straight
+ * off the transport through an {@link RtpReceiveStream}, decrypted in place,
+ * without werift's parse, routing, clone and event dispatch. Otherwise (and
+ * for anything that path leaves to werift) they arrive through werift's
+ * `track.onReceiveRtp`.
  */
 export class AudioForwarder {
   readonly id = randomUUID();
@@ -30,9 +39,13 @@ export class AudioForwarder {
   readonly #totals: ForwardingTotals;
   readonly #logger: Logger;
   readonly #unsubscribe: () => void;
+  readonly #stream: RtpReceiveStream | undefined;
   #closed = false;
   #failed = false;
+  /** The publisher's audio-level extension id, 0 if it has none; resolved on the first packet. */
   #audioLevelId: number | undefined;
+  /** Filled per packet and handed to every subscriber; never kept past the call. */
+  readonly #view = createRtpView();
   packetsReceived = 0;
   packetsForwarded = 0;
   bytesForwarded = 0;
@@ -45,6 +58,12 @@ export class AudioForwarder {
     this.#totals = options.totals;
     this.#logger = options.logger.child({ trackId: this.id });
     this.#unsubscribe = this.#track.onReceiveRtp.subscribe(this.#onRtp).unSubscribe;
+    this.#stream = this.#openStream();
+  }
+
+  /** Whether packets arrive on the SFU's own receive path. */
+  get fastPath(): boolean {
+    return this.#stream !== undefined;
   }
 
   get closed(): boolean {
@@ -97,6 +116,7 @@ export class AudioForwarder {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
+    this.#stream?.close();
     this.#subscribers.clear();
   }
 
@@ -104,22 +124,79 @@ export class AudioForwarder {
   readonly #onRtp = (packet: RtpPacket): void => {
     try {
       this.packetsReceived++;
-      this.#audioLevelId ??= extensionId(this.#transceiver, AUDIO_LEVEL_URI);
+      this.#audioLevelId ??= extensionId(this.#transceiver, AUDIO_LEVEL_URI) ?? 0;
       const levelId = this.#audioLevelId;
-      const audioLevel =
-        levelId === undefined ? undefined : packet.header.extensions.find((e) => e.id === levelId)?.payload;
-      const bytes = packet.payload.length;
-      for (const subscriber of this.#subscribers) {
-        if (!subscriber.write(packet, audioLevel)) continue;
-        this.packetsForwarded++;
-        this.bytesForwarded += bytes;
-        this.#totals.packetsForwarded++;
-        this.#totals.bytesForwarded += bytes;
+      const { header } = packet;
+      const view = this.#view;
+      view.marker = header.marker;
+      view.payloadType = header.payloadType;
+      view.sequenceNumber = header.sequenceNumber;
+      view.timestamp = header.timestamp;
+      view.ssrc = header.ssrc;
+      view.payload = packet.payload;
+      view.audioLevel = -1;
+      if (levelId > 0) {
+        for (const extension of header.extensions) {
+          if (extension.id === levelId && extension.payload.length > 0)
+            view.audioLevel = extension.payload[0]!;
+        }
       }
+      this.#forward(performance.now());
     } catch (error) {
-      if (this.#failed) return;
-      this.#failed = true;
-      this.#logger.error("forwarding failed; further errors on this track are not logged", { error });
+      this.#onError(error);
     }
   };
+
+  #openStream(): RtpReceiveStream | undefined {
+    const { ssrc, codec } = this.#track;
+    // Set by werift when the transceiver is created; typed as always present, checked all the same.
+    const dtls: RTCDtlsTransport | undefined = this.#transceiver.receiver.dtlsTransport;
+    if (ssrc === undefined || codec === undefined || dtls === undefined) {
+      this.#logger.info("receiving through werift", { signalledSsrc: ssrc !== undefined });
+      return undefined;
+    }
+    const transport = MediaTransport.of(dtls);
+    transport.onError ??= (error) =>
+      this.#logger.error("receive path failed; errors are not logged again", { error });
+    return new RtpReceiveStream({
+      transport,
+      ssrc,
+      payloadType: codec.payloadType,
+      clockRate: codec.clockRate,
+      receiver: this.#transceiver.receiver,
+      onPacket: this.#onPacket,
+    });
+  }
+
+  // Runs inside the transport's receive path for every packet: must never throw.
+  readonly #onPacket = (packet: Buffer, headerLength: number, end: number, nowMs: number): void => {
+    try {
+      this.packetsReceived++;
+      this.#audioLevelId ??= extensionId(this.#transceiver, AUDIO_LEVEL_URI) ?? 0;
+      if (!readRtp(packet, headerLength, end, this.#audioLevelId, this.#view)) return;
+      this.#forward(nowMs);
+    } catch (error) {
+      this.#onError(error);
+    }
+  };
+
+  #forward(nowMs: number): void {
+    const view = this.#view;
+    const bytes = view.payload.length;
+    let sent = 0;
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.write(view, nowMs)) sent++;
+    }
+    if (sent === 0) return;
+    this.packetsForwarded += sent;
+    this.bytesForwarded += sent * bytes;
+    this.#totals.packetsForwarded += sent;
+    this.#totals.bytesForwarded += sent * bytes;
+  }
+
+  #onError(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#logger.error("forwarding failed; further errors on this track are not logged", { error });
+  }
 }

@@ -1,9 +1,15 @@
 import { RtpHeader, RtpPacket, type RTCRtpSender, type RTCRtpTransceiver } from "werift";
 import type { Logger } from "../logger.js";
-import { AUDIO_LEVEL_URI, extensionId, seqAdd, tsAdd } from "./rtp.js";
+import { MediaTransport } from "../media/MediaTransport.js";
+import { RtpSendStream } from "../media/RtpSendStream.js";
+import { AUDIO_LEVEL_URI, extensionId, SDES_MID_URI, seqAdd, tsAdd } from "./rtp.js";
+import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions, type RtpView } from "../media/rtp.js";
 
 /** Opus at 48 kHz in 20 ms frames: the timestamp step assumed across a source switch. */
 const OPUS_FRAME_TICKS = 960;
+/** Largest extension id and mid the one-byte header form (RFC 8285 §4.2) can carry. */
+const MAX_ONE_BYTE_ID = 14;
+const MAX_ONE_BYTE_MID = 16;
 
 export interface ForwardedTrackOptions {
   /** The published track's id this forwards. */
@@ -20,6 +26,13 @@ export interface ForwardedTrackOptions {
  * on the receiver's connection plus the rewrite of SSRC, sequence number and
  * timestamp that keeps the receiver's stream continuous for the life of this
  * object, even when the source restarts with a new SSRC.
+ *
+ * Packets normally go out on the SFU's own send path ({@link RtpSendStream}):
+ * the header is written once into the datagram buffer, the payload copied
+ * after it and SRTP applied in place. werift's `sender.sendRtp` remains for a
+ * receiver whose negotiation the fast path cannot express (a two-byte
+ * extension id, a long mid, an SRTP profile it does not implement); a track
+ * keeps the path it started on, so its SRTP state never splits.
  */
 export class ForwardedTrack {
   readonly sourceTrackId: string;
@@ -33,8 +46,10 @@ export class ForwardedTrack {
   #tsOffset = 0;
   #lastSeq = 0;
   #lastTs = 0;
-  // Resolved once negotiation has set the transceiver's extensions; undefined until then.
-  #audioLevelId: number | undefined;
+  /** Decided on the first packet sent: the fast path's stream, or null for werift's path. */
+  #stream: RtpSendStream | null | undefined;
+  #extensions: OutgoingExtensions | undefined;
+  #payloadType = 0;
 
   constructor(options: ForwardedTrackOptions) {
     this.sourceTrackId = options.sourceTrackId;
@@ -50,38 +65,51 @@ export class ForwardedTrack {
 
   /** The receiving side's media is up: DTLS is connected and the m-line negotiated. */
   get ready(): boolean {
-    return !this.#closed && this.#sender.dtlsTransport?.state === "connected" && this.transceiver.mid !== null;
+    return (
+      !this.#closed &&
+      this.#sender.dtlsTransport?.state === "connected" &&
+      this.transceiver.mid !== null &&
+      this.#sender.codec !== undefined
+    );
+  }
+
+  /** Whether packets go out on the SFU's own send path (false before the first packet). */
+  get fastPath(): boolean {
+    return this.#stream instanceof RtpSendStream;
   }
 
   /**
-   * Sends one packet of the source to this receiver. `audioLevel` is the raw
-   * RFC 6464 extension byte of the source packet, re-tagged with the id the
-   * receiver negotiated. Returns whether the packet went out.
+   * Sends one packet of the source to this receiver: same payload bytes, this
+   * receiver's SSRC, payload type, extension ids and continuous numbering.
+   * `nowMs` is the packet's arrival (performance.now()). Returns whether it went out.
    */
-  write(packet: RtpPacket, audioLevel: Buffer | undefined): boolean {
+  write(rtp: RtpView, nowMs: number): boolean {
     if (!this.ready) return false;
-    const source = packet.header;
-    if (source.ssrc !== this.#sourceSsrc) this.#rebase(source.sequenceNumber, source.timestamp, source.ssrc);
-    this.#lastSeq = seqAdd(source.sequenceNumber, this.#seqOffset);
-    this.#lastTs = tsAdd(source.timestamp, this.#tsOffset);
-    this.#audioLevelId ??= extensionId(this.transceiver, AUDIO_LEVEL_URI);
-    const header = new RtpHeader({
-      marker: source.marker,
-      payloadType: source.payloadType,
-      sequenceNumber: this.#lastSeq,
-      timestamp: this.#lastTs,
-      ssrc: this.#sender.ssrc,
-      extensions:
-        audioLevel && this.#audioLevelId !== undefined ? [{ id: this.#audioLevelId, payload: audioLevel }] : [],
-    });
-    this.#sender.sendRtp(new RtpPacket(header, packet.payload)).catch(this.#onSendError);
-    return true;
+    if (rtp.ssrc !== this.#sourceSsrc) this.#rebase(rtp.sequenceNumber, rtp.timestamp, rtp.ssrc);
+    const seq = seqAdd(rtp.sequenceNumber, this.#seqOffset);
+    const ts = tsAdd(rtp.timestamp, this.#tsOffset);
+    this.#lastSeq = seq;
+    this.#lastTs = ts;
+    if (this.#stream === undefined) this.#choosePath();
+    const stream = this.#stream;
+    if (!stream) return this.#writeThroughWerift(rtp, seq, ts);
+
+    const tagLength = stream.tagLength;
+    if (tagLength < 0) return false;
+    const extensions = this.#extensions!;
+    const payload = rtp.payload;
+    const headerLength = writtenHeaderLength(extensions, rtp.audioLevel);
+    // A fresh buffer per datagram: the socket reads it after this call returns.
+    const packet = Buffer.allocUnsafe(headerLength + payload.length + tagLength);
+    writeRtpHeader(packet, rtp.marker, this.#payloadType, seq, ts, stream.ssrc, extensions, rtp.audioLevel);
+    return stream.send(packet, headerLength, payload, ts, nowMs);
   }
 
   /** Stops the transceiver; the receiver's next negotiation removes the m-line. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#stream) this.#stream.close();
     try {
       this.transceiver.stop();
     } catch (error) {
@@ -96,6 +124,47 @@ export class ForwardedTrack {
       this.#tsOffset = (this.#lastTs + OPUS_FRAME_TICKS - ts) >>> 0;
     }
     this.#sourceSsrc = ssrc;
+  }
+
+  /** Runs once `ready`: the mid, codec and extension ids are negotiated by then. */
+  #choosePath(): void {
+    const codec = this.#sender.codec!;
+    const mid = Buffer.from(this.transceiver.mid ?? "", "ascii");
+    const midId = extensionId(this.transceiver, SDES_MID_URI) ?? 0;
+    const audioLevelId = extensionId(this.transceiver, AUDIO_LEVEL_URI) ?? 0;
+    const transport = MediaTransport.of(this.#sender.dtlsTransport);
+    const expressible =
+      midId <= MAX_ONE_BYTE_ID && audioLevelId <= MAX_ONE_BYTE_ID && mid.length <= MAX_ONE_BYTE_MID;
+    if (!expressible || !transport.outbound) {
+      this.#logger.info("forwarding through werift's sender", {
+        mid: this.transceiver.mid,
+        midId,
+        audioLevelId,
+      });
+      this.#stream = null;
+      return;
+    }
+    this.#payloadType = codec.payloadType;
+    this.#extensions = { midId: mid.length > 0 ? midId : 0, mid, audioLevelId };
+    this.#stream = new RtpSendStream({ transport, ssrc: this.#sender.ssrc, clockRate: codec.clockRate });
+  }
+
+  #writeThroughWerift(rtp: RtpView, seq: number, ts: number): boolean {
+    const levelId = extensionId(this.transceiver, AUDIO_LEVEL_URI);
+    const header = new RtpHeader({
+      marker: rtp.marker,
+      payloadType: rtp.payloadType,
+      sequenceNumber: seq,
+      timestamp: ts,
+      ssrc: this.#sender.ssrc,
+      extensions:
+        rtp.audioLevel >= 0 && levelId !== undefined
+          ? [{ id: levelId, payload: Buffer.of(rtp.audioLevel) }]
+          : [],
+    });
+    // The payload views a datagram buffer of its own, never reused, so werift may keep it.
+    this.#sender.sendRtp(new RtpPacket(header, rtp.payload)).catch(this.#onSendError);
+    return true;
   }
 
   readonly #onSendError = (error: unknown): void => {

@@ -1,0 +1,245 @@
+import {
+  RtcpRrPacket,
+  type RTCDtlsTransport,
+  type RtcpPacket,
+  type RtcpReceiverInfo,
+  type SrtpSession,
+} from "werift";
+import { rtpHeaderLength } from "./rtp.js";
+import type { RtpReceiveStream } from "./RtpReceiveStream.js";
+import type { RtpSendStream } from "./RtpSendStream.js";
+import { SrtpContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from "./SrtpContext.js";
+
+/** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
+const REPORT_INTERVAL_MS = 1000;
+/** Reports per compound RTCP packet: keeps a compound well under the MTU. */
+const REPORTS_PER_COMPOUND = 16;
+/** Seconds from the NTP epoch (1900) to the Unix epoch. */
+const NTP_UNIX_OFFSET = 2_208_988_800;
+
+const transports = new WeakMap<RTCDtlsTransport, MediaTransport>();
+
+/** The state werift's SRTP context keeps per SSRC; read once to continue a stream it already decrypted. */
+interface WeriftSsrcState {
+  rolloverCounter: number;
+  lastSequenceNumber: number;
+}
+
+/**
+ * The SFU's own RTP path over one werift DTLS transport (one peer connection;
+ * BUNDLE puts every m-line on it). werift still runs ICE, DTLS, signalling
+ * and RTCP; this takes the SRTP keys werift negotiated (its public
+ * `dtlsTransport.srtp.config`) and moves the per-packet work off werift:
+ *
+ * - Sending: {@link RtpSendStream}s protect packets with {@link SrtpContext}
+ *   and hand them to the ICE connection's `send`, the call werift's own
+ *   `sendRtp` ends in. RTCP sender reports for them go out from here, since
+ *   werift's RTCRtpSender never sees those packets.
+ * - Receiving: SRTP packets of an SSRC with a {@link RtpReceiveStream} are
+ *   taken off the ICE connection's data event before werift decrypts, parses,
+ *   routes, clones and re-emits them; everything else (DTLS, RTCP, unknown
+ *   SSRCs or payload types) goes on to werift untouched. Receiver reports for
+ *   those streams go out from here too.
+ */
+export class MediaTransport {
+  readonly #dtls: RTCDtlsTransport;
+  readonly #sendStreams = new Set<RtpSendStream>();
+  readonly #receiveStreams = new Map<number, RtpReceiveStream>();
+  #session: SrtpSession | undefined;
+  #outbound: SrtpContext | undefined;
+  #inbound: SrtpContext | undefined;
+  #intercepting = false;
+  #timer: NodeJS.Timeout | undefined;
+  #failed = false;
+  /** Set on the first exception in the receive path; it is reported once, not per packet. */
+  onError: ((error: unknown) => void) | undefined;
+
+  private constructor(dtls: RTCDtlsTransport) {
+    this.#dtls = dtls;
+  }
+
+  /** The one MediaTransport of `dtls`, created on first use. */
+  static of(dtls: RTCDtlsTransport): MediaTransport {
+    let transport = transports.get(dtls);
+    if (!transport) {
+      transport = new MediaTransport(dtls);
+      transports.set(dtls, transport);
+    }
+    return transport;
+  }
+
+  /**
+   * The context that protects what the SFU sends, keyed from werift's current
+   * DTLS-SRTP session; undefined until DTLS is up, or when werift negotiated a
+   * profile this layer does not implement (callers then use werift's path).
+   */
+  get outbound(): SrtpContext | undefined {
+    this.#syncKeys();
+    return this.#outbound;
+  }
+
+  /** The context that unprotects what the remote sends; see `outbound`. */
+  get inbound(): SrtpContext | undefined {
+    this.#syncKeys();
+    return this.#inbound;
+  }
+
+  /** Sends one protected datagram on the selected ICE pair (RFC 7675 consent is checked there). */
+  send(datagram: Buffer): void {
+    this.#dtls.iceTransport.connection.send(datagram).catch(ignoreSendError);
+  }
+
+  /** @internal RtpSendStream registers itself for sender reports. */
+  addSendStream(stream: RtpSendStream): void {
+    this.#sendStreams.add(stream);
+    this.#startReports();
+  }
+
+  /** @internal */
+  removeSendStream(stream: RtpSendStream): void {
+    this.#sendStreams.delete(stream);
+    this.#maybeStopReports();
+  }
+
+  /** @internal RtpReceiveStream registers itself; its SSRC's packets come to it from now on. */
+  addReceiveStream(stream: RtpReceiveStream): void {
+    this.#receiveStreams.set(stream.ssrc, stream);
+    this.#intercept();
+    this.#startReports();
+  }
+
+  /** @internal */
+  removeReceiveStream(stream: RtpReceiveStream): void {
+    if (this.#receiveStreams.get(stream.ssrc) === stream) this.#receiveStreams.delete(stream.ssrc);
+    this.#maybeStopReports();
+  }
+
+  #syncKeys(): void {
+    const session = this.#dtls.srtp as SrtpSession | undefined;
+    if (session === this.#session) return;
+    this.#session = session;
+    this.#outbound = session ? contextFor(session, "local") : undefined;
+    this.#inbound = session ? contextFor(session, "remote") : undefined;
+  }
+
+  /**
+   * Puts `#receive` in front of werift's handling of incoming datagrams. The
+   * ICE connection's `onData` event is where werift's DTLS and SRTP layers
+   * both listen; its `execute` is a plain property, replaced here by one that
+   * keeps what it handles and passes everything else to the original.
+   */
+  #intercept(): void {
+    if (this.#intercepting) return;
+    this.#intercepting = true;
+    const event = this.#dtls.iceTransport.connection.onData;
+    const werift = event.execute;
+    event.execute = (data: Buffer) => {
+      if (!this.#receive(data)) werift(data);
+    };
+  }
+
+  /** Per incoming datagram: true if it was an SRTP packet of one of our streams (delivered or dropped). */
+  #receive(data: Buffer): boolean {
+    const length = data.length;
+    // RTP version 2 with a payload type outside RTCP's 64-95 range (RFC 5761 §4).
+    if (length < 12 || (data[0]! & 0xc0) !== 0x80) return false;
+    const payloadType = data[1]! & 0x7f;
+    if (payloadType >= 64 && payloadType <= 95) return false;
+    const stream = this.#receiveStreams.get(data.readUInt32BE(8));
+    if (stream === undefined || stream.payloadType !== payloadType) return false;
+    const context = this.inbound;
+    if (!context) return false;
+    try {
+      const headerLength = rtpHeaderLength(data, length - context.tagLength);
+      if (headerLength < 0) return true;
+      const rollover =
+        stream.rolloverFor(context) ?? stream.startRollover(context, this.#weriftState(stream.ssrc));
+      const end = context.unprotect(data, headerLength, length, rollover);
+      if (end < 0) {
+        stream.authFailures++;
+        return true;
+      }
+      const nowMs = performance.now();
+      stream.received((data[2]! << 8) | data[3]!, data.readUInt32BE(4), nowMs);
+      stream.onPacket(data, headerLength, end, nowMs);
+    } catch (error) {
+      if (!this.#failed) {
+        this.#failed = true;
+        this.onError?.(error);
+      }
+    }
+    return true;
+  }
+
+  /** Where werift's SRTP context got to with `ssrc`, if it decrypted any of it before we took over. */
+  #weriftState(ssrc: number): { roc: number; highestSeq: number } | undefined {
+    const states = this.#session?.remoteContext.srtpSSRCStates as Record<number, WeriftSsrcState | undefined>;
+    const state = states?.[ssrc];
+    return state ? { roc: state.rolloverCounter, highestSeq: state.lastSequenceNumber } : undefined;
+  }
+
+  #startReports(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.#sendReports(), REPORT_INTERVAL_MS * (0.75 + Math.random() / 2));
+    // Reports are a courtesy to the remote; they never keep the process alive.
+    this.#timer.unref();
+  }
+
+  #maybeStopReports(): void {
+    if (this.#sendStreams.size > 0 || this.#receiveStreams.size > 0) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sendReports(): void {
+    const state = this.#dtls.state;
+    if (state === "closed" || state === "failed") {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    if (state !== "connected") return;
+    const nowMs = performance.now();
+    const ntp = ntpTime(performance.timeOrigin + nowMs);
+    const senderReports: RtcpPacket[] = [];
+    for (const stream of this.#sendStreams) {
+      const report = stream.senderReport(nowMs, ntp);
+      if (report) senderReports.push(report);
+    }
+    for (let i = 0; i < senderReports.length; i += REPORTS_PER_COMPOUND) {
+      this.#sendRtcp(senderReports.slice(i, i + REPORTS_PER_COMPOUND));
+    }
+    // Receiver reports, one RR per reporting SSRC (werift's receiver of each m-line).
+    const blocks = new Map<number, RtcpReceiverInfo[]>();
+    for (const stream of this.#receiveStreams.values()) {
+      const block = stream.receiverReport();
+      if (!block) continue;
+      const list = blocks.get(stream.reporterSsrc) ?? [];
+      list.push(block);
+      blocks.set(stream.reporterSsrc, list);
+    }
+    for (const [ssrc, reports] of blocks) this.#sendRtcp([new RtcpRrPacket({ ssrc, reports })]);
+  }
+
+  #sendRtcp(packets: RtcpPacket[]): void {
+    this.#dtls.sendRtcp(packets).catch(ignoreSendError);
+  }
+}
+
+function contextFor(session: SrtpSession, side: "local" | "remote"): SrtpContext | undefined {
+  const { profile, keys } = session.config;
+  if (profile !== SRTP_AES128_CM_HMAC_SHA1_80 && profile !== SRTP_AEAD_AES_128_GCM) return undefined;
+  return side === "local"
+    ? new SrtpContext({ profile, masterKey: keys.localMasterKey, masterSalt: keys.localMasterSalt })
+    : new SrtpContext({ profile, masterKey: keys.remoteMasterKey, masterSalt: keys.remoteMasterSalt });
+}
+
+/** A 64-bit NTP timestamp (RFC 5905) for a Unix time in milliseconds. */
+export function ntpTime(unixMs: number): bigint {
+  const seconds = Math.floor(unixMs / 1000);
+  const fraction = Math.floor(((unixMs - seconds * 1000) / 1000) * 2 ** 32);
+  return (BigInt(seconds + NTP_UNIX_OFFSET) << 32n) | BigInt(fraction);
+}
+
+// UDP is best effort: a failed send is a lost packet, which RTP already tolerates.
+function ignoreSendError(): void {}

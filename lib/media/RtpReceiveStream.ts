@@ -1,0 +1,155 @@
+import { RtcpReceiverInfo, type RTCRtpReceiver } from "werift";
+import type { MediaTransport } from "./MediaTransport.js";
+import { RolloverCounter } from "./RolloverCounter.js";
+import type { SrtpContext } from "./SrtpContext.js";
+
+/** Called with a decrypted packet: packet[0, headerLength) is the header, payload up to `end`. */
+export type RtpPacketHandler = (packet: Buffer, headerLength: number, end: number, nowMs: number) => void;
+
+export interface RtpReceiveStreamOptions {
+  transport: MediaTransport;
+  /** The SSRC the remote signalled (a=ssrc); its packets come here instead of going through werift. */
+  ssrc: number;
+  /** Only packets of this payload type take this path; anything else is left to werift. */
+  payloadType: number;
+  clockRate: number;
+  /** werift's receiver of the m-line: its RTCP SSRC, and the sender reports it has seen, feed our receiver reports. */
+  receiver: RTCRtpReceiver;
+  onPacket: RtpPacketHandler;
+}
+
+const SEQ_MOD = 0x10000;
+/** RFC 3550 A.1: a jump of more than this many packets restarts the sequence accounting. */
+const MAX_DROPOUT = 3000;
+const MAX_MISORDER = 100;
+
+/**
+ * One incoming RTP stream (one SSRC) on the SFU's own receive path: its SRTP
+ * rollover state and the RFC 3550 reception statistics that go into the RTCP
+ * receiver reports werift would otherwise have sent, so the publisher keeps
+ * seeing loss and jitter (a browser adapts Opus FEC and bitrate to them).
+ */
+export class RtpReceiveStream {
+  readonly ssrc: number;
+  readonly payloadType: number;
+  readonly onPacket: RtpPacketHandler;
+  readonly #transport: MediaTransport;
+  readonly #receiver: RTCRtpReceiver;
+  readonly #clockRate: number;
+  #context: SrtpContext | undefined;
+  #rollover: RolloverCounter | undefined;
+  /** Packets that failed SRTP authentication and were dropped. */
+  authFailures = 0;
+  #started = false;
+  #baseSeq = 0;
+  #maxSeq = 0;
+  #cycles = 0;
+  #received = 0;
+  #expectedPrior = 0;
+  #receivedPrior = 0;
+  #reportedReceived = 0;
+  #jitter = 0;
+  #lastTransit = Number.NaN;
+  #closed = false;
+
+  constructor(options: RtpReceiveStreamOptions) {
+    this.ssrc = options.ssrc;
+    this.payloadType = options.payloadType;
+    this.onPacket = options.onPacket;
+    this.#transport = options.transport;
+    this.#receiver = options.receiver;
+    this.#clockRate = options.clockRate;
+    this.#transport.addReceiveStream(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Packets received and authenticated. */
+  get packetsReceived(): number {
+    return this.#received;
+  }
+
+  /** @internal The rollover state for packets under `context`; undefined when the DTLS keys changed. */
+  rolloverFor(context: SrtpContext): RolloverCounter | undefined {
+    return context === this.#context ? this.#rollover : undefined;
+  }
+
+  /** @internal Starts the rollover state for new keys, continuing from `initial` if werift saw the stream first. */
+  startRollover(context: SrtpContext, initial?: { roc: number; highestSeq: number }): RolloverCounter {
+    this.#context = context;
+    this.#rollover = new RolloverCounter(initial);
+    return this.#rollover;
+  }
+
+  /** @internal Counts an authenticated packet (RFC 3550 A.1 and A.8). */
+  received(seq: number, timestamp: number, nowMs: number): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#baseSeq = seq;
+      this.#maxSeq = seq;
+    } else {
+      const delta = (seq - this.#maxSeq + SEQ_MOD) % SEQ_MOD;
+      if (delta < MAX_DROPOUT) {
+        if (seq < this.#maxSeq) this.#cycles += SEQ_MOD;
+        this.#maxSeq = seq;
+      } else if (delta <= SEQ_MOD - MAX_MISORDER) {
+        // The sender restarted its numbering: start counting afresh.
+        this.#baseSeq = seq;
+        this.#maxSeq = seq;
+        this.#cycles = 0;
+        this.#received = 0;
+        this.#expectedPrior = 0;
+        this.#receivedPrior = 0;
+      }
+    }
+    this.#received++;
+    const transit = (nowMs * this.#clockRate) / 1000 - timestamp;
+    if (!Number.isNaN(this.#lastTransit)) {
+      const d = Math.abs(transit - this.#lastTransit);
+      this.#jitter += (d - this.#jitter) / 16;
+    }
+    this.#lastTransit = transit;
+  }
+
+  /** A report block for this stream, or undefined if nothing arrived since the last one. */
+  receiverReport(): RtcpReceiverInfo | undefined {
+    if (this.#closed || this.#received === this.#reportedReceived) return undefined;
+    this.#reportedReceived = this.#received;
+    const extendedMax = this.#cycles + this.#maxSeq;
+    const expected = extendedMax - this.#baseSeq + 1;
+    const lost = Math.max(0, Math.min(0x7fffff, expected - this.#received));
+    const expectedInterval = expected - this.#expectedPrior;
+    const receivedInterval = this.#received - this.#receivedPrior;
+    this.#expectedPrior = expected;
+    this.#receivedPrior = this.#received;
+    const lostInterval = expectedInterval - receivedInterval;
+    const fractionLost =
+      expectedInterval <= 0 || lostInterval <= 0 ? 0 : Math.floor((lostInterval * 256) / expectedInterval);
+    // werift's receiver still handles the sender reports this stream's source sends.
+    const lsr = this.#receiver.lastSRtimestamp[this.ssrc] ?? 0;
+    const srAt = this.#receiver.receiveLastSRTimestamp[this.ssrc];
+    const dlsr = lsr && srAt !== undefined ? Math.max(0, Math.floor((Date.now() / 1000 - srAt) * 65536)) : 0;
+    return new RtcpReceiverInfo({
+      ssrc: this.ssrc,
+      fractionLost: Math.min(255, fractionLost),
+      packetsLost: lost,
+      highestSequence: extendedMax >>> 0,
+      jitter: Math.floor(this.#jitter) >>> 0,
+      lsr,
+      dlsr,
+    });
+  }
+
+  /** The SSRC werift's receiver puts on its reports; ours use the same. */
+  get reporterSsrc(): number {
+    return this.#receiver.rtcpSsrc;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transport.removeReceiveStream(this);
+  }
+}

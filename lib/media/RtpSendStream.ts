@@ -1,0 +1,111 @@
+import { RtcpSenderInfo, RtcpSrPacket } from "werift";
+import type { MediaTransport } from "./MediaTransport.js";
+import { RolloverCounter } from "./RolloverCounter.js";
+import { createKeystreamCache, type SrtpContext } from "./SrtpContext.js";
+
+export interface RtpSendStreamOptions {
+  transport: MediaTransport;
+  /** The SSRC werift negotiated for the sender; every packet written must carry it. */
+  ssrc: number;
+  clockRate: number;
+}
+
+/**
+ * One outgoing RTP stream (one SSRC) on the SFU's own send path: protects
+ * packets the caller has written, sends them on the transport, and keeps the
+ * counts its RTCP sender reports carry.
+ */
+export class RtpSendStream {
+  readonly ssrc: number;
+  readonly #transport: MediaTransport;
+  readonly #clockRate: number;
+  #context: SrtpContext | undefined;
+  #rollover = new RolloverCounter();
+  readonly #keystream = createKeystreamCache();
+  #packets = 0;
+  #octets = 0;
+  #lastTimestamp = 0;
+  #lastSentMs = 0;
+  #reportedPackets = 0;
+  #closed = false;
+
+  constructor(options: RtpSendStreamOptions) {
+    this.ssrc = options.ssrc;
+    this.#transport = options.transport;
+    this.#clockRate = options.clockRate;
+    this.#transport.addSendStream(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Packets sent (RTCP sender's packet count). */
+  get packetCount(): number {
+    return this.#packets;
+  }
+
+  /** Payload bytes sent (RTCP sender's octet count). */
+  get octetCount(): number {
+    return this.#octets;
+  }
+
+  /**
+   * Bytes the caller must leave free after the payload for the SRTP tag, or
+   * -1 while the transport has no keys this layer can use (then send nothing).
+   */
+  get tagLength(): number {
+    return this.#transport.outbound?.tagLength ?? -1;
+  }
+
+  /**
+   * Completes and sends a packet whose header (carrying this stream's SSRC)
+   * the caller wrote to packet[0, headerLength): the payload goes in
+   * encrypted, then the SRTP tag. `packet` must be exactly headerLength +
+   * payload.length + tagLength long; it is handed to the socket, so it must be
+   * a fresh buffer the caller no longer touches. Returns false if nothing was sent.
+   */
+  send(packet: Buffer, headerLength: number, payload: Uint8Array, timestamp: number, nowMs: number): boolean {
+    const context = this.#transport.outbound;
+    if (this.#closed || !context) return false;
+    if (context !== this.#context) {
+      // New DTLS keys: the receiver starts a fresh SRTP stream, so do we.
+      this.#context = context;
+      this.#rollover = new RolloverCounter();
+      this.#keystream.buffer = undefined;
+    }
+    context.protect(packet, headerLength, payload, this.#rollover, this.#keystream);
+    this.#transport.send(packet);
+    this.#packets++;
+    this.#octets += payload.length;
+    this.#lastTimestamp = timestamp;
+    this.#lastSentMs = nowMs;
+    return true;
+  }
+
+  /**
+   * An RTCP sender report for the moment `nowMs` (performance.now() time,
+   * `ntp` the same moment in NTP format), or undefined if nothing was sent
+   * since the last one. The RTP timestamp is extrapolated from the last packet.
+   */
+  senderReport(nowMs: number, ntp: bigint): RtcpSrPacket | undefined {
+    if (this.#closed || this.#packets === this.#reportedPackets) return undefined;
+    this.#reportedPackets = this.#packets;
+    const elapsed = Math.max(0, nowMs - this.#lastSentMs);
+    return new RtcpSrPacket({
+      ssrc: this.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp: ntp,
+        rtpTimestamp: (this.#lastTimestamp + Math.round((elapsed * this.#clockRate) / 1000)) >>> 0,
+        packetCount: this.#packets >>> 0,
+        octetCount: this.#octets >>> 0,
+      }),
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transport.removeSendStream(this);
+  }
+}
