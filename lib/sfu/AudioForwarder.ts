@@ -66,6 +66,13 @@ export class AudioForwarder {
     return this.#stream !== undefined;
   }
 
+  /** Subscribers whose packets go out on the SFU's own send path (diagnostics and tests). */
+  get fastSubscribers(): number {
+    let count = 0;
+    for (const subscriber of this.#subscribers) if (subscriber.fastPath) count++;
+    return count;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
