@@ -104,27 +104,41 @@ export class Ghash {
   #absorb(data: Uint8Array, offset: number): void {
     const y = this.#y;
     const t = this.#table;
+    const r = R8;
     const x0 = y[0]! ^ readWord(data, offset);
     const x1 = y[1]! ^ readWord(data, offset + 4);
     const x2 = y[2]! ^ readWord(data, offset + 8);
     const x3 = y[3]! ^ readWord(data, offset + 12);
-    let i = (x3 & 0xff) * 4;
+    let i = (x3 & 0xff) << 2;
     let z0 = t[i]!;
     let z1 = t[i + 1]!;
     let z2 = t[i + 2]!;
     let z3 = t[i + 3]!;
-    for (let n = 1; n < 16; n++) {
-      const word = n < 4 ? x3 : n < 8 ? x2 : n < 12 ? x1 : x0;
-      const rem = z3 & 0xff;
-      z3 = (z3 >>> 8) | (z2 << 24);
-      z2 = (z2 >>> 8) | (z1 << 24);
-      z1 = (z1 >>> 8) | (z0 << 24);
-      z0 = (z0 >>> 8) ^ R8[rem]!;
-      i = ((word >>> (8 * (n & 3))) & 0xff) * 4;
-      z0 ^= t[i]!;
-      z1 ^= t[i + 1]!;
-      z2 ^= t[i + 2]!;
-      z3 ^= t[i + 3]!;
+    // Fifteen more bytes, a word at a time: shift Z down a byte (reducing what falls off), add b·H.
+    for (let w = 0; w < 4; w++) {
+      const word = w === 0 ? x3 : w === 1 ? x2 : w === 2 ? x1 : x0;
+      if (w > 0) {
+        const rem = z3 & 0xff;
+        z3 = (z3 >>> 8) | (z2 << 24);
+        z2 = (z2 >>> 8) | (z1 << 24);
+        z1 = (z1 >>> 8) | (z0 << 24);
+        i = (word & 0xff) << 2;
+        z0 = (z0 >>> 8) ^ r[rem]! ^ t[i]!;
+        z1 ^= t[i + 1]!;
+        z2 ^= t[i + 2]!;
+        z3 ^= t[i + 3]!;
+      }
+      for (let shift = 8; shift < 32; shift += 8) {
+        const rem = z3 & 0xff;
+        z3 = (z3 >>> 8) | (z2 << 24);
+        z2 = (z2 >>> 8) | (z1 << 24);
+        z1 = (z1 >>> 8) | (z0 << 24);
+        i = ((word >>> shift) & 0xff) << 2;
+        z0 = (z0 >>> 8) ^ r[rem]! ^ t[i]!;
+        z1 ^= t[i + 1]!;
+        z2 ^= t[i + 2]!;
+        z3 ^= t[i + 3]!;
+      }
     }
     y[0] = z0;
     y[1] = z1;
