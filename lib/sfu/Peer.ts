@@ -4,6 +4,7 @@ import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
+  type RTCRtpTransceiver,
   useAudioLevelIndication,
   useSdesMid,
   type MediaStreamTrack,
@@ -73,7 +74,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #options: PeerOptions;
   readonly #logger: Logger;
   readonly #published = new Map<string, AudioForwarder>();
-  readonly #subscriptions = new Map<string, ForwardedTrack>();
+  /** By source track id; the source is kept so that closing can take the track off it. */
+  readonly #subscriptions = new Map<string, { source: AudioForwarder; track: ForwardedTrack }>();
   readonly #unsubscribers: Array<() => void> = [];
   /** Sources to forward once the client's first offer is answered. */
   readonly #pendingSources = new Map<string, AudioForwarder>();
@@ -197,7 +199,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       transceiver,
       logger: this.#logger,
     });
-    this.#subscriptions.set(source.id, track);
+    this.#subscriptions.set(source.id, { source, track });
     source.addSubscriber(track);
     this.#negotiator.requestNegotiation();
   }
@@ -205,11 +207,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Stops forwarding a track to this peer and renegotiates its m-line away. */
   unsubscribe(source: AudioForwarder): void {
     this.#pendingSources.delete(source.id);
-    const track = this.#subscriptions.get(source.id);
-    if (!track) return;
+    const subscription = this.#subscriptions.get(source.id);
+    if (!subscription) return;
     this.#subscriptions.delete(source.id);
-    source.removeSubscriber(track);
-    track.close();
+    source.removeSubscriber(subscription.track);
+    releaseTransceiver(subscription.track.transceiver);
+    subscription.track.close();
     if (!this.#closed) this.#negotiator.requestNegotiation();
   }
 
@@ -255,7 +258,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#negotiator.close();
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
     for (const forwarder of this.#published.values()) forwarder.close();
-    for (const track of this.#subscriptions.values()) track.close();
+    // Sources outlive this peer: a track left in their subscriber set would keep the whole peer alive.
+    for (const { source, track } of this.#subscriptions.values()) {
+      source.removeSubscriber(track);
+      releaseTransceiver(track.transceiver);
+      track.close();
+    }
     this.#subscriptions.clear();
     this.#pendingSources.clear();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
@@ -364,6 +372,28 @@ export class Peer extends TypedEmitter<PeerEvents> {
   #assertOpen(): void {
     if (this.#closed) throw new SfuError("NOT_JOINED", "this session has ended");
   }
+}
+
+/** The abort reason for a stopped transceiver's RTCP loops: a constant, so it pins no call stack. */
+const TRANSCEIVER_RELEASED = Object.freeze(new Error("forwarding stopped"));
+
+/**
+ * Undoes what stopping a transceiver in werift leaves behind on a connection
+ * that lives on. The sender stays subscribed to the connection's shared DTLS
+ * transport, and the DOMException that sender and receiver abort their RTCP
+ * loops with keeps the call stack of that moment, closures and all, down to
+ * the peer that left. A long-lived peer in a room with churn kept every peer
+ * that had ever left this way (test/hardening/churn.test.ts). Call it before
+ * the transceiver is stopped: aborting first with a constant reason makes
+ * werift's own abort a no-op.
+ */
+function releaseTransceiver(transceiver: RTCRtpTransceiver): void {
+  type Internals = { dtlsDisposer?: Array<() => void>; rtcpCancel?: AbortController };
+  const sender = transceiver.sender as unknown as Internals;
+  const receiver = transceiver.receiver as unknown as Internals;
+  sender.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
+  receiver.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
+  for (const dispose of sender.dtlsDisposer?.splice(0) ?? []) dispose();
 }
 
 function peerConfig(
