@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { get } from "node:http";
+import { fileURLToPath } from "node:url";
+import { expect } from "chai";
+import { MediaClient } from "../helpers/MediaClient.js";
+import { SignalingClient } from "../helpers/SignalingClient.js";
+import { waitFor } from "../helpers/wait.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const EXIT_LIMIT_MS = 10_000;
+
+/** GET /health once; resolves with the status code, or 0 when the connection fails. */
+function health(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get(`${url}/health`, { agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => req.destroy());
+  });
+}
+
+describe("graceful shutdown of the real entry point", function () {
+  this.timeout(60_000);
+  let child: ChildProcess | undefined;
+  const clients: MediaClient[] = [];
+  const sockets: SignalingClient[] = [];
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.close();
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+
+  it("on SIGTERM tells every client SHUTTING_DOWN, answers /health 503 while draining, and exits 0 within 10 s", async () => {
+    // server/index.ts as `tsx` runs it, in one process so that the signal and exit code are the server's own.
+    const sfu = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        STUN_SERVERS: "",
+        ICE_ADVERTISE_IP: "127.0.0.1",
+        ALLOW_PRIVATE_CANDIDATES: "true",
+        LOG_LEVEL: "info",
+      },
+    });
+    child = sfu;
+    const logs: Array<Record<string, unknown>> = [];
+    let stderr = "";
+    sfu.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    let pending = "";
+    sfu.stdout.on("data", (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        try {
+          logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // Not a log line.
+        }
+      }
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
+      (resolve) => sfu.once("exit", (code, signal) => resolve({ code, signal, at: performance.now() })),
+    );
+    const listening = await waitFor(
+      () => logs.find((l) => l.message === "SFU listening"),
+      20_000,
+      `the "SFU listening" log line (stderr: ${stderr})`,
+    );
+    const url = `http://127.0.0.1:${String(listening.port)}`;
+    expect(await health(url)).to.equal(200);
+
+    const alice = await MediaClient.join(url, { roomId: "drain", userId: "alice" });
+    const bob = await MediaClient.join(url, { roomId: "drain", userId: "bob" });
+    clients.push(alice, bob);
+    alice.startSending();
+    bob.startSending();
+    await bob.waitForPackets(alice.peerId, 25);
+    await alice.waitForPackets(bob.peerId, 25);
+    const late = new SignalingClient(url);
+    sockets.push(late);
+    await late.connected();
+
+    // Poll /health as a load balancer would, from just before the signal until the process is gone.
+    const statuses: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) statuses.push(await health(url));
+    })();
+    const signalled = performance.now();
+    sfu.kill("SIGTERM");
+    const lateJoin = late.request("join", { roomId: "drain", userId: "carol" }, 5_000).catch(() => undefined);
+
+    const notices = await Promise.all(
+      [alice, bob].map((c) =>
+        c.signaling.waitForEvent("error", (e) => e.code === "SHUTTING_DOWN", EXIT_LIMIT_MS),
+      ),
+    );
+    const exit = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("the SFU did not exit within 10 s")), EXIT_LIMIT_MS),
+      ),
+    ]);
+    polling = false;
+    await poller;
+    const exitMs = exit.at - signalled;
+    const lateAck = await lateJoin;
+
+    const seen = [...new Set(statuses)];
+    console.log(
+      `      exit code ${exit.code} after ${exitMs.toFixed(0)} ms; /health answers seen: ${statuses.length} polls, ` +
+        `${statuses.filter((s) => s === 200).length}x 200, ${statuses.filter((s) => s === 503).length}x 503, ` +
+        `${statuses.filter((s) => s === 0).length}x refused; a join sent after SIGTERM: ` +
+        `${lateAck ? (lateAck.ok ? "admitted" : lateAck.error.code) : "no ack (socket closed)"}`,
+    );
+    expect(exit.signal).to.equal(null);
+    expect(exit.code).to.equal(0);
+    expect(exitMs).to.be.below(EXIT_LIMIT_MS);
+    for (const notice of notices) expect(notice).to.deep.include({ code: "SHUTTING_DOWN" });
+    expect(seen, "/health while draining").to.include(503);
+    if (lateAck) expect(lateAck).to.deep.include({ ok: false });
+    if (lateAck && !lateAck.ok) expect(lateAck.error.code).to.equal("SHUTTING_DOWN");
+    expect(logs.some((l) => l.message === "shutting down" && l.signal === "SIGTERM")).to.equal(true);
+  });
+});
