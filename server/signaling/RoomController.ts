@@ -49,7 +49,9 @@ export class RoomController {
     if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
     assertNotJoined(session);
     await authorizer.authorize(request);
-    // The socket may have joined elsewhere while the token was being checked.
+    // The socket may have joined elsewhere, or shutdown begun, while the token was being checked:
+    // a peer created after the SHUTTING_DOWN notice would be told KICKED instead.
+    if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
     assertNotJoined(session);
 
     let peer = request.resumeToken

@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { get } from "node:http";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { SignJWT } from "jose";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
-import { waitFor } from "../helpers/wait.js";
+import { startServer } from "../helpers/server.js";
+import { sleep, waitFor } from "../helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXIT_LIMIT_MS = 10_000;
@@ -95,6 +97,8 @@ describe("graceful shutdown of the real entry point", function () {
     })();
     const signalled = performance.now();
     sfu.kill("SIGTERM");
+    // A join that arrives once the drain has begun is refused (it may also find the socket closed).
+    await waitFor(() => statuses.includes(503) || sfu.exitCode !== null, EXIT_LIMIT_MS, "draining");
     const lateJoin = late.request("join", { roomId: "drain", userId: "carol" }, 5_000).catch(() => undefined);
 
     const notices = await Promise.all(
@@ -117,7 +121,7 @@ describe("graceful shutdown of the real entry point", function () {
     console.log(
       `      exit code ${exit.code} after ${exitMs.toFixed(0)} ms; /health answers seen: ${statuses.length} polls, ` +
         `${statuses.filter((s) => s === 200).length}x 200, ${statuses.filter((s) => s === 503).length}x 503, ` +
-        `${statuses.filter((s) => s === 0).length}x refused; a join sent after SIGTERM: ` +
+        `${statuses.filter((s) => s === 0).length}x refused; a join sent while draining: ` +
         `${lateAck ? (lateAck.ok ? "admitted" : lateAck.error.code) : "no ack (socket closed)"}`,
     );
     expect(exit.signal).to.equal(null);
@@ -128,5 +132,32 @@ describe("graceful shutdown of the real entry point", function () {
     if (lateAck) expect(lateAck).to.deep.include({ ok: false });
     if (lateAck && !lateAck.ok) expect(lateAck.error.code).to.equal("SHUTTING_DOWN");
     expect(logs.some((l) => l.message === "shutting down" && l.signal === "SIGTERM")).to.equal(true);
+  });
+
+  it("refuses a join whose token was still being checked when the drain began: SHUTTING_DOWN, never KICKED", async () => {
+    const secret = "shutdown-test-secret-0123456789abcdef";
+    const server = await startServer({ JOIN_TOKEN_SECRET: secret });
+    const client = new SignalingClient(server.url);
+    sockets.push(client);
+    try {
+      await client.connected();
+      // Begin the drain the moment the join arrives: its handler is then awaiting the token check.
+      for (const socket of server.application.io.of("/sfu").sockets.values()) {
+        socket.prependAny((event: string) => {
+          if (event === "join") setImmediate(() => void server.application.close());
+        });
+      }
+      const jwt = await new SignJWT({ room: "r", sub: "u" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(secret));
+      const ack = await client.request("join", { roomId: "r", userId: "u", token: jwt });
+      await sleep(300);
+      expect(ack).to.deep.include({ ok: false });
+      if (!ack.ok) expect(ack.error.code).to.equal("SHUTTING_DOWN");
+      expect(client.events("error").map((e) => e.code)).to.deep.equal(["SHUTTING_DOWN"]);
+    } finally {
+      await server.close();
+    }
   });
 });
