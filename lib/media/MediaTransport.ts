@@ -18,6 +18,7 @@ import { SrtpContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from 
 const REPORT_INTERVAL_MS = 1000;
 /** Reports per compound RTCP packet: keeps a compound well under the MTU. */
 const REPORTS_PER_COMPOUND = 16;
+const RTCP_RECEIVER_REPORT = 201;
 /** Seconds from the NTP epoch (1900) to the Unix epoch. */
 const NTP_UNIX_OFFSET = 2_208_988_800;
 
@@ -43,7 +44,8 @@ interface WeriftSsrcState {
  *   taken off the ICE connection's data event before werift decrypts, parses,
  *   routes, clones and re-emits them; everything else (DTLS, RTCP, unknown
  *   SSRCs or payload types) goes on to werift untouched. Receiver reports for
- *   those streams go out from here too.
+ *   those streams go out from here too. Incoming receiver reports (the
+ *   remote's view of what the SFU sends) are dropped unread.
  */
 export class MediaTransport {
   readonly #dtls: RTCDtlsTransport;
@@ -60,6 +62,8 @@ export class MediaTransport {
   #port = 0;
   #timer: NodeJS.Timeout | undefined;
   #failed = false;
+  /** Incoming RTCP receiver reports dropped unread (see `#receive`). */
+  receiverReportsIgnored = 0;
   /** Set on the first exception in the receive path; it is reported once, not per packet. */
   onError: ((error: unknown) => void) | undefined;
 
@@ -132,6 +136,7 @@ export class MediaTransport {
   /** @internal RtpSendStream registers itself for sender reports. */
   addSendStream(stream: RtpSendStream): void {
     this.#sendStreams.add(stream);
+    this.#intercept();
     this.#startReports();
   }
 
@@ -181,8 +186,16 @@ export class MediaTransport {
   /** Per incoming datagram: true if it was an SRTP packet of one of our streams (delivered or dropped). */
   #receive(data: Buffer): boolean {
     const length = data.length;
-    // RTP version 2 with a payload type outside RTCP's 64-95 range (RFC 5761 §4).
     if (length < 12 || (data[0]! & 0xc0) !== 0x80) return false;
+    // A compound RTCP packet that opens with a receiver report (its type is in the clear under
+    // SRTCP) carries the remote's reception reports on what the SFU sends. Nothing in the SFU
+    // uses them, and decrypting and routing one in werift costs as much as forwarding a
+    // packet several times over, once per remote receiver per second.
+    if (data[1] === RTCP_RECEIVER_REPORT) {
+      this.receiverReportsIgnored++;
+      return true;
+    }
+    // RTP: a payload type outside RTCP's 64-95 range (RFC 5761 §4).
     const payloadType = data[1]! & 0x7f;
     if (payloadType >= 64 && payloadType <= 95) return false;
     const stream = this.#receiveStreams.get(data.readUInt32BE(8));
@@ -194,7 +207,7 @@ export class MediaTransport {
       if (headerLength < 0) return true;
       const rollover =
         stream.rolloverFor(context) ?? stream.startRollover(context, this.#weriftState(stream.ssrc));
-      const end = context.unprotect(data, headerLength, length, rollover);
+      const end = context.unprotect(data, headerLength, length, rollover, stream.keystream);
       if (end < 0) {
         stream.authFailures++;
         return true;

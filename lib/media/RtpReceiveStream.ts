@@ -1,7 +1,7 @@
 import { RtcpReceiverInfo, type RTCRtpReceiver } from "werift";
 import type { MediaTransport } from "./MediaTransport.js";
 import { RolloverCounter } from "./RolloverCounter.js";
-import type { SrtpContext } from "./SrtpContext.js";
+import { createKeystreamCache, type KeystreamCache, type SrtpContext } from "./SrtpContext.js";
 
 /** Called with a decrypted packet: packet[0, headerLength) is the header, payload up to `end`. */
 export type RtpPacketHandler = (packet: Buffer, headerLength: number, end: number, nowMs: number) => void;
@@ -38,6 +38,8 @@ export class RtpReceiveStream {
   readonly #clockRate: number;
   #context: SrtpContext | undefined;
   #rollover: RolloverCounter | undefined;
+  /** @internal Keystream made ahead for this stream's next packets. */
+  readonly keystream: KeystreamCache = createKeystreamCache();
   /** Packets that failed SRTP authentication and were dropped. */
   authFailures = 0;
   #started = false;
@@ -80,6 +82,7 @@ export class RtpReceiveStream {
   startRollover(context: SrtpContext, initial?: { roc: number; highestSeq: number }): RolloverCounter {
     this.#context = context;
     this.#rollover = new RolloverCounter(initial);
+    this.keystream.buffer = undefined;
     return this.#rollover;
   }
 

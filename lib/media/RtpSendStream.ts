@@ -51,36 +51,44 @@ export class RtpSendStream {
   }
 
   /**
-   * Bytes the caller must leave free after the payload for the SRTP tag, or
-   * -1 while the transport has no keys this layer can use (then send nothing).
+   * The SRTP context to write the next packet under, or undefined while the
+   * transport has no keys this layer can use (then send nothing). Its
+   * `tagLength` is the room `send` needs after the payload.
    */
-  get tagLength(): number {
-    return this.#transport.outbound?.tagLength ?? -1;
-  }
-
-  /**
-   * Completes and sends a packet whose header (carrying this stream's SSRC)
-   * the caller wrote to packet[0, headerLength): the payload goes in
-   * encrypted, then the SRTP tag. `packet` must be exactly headerLength +
-   * payload.length + tagLength long; it is handed to the socket, so it must be
-   * a fresh buffer the caller no longer touches. Returns false if nothing was sent.
-   */
-  send(packet: Buffer, headerLength: number, payload: Uint8Array, timestamp: number, nowMs: number): boolean {
+  get context(): SrtpContext | undefined {
     const context = this.#transport.outbound;
-    if (this.#closed || !context) return false;
-    if (context !== this.#context) {
+    if (context !== this.#context && context !== undefined) {
       // New DTLS keys: the receiver starts a fresh SRTP stream, so do we.
       this.#context = context;
       this.#rollover = new RolloverCounter();
       this.#keystream.buffer = undefined;
     }
+    return context;
+  }
+
+  /**
+   * Completes and sends a packet whose header (carrying this stream's SSRC)
+   * the caller wrote to packet[0, headerLength): the payload goes in
+   * encrypted under `context` (just read from `this.context`), then the SRTP
+   * tag. `packet` must be exactly headerLength + payload.length +
+   * context.tagLength long; it is handed to the socket, so it must be a fresh
+   * buffer the caller no longer touches.
+   */
+  send(
+    context: SrtpContext,
+    packet: Buffer,
+    headerLength: number,
+    payload: Uint8Array,
+    timestamp: number,
+    nowMs: number,
+  ): void {
+    if (this.#closed) return;
     context.protect(packet, headerLength, payload, this.#rollover, this.#keystream);
     this.#transport.send(packet);
     this.#packets++;
     this.#octets += payload.length;
     this.#lastTimestamp = timestamp;
     this.#lastSentMs = nowMs;
-    return true;
   }
 
   /**

@@ -123,33 +123,43 @@ export class SrtpContext {
   /**
    * Authenticates and decrypts packet[0, end) in place (`end` includes the
    * tag). Returns the end of the plaintext payload, or -1 when the packet
-   * fails authentication; then the rollover state is left as it was.
+   * fails authentication; then the rollover state is left as it was. With
+   * `cache`, keystream for the stream's next packets is made ahead, as in `protect`.
    */
-  unprotect(packet: Uint8Array, headerLength: number, end: number, rollover: RolloverCounter): number {
+  unprotect(
+    packet: Uint8Array,
+    headerLength: number,
+    end: number,
+    rollover: RolloverCounter,
+    cache?: KeystreamCache,
+  ): number {
     const payloadEnd = end - this.tagLength;
     if (payloadEnd < headerLength) return -1;
     const seq = (packet[2]! << 8) | packet[3]!;
     const roc = rollover.estimate(seq);
-    const keystream = this.#keystream(
-      readWord(packet, 8),
-      roc,
-      seq,
-      this.#blocksFor(payloadEnd - headerLength),
-    );
+    const blocks = this.#blocksFor(payloadEnd - headerLength);
+    let keystream: Buffer;
+    let base = 0;
+    if (cache) {
+      base = this.#cachedKeystream(cache, readWord(packet, 8), roc, seq, blocks);
+      keystream = cache.buffer!;
+    } else {
+      keystream = this.#keystream(readWord(packet, 8), roc, seq, blocks);
+    }
     const expected = this.#expectedTag;
     const ghash = this.#ghash;
     if (ghash) {
       ghash.reset();
       ghash.update(packet, 0, headerLength);
       ghash.update(packet, headerLength, payloadEnd);
-      ghash.finish(headerLength, payloadEnd - headerLength, keystream, 0, expected, 0);
+      ghash.finish(headerLength, payloadEnd - headerLength, keystream, base, expected, 0);
     } else {
       this.#hmac!.sign(packet, 0, payloadEnd, roc, expected, 0, this.tagLength);
     }
     let diff = 0;
     for (let i = 0; i < this.tagLength; i++) diff |= expected[i]! ^ packet[payloadEnd + i]!;
     if (diff !== 0) return -1;
-    const ks = ghash ? BLOCK : 0;
+    const ks = base + (ghash ? BLOCK : 0);
     for (let i = headerLength, k = ks; i < payloadEnd; i++, k++) packet[i] = packet[i]! ^ keystream[k]!;
     rollover.accept(seq, roc);
     return payloadEnd;
@@ -172,7 +182,8 @@ export class SrtpContext {
   /**
    * The offset in `cache.buffer` of this packet's keystream, refilling the
    * cache for the next KEYSTREAM_BATCH packets when it does not hold it. A
-   * sender's packet indexes only go up, so one ECB call serves many packets.
+   * stream's packet indexes mostly go up one by one, so one ECB call serves
+   * many packets; a packet from before the batch just starts a new one.
    */
   #cachedKeystream(cache: KeystreamCache, ssrc: number, roc: number, seq: number, blocks: number): number {
     const index = roc * 0x10000 + seq;

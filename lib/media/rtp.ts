@@ -145,8 +145,14 @@ export function writeRtpHeader(
   packet[1] = (marker ? 0x80 : 0) | payloadType;
   packet[2] = sequenceNumber >>> 8;
   packet[3] = sequenceNumber & 0xff;
-  packet.writeUInt32BE(timestamp, 4);
-  packet.writeUInt32BE(ssrc, 8);
+  packet[4] = timestamp >>> 24;
+  packet[5] = (timestamp >>> 16) & 0xff;
+  packet[6] = (timestamp >>> 8) & 0xff;
+  packet[7] = timestamp & 0xff;
+  packet[8] = ssrc >>> 24;
+  packet[9] = (ssrc >>> 16) & 0xff;
+  packet[10] = (ssrc >>> 8) & 0xff;
+  packet[11] = ssrc & 0xff;
   if (length === 12) return 12;
   packet[12] = 0xbe;
   packet[13] = 0xde;

@@ -94,15 +94,16 @@ export class ForwardedTrack {
     const stream = this.#stream;
     if (!stream) return this.#writeThroughWerift(rtp, seq, ts);
 
-    const tagLength = stream.tagLength;
-    if (tagLength < 0) return false;
+    const context = stream.context;
+    if (!context) return false;
     const extensions = this.#extensions!;
     const payload = rtp.payload;
     const headerLength = writtenHeaderLength(extensions, rtp.audioLevel);
     // A fresh buffer per datagram: the socket reads it after this call returns.
-    const packet = Buffer.allocUnsafe(headerLength + payload.length + tagLength);
+    const packet = Buffer.allocUnsafe(headerLength + payload.length + context.tagLength);
     writeRtpHeader(packet, rtp.marker, this.#payloadType, seq, ts, stream.ssrc, extensions, rtp.audioLevel);
-    return stream.send(packet, headerLength, payload, ts, nowMs);
+    stream.send(context, packet, headerLength, payload, ts, nowMs);
+    return true;
   }
 
   /** Stops the transceiver; the receiver's next negotiation removes the m-line. */

@@ -133,6 +133,7 @@ describe("SRTP fast path against werift's SRTP", () => {
       it("decrypts what werift encrypts, across a sequence wrap, and rejects tampering", () => {
         const { oursInbound, werift } = pair(id, saltLength);
         const rollover = new RolloverCounter();
+        const cache = createKeystreamCache();
         for (let i = 0; i < 60_000; i++) {
           const seq = (65_500 + i) & 0xffff;
           const payload = randomBytes(1 + (i % 200));
@@ -143,9 +144,17 @@ describe("SRTP fast path against werift's SRTP", () => {
             // A flipped bit anywhere fails authentication and leaves the stream state alone.
             const tampered = Buffer.from(packet);
             tampered[headerLength + (i % payload.length)]! ^= 1;
-            expect(oursInbound.unprotect(tampered, headerLength, tampered.length, rollover)).to.equal(-1);
+            expect(oursInbound.unprotect(tampered, headerLength, tampered.length, rollover, cache)).to.equal(
+              -1,
+            );
           }
-          const end = oursInbound.unprotect(packet, headerLength, packet.length, rollover);
+          const end = oursInbound.unprotect(
+            packet,
+            headerLength,
+            packet.length,
+            rollover,
+            i % 7 ? cache : undefined,
+          );
           if (end !== headerLength + payload.length || !packet.subarray(headerLength, end).equals(payload)) {
             expect.fail(`packet ${i} (seq ${seq}) did not decrypt`);
           }
@@ -157,6 +166,7 @@ describe("SRTP fast path against werift's SRTP", () => {
         const { ours, mirror } = pair(id, saltLength);
         const send = new RolloverCounter();
         const receive = new RolloverCounter();
+        const cache = createKeystreamCache();
         const packets = [65_534, 65_535, 0, 1].map((seq) => ({
           seq,
           packet: protect(ours, header(seq), Buffer.from(`payload ${seq}`), send),
@@ -164,7 +174,7 @@ describe("SRTP fast path against werift's SRTP", () => {
         // Arrival order 65534, 0, 65535 (late), 1.
         for (const index of [0, 2, 1, 3]) {
           const { seq, packet } = packets[index]!;
-          const end = mirror.unprotect(packet, 12, packet.length, receive);
+          const end = mirror.unprotect(packet, 12, packet.length, receive, cache);
           expect(packet.subarray(12, end).toString(), `seq ${seq}`).to.equal(`payload ${seq}`);
         }
         expect(receive.roc).to.equal(1);
