@@ -60,7 +60,11 @@ export class SignalingNamespace {
       answer: (session, payload) => negotiation.answer(session, payload),
       "ice-candidate": (session, payload) => negotiation.iceCandidate(session, payload),
     };
-    options.io.of(SFU_NAMESPACE).on("connection", (socket: SfuSocket) => this.#onConnection(socket));
+    const namespace = options.io.of(SFU_NAMESPACE);
+    const origins = options.config.corsOrigins;
+    if (origins !== "*")
+      namespace.use((socket, next) => next(checkOrigin(socket.handshake.headers.origin, origins)));
+    namespace.on("connection", (socket: SfuSocket) => this.#onConnection(socket));
   }
 
   get connectionCount(): number {
@@ -140,6 +144,20 @@ export class SignalingNamespace {
     session.logger.error("event failed unexpectedly", { event, error });
     return { code: "INTERNAL", message: "internal error" };
   }
+}
+
+/**
+ * CORS_ORIGINS for the signaling handshake. Socket.IO's `cors` option only
+ * sets response headers, which browsers enforce for HTTP long-polling but not
+ * for WebSocket, so a page from any origin could open the WebSocket
+ * transport. A handshake that names a foreign Origin is refused; one without
+ * an Origin (a native or server-side client, which CORS never covered) passes.
+ */
+function checkOrigin(origin: string | undefined, allowed: readonly string[]): Error | undefined {
+  if (origin === undefined || allowed.includes(origin)) return undefined;
+  const error = new Error("UNAUTHORIZED") as Error & { data: ErrorPayload };
+  error.data = { code: "UNAUTHORIZED", message: `origin ${origin} is not allowed` };
+  return error;
 }
 
 type SfuSocketUntyped = { on(event: string, listener: (...args: unknown[]) => void): void };
