@@ -265,5 +265,11 @@ describe("churn: join/leave cycles leave nothing behind", function () {
     expect(resourceDiff(baseline.resources, after.resources), "active resources").to.deep.equal({});
     expect([after.rooms, after.peers, after.connections]).to.deep.equal([1, 1, 1]);
     expect(heapGrowth, "heap growth (MB)").to.be.below(HEAP_BUDGET_MB);
+    // The one who stayed saw every departure, each with its reason; an ICE timeout is "failed".
+    const reasons: Record<string, number> = {};
+    for (const left of anchor.signaling.events("user-left"))
+      reasons[left.reason] = (reasons[left.reason] ?? 0) + 1;
+    const per = (CYCLES + WARMUP) / CYCLE_KINDS.length;
+    expect(reasons).to.deep.equal({ leave: 3 * per, disconnect: 2 * per, failed: per });
   });
 });

@@ -1,0 +1,123 @@
+import { isIP } from "node:net";
+import { expect } from "chai";
+import { RTCPeerConnection } from "werift";
+import type { IceCandidate } from "../../lib/protocol.js";
+import { checkSdp } from "../../lib/sfu/sdp.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { SignalingClient } from "../helpers/SignalingClient.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+/** A werift offer whose connection is closed at once: enough for the SFU to answer and gather. */
+async function offerSdp(): Promise<string> {
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+  });
+  pc.addTransceiver("audio", { direction: "sendrecv" });
+  await pc.setLocalDescription(await pc.createOffer());
+  const sdp = pc.localDescription!.sdp;
+  await pc.close();
+  return sdp;
+}
+
+/** Joins, offers, and returns the addresses in the SFU's answer and trickled candidates. */
+async function sfuCandidateAddresses(server: TestServer): Promise<string[]> {
+  const client = new SignalingClient(server.url);
+  try {
+    await client.connected();
+    await client.join({ roomId: "ice", userId: "u" });
+    const ack = await client.request("offer", { type: "offer", sdp: await offerSdp() });
+    expect(ack.ok).to.equal(true);
+    const answer = await client.waitForEvent("answer");
+    await sleep(1_000);
+    const lines = [
+      ...answer.sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")),
+      ...client.events("ice-candidate").map((c: IceCandidate) => c.candidate),
+    ];
+    return [...new Set(lines.map((l) => l.split(" ")[4]!).filter((a) => a !== undefined))];
+  } finally {
+    client.close();
+  }
+}
+
+const SDP_LIMITS = { maxBytes: 60_000, maxMediaSections: 16 };
+
+describe("ICE candidates the SFU gathers and accepts", function () {
+  this.timeout(30_000);
+
+  it("gathers IPv4 host candidates only, unless ICE_USE_IPV6 is set", async () => {
+    const results: Record<string, string[]> = {};
+    for (const ipv6 of ["false", "true"]) {
+      const server = await startServer({ ICE_ADVERTISE_IP: "", ICE_USE_IPV6: ipv6 });
+      try {
+        results[ipv6] = await sfuCandidateAddresses(server);
+      } finally {
+        await server.close();
+      }
+    }
+    console.log(
+      `      default: ${results.false!.join(", ")}; ICE_USE_IPV6=true: ${results.true!.join(", ")}`,
+    );
+    expect(results.false).to.not.be.empty;
+    expect(
+      results.false!.every((a) => isIP(a) === 4),
+      "IPv4 only by default",
+    ).to.equal(true);
+    expect(results.true!.filter((a) => isIP(a) === 4)).to.have.members(results.false!);
+  });
+
+  it("drops private candidates from a client's SDP unless ALLOW_PRIVATE_CANDIDATES", async () => {
+    const sdp = (await offerSdp())
+      .split("\r\n")
+      .filter((l) => !l.startsWith("a=candidate:"))
+      .flatMap((l) =>
+        l.startsWith("a=mid:")
+          ? [
+              l,
+              "a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host",
+              "a=candidate:2 1 udp 2130706431 ::ffff:7f00:1 5001 typ host",
+              "a=candidate:3 1 udp 2130706431 host-1.local 5002 typ host",
+              "a=candidate:4 1 udp 1694498815 203.0.113.9 5003 typ srflx raddr 0.0.0.0 rport 0",
+            ]
+          : [l],
+      )
+      .join("\r\n");
+    const kept = (drop: boolean) =>
+      checkSdp("offer", sdp, { limits: SDP_LIMITS, dropPrivateCandidates: drop })
+        .sdp.split("\r\n")
+        .filter((l) => l.startsWith("a=candidate:"))
+        .map((l) => l.split(" ")[4]);
+    expect(kept(true)).to.deep.equal(["203.0.113.9"]);
+    expect(kept(false)).to.deep.equal(["10.1.2.3", "::ffff:7f00:1", "host-1.local", "203.0.113.9"]);
+  });
+
+  it("caps a session at 256 trickled candidates, counting the private ones it ignores", async () => {
+    const server = await startServer({ ALLOW_PRIVATE_CANDIDATES: "false", EVENT_RATE_LIMIT: "100000" });
+    const client = new SignalingClient(server.url);
+    try {
+      await client.connected();
+      await client.join({ roomId: "ice", userId: "u" });
+      expect((await client.request("offer", { type: "offer", sdp: await offerSdp() })).ok).to.equal(true);
+      const candidate = (n: number, ip: string) => ({
+        candidate: `candidate:${n} 1 udp 2130706431 ${ip} ${10_000 + n} typ host`,
+        sdpMid: "0",
+        sdpMLineIndex: 0,
+      });
+      expect(await client.request("ice-candidate", candidate(0, "192.168.1.20"))).to.deep.equal({ ok: true });
+      const codes: string[] = [];
+      for (let n = 1; n <= 256; n++) {
+        const ack = await client.request("ice-candidate", candidate(n, `203.0.113.${n % 250}`));
+        codes.push(ack.ok ? "ok" : ack.error.code);
+      }
+      // The private one counted towards the cap too: the 256th candidate of the session is the last accepted.
+      expect(codes.slice(0, 255).every((c) => c === "ok")).to.equal(true);
+      expect(codes[255]).to.equal("RATE_LIMITED");
+      await waitFor(() => server.application.sfu.peerCount === 1);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
