@@ -134,6 +134,20 @@ describe("graceful shutdown of the real entry point", function () {
     expect(logs.some((l) => l.message === "shutting down" && l.signal === "SIGTERM")).to.equal(true);
   });
 
+  it("counts an unhandled rejection and an uncaught exception in sfu_process_errors_total and stays up", async () => {
+    const script = fileURLToPath(new URL("./processErrorsChild.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).to.equal(0);
+    expect(out).to.include('sfu_process_errors_total{kind="unhandledRejection"} 1');
+    expect(out).to.include('sfu_process_errors_total{kind="uncaughtException"} 1');
+  });
+
   it("refuses a join whose token was still being checked when the drain began: SHUTTING_DOWN, never KICKED", async () => {
     const secret = "shutdown-test-secret-0123456789abcdef";
     const server = await startServer({ JOIN_TOKEN_SECRET: secret });
