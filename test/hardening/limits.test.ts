@@ -1,0 +1,45 @@
+import { expect } from "chai";
+import { MediaStreamTrack, RTCPeerConnection } from "werift";
+import { startServer } from "../helpers/server.js";
+import { SignalingClient } from "../helpers/SignalingClient.js";
+import { sleep } from "../helpers/wait.js";
+
+/** An offer that publishes `tracks` audio tracks. */
+async function offerWithTracks(tracks: number): Promise<string> {
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceUseIpv4: false,
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+    bundlePolicy: "max-bundle",
+  });
+  for (let i = 0; i < tracks; i++)
+    pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  const sdp = pc.localDescription!.sdp;
+  await pc.close();
+  return sdp;
+}
+
+describe("per-peer limits", function () {
+  this.timeout(20_000);
+
+  for (const limit of [1, 2]) {
+    it(`publishes at most MAX_PUBLISHED_TRACKS=${limit} of a peer's three audio tracks`, async () => {
+      const server = await startServer({ MAX_PUBLISHED_TRACKS: String(limit) });
+      const client = new SignalingClient(server.url);
+      try {
+        await client.connected();
+        const joined = await client.join({ roomId: "limits", userId: "u" });
+        const ack = await client.request("offer", { type: "offer", sdp: await offerWithTracks(3) });
+        expect(ack.ok).to.equal(true);
+        await sleep(300);
+        const tracks = server.application.sfu.trackSnapshots().filter((t) => t.peerId === joined.peerId);
+        expect(tracks).to.have.length(limit);
+      } finally {
+        client.close();
+        await server.close();
+      }
+    });
+  }
+});
