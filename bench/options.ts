@@ -20,6 +20,8 @@ export interface BenchOptions {
   searchMaxPeers: number;
   searchMaxProbes: number;
   clientProcesses: number;
+  /** Load clients run under SCHED_BATCH so they do not preempt the server (see LoadClientPool). */
+  batchClients: boolean;
   readyTimeoutMs: number;
   /** Directory PERFORMANCE.md and the chart are written to. */
   outDir: string;
@@ -42,6 +44,7 @@ export const USAGE = `npm run bench [-- options]
   --search-seconds=8      window per search probe         (BENCH_SEARCH_SECONDS)
   --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
   --client-procs=2        load-client processes           (BENCH_CLIENT_PROCS)
+  --batch-clients / --no-batch-clients  load clients under SCHED_BATCH, default on (BENCH_BATCH_CLIENTS=1|0)
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
   --render=docs/performance-results.json  rewrite PERFORMANCE.md and the chart from saved results, run nothing
   --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
@@ -58,6 +61,8 @@ const KNOWN_FLAGS = new Set([
   "search-seconds",
   "search-max-peers",
   "client-procs",
+  "batch-clients",
+  "no-batch-clients",
   "out",
   "render",
   "sfu-entry",
@@ -132,6 +137,11 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   const get = (flag: string, envName: string): string | undefined => cli.get(flag) ?? env[envName];
   const quick = cli.has("quick") || env.BENCH_QUICK === "1";
   const searchFlag = cli.has("search") ? "1" : cli.has("no-search") ? "0" : env.BENCH_SEARCH;
+  const batchFlag = cli.has("batch-clients")
+    ? "1"
+    : cli.has("no-batch-clients")
+      ? "0"
+      : env.BENCH_BATCH_CLIENTS;
   const profileDir = get("profile", "BENCH_PROFILE");
   const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts", profileDir);
   const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
@@ -151,6 +161,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     searchMaxPeers: positive("search-max-peers", get("search-max-peers", "BENCH_SEARCH_MAX_PEERS") ?? "60"),
     searchMaxProbes: 5,
     clientProcesses: Math.round(positive("client-procs", get("client-procs", "BENCH_CLIENT_PROCS") ?? "2")),
+    batchClients: (batchFlag ?? "1") === "1",
     readyTimeoutMs: 10_000,
     outDir: get("out", "BENCH_OUT") ?? (quick ? join(tmpdir(), "sfu-bench") : "docs"),
     render: cli.get("render"),

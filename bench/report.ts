@@ -189,6 +189,8 @@ export interface ReportInput {
   seconds: number;
   searchSeconds: number;
   clientProcesses: number;
+  /** Whether the load clients ran under SCHED_BATCH; absent in results saved before the option existed. */
+  batchClients?: boolean;
   /** ISO time the run started. */
   startedAt: string;
   machine: string;
@@ -314,7 +316,12 @@ export function renderMarkdown(input: ReportInput): string {
     `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
-      `; ${input.clientProcesses} load-client processes`,
+      `; ${input.clientProcesses} load-client processes` +
+      (input.batchClients === undefined
+        ? ""
+        : input.batchClients
+          ? " under SCHED_BATCH"
+          : " under the normal scheduling policy"),
     "",
   );
   const all = [...input.scenarios.flatMap((s) => s.results), ...input.searches.flatMap((s) => s.probes)];

@@ -14,6 +14,7 @@ export interface RunScenarioOptions {
   scenario: Scenario;
   seconds: number;
   clientProcesses: number;
+  batchClients: boolean;
   readyTimeoutMs: number;
   cleanup: Cleanup;
   log: (line: string) => void;
@@ -65,6 +66,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       processes: options.clientProcesses,
       targetUrl: target.url,
       readyTimeoutMs: options.readyTimeoutMs,
+      batch: options.batchClients,
     });
     const startedPool = pool;
     unregisterPool = cleanup.add(() => startedPool.killNow());
