@@ -246,7 +246,8 @@ directory unless \`--out=DIR\` is given.
   room), counting packets whose send time lies in the measurement window.
 - **Server CPU µs / forwarded packet** = utime+stime of the server's process tree
   (from \`/proc\`) over the window ÷ packets delivered. It includes everything the
-  server does in that time (receive, decrypt, encrypt, send, RTCP, timers).
+  server does in that time (receive, decrypt, encrypt, send, RTCP, timers). The
+  row below it is the stime part alone: time in the kernel, mostly the UDP sends.
 - **Join → all audio**: from the \`join\` emit to the first packet from every peer
   already in the room; the first peer of a room has nobody to hear and is left out.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
@@ -277,7 +278,15 @@ cost less per packet than the server and not to be what limits a run:
 - the client offers Opus without RTCP feedback and only the \`mid\` header
   extension, so werift keeps no TWCC/NACK state per packet on the client;
 - on loopback the kernel delivers a datagram in the *sender's* system call, so
-  most of the UDP cost lands on the side that sends more — the server.
+  most of the UDP cost lands on the side that sends more — the server;
+- the clients run under Linux's \`SCHED_BATCH\` policy (\`chrt --batch\`;
+  \`--no-batch-clients\` turns it off). Each datagram the server sends wakes a
+  client, and a normal-policy client then preempts the server on that CPU: two
+  context switches per wake-up, charged to the server, that remote clients never
+  cause. Batch tasks may not preempt on wake-up. Both targets run the same way;
+  measured at 1x15 on a busy machine it took about a fifth off the SFU's CPU per
+  packet and left the naive relay's unchanged, so ratios from runs with and
+  without it do not compare.
 
 The tables show the load clients' CPU and event-loop delay beside the
 server's, and the CPU everything else on the machine used during the window
@@ -295,7 +304,7 @@ server.
 - Latency is stamped when a client's event loop handles the packet, so it
   includes queueing in the client; the clients' own event-loop delay is shown.
 - Because of the receive short cut, the clients' RTCP receiver reports carry no
-  statistics; neither target uses them for forwarding.
+  statistics; neither target uses them for forwarding (the SFU drops them unread).
 - Join time leaves out the first peer of each room; peers of a room join one at a
   time (rooms in parallel). A peer that waits longer than 10 s is counted as
   never having heard everyone, and the rest of its room then joins without waiting.
@@ -305,10 +314,63 @@ server.
 - The naive relay is a baseline, not a product: it skips validation, limits,
   resume, and every other part of the protocol the load clients do not use.`;
 
+const HOW_IT_FORWARDS = `## How the SFU forwards
+
+werift runs ICE, DTLS, the SDP side and RTCP. The per-packet path is the SFU's
+own (\`lib/media\`), keyed from the SRTP keys werift negotiated
+(\`dtlsTransport.srtp.config\`):
+
+- **Receive.** For a published track whose SSRC the publisher signalled,
+  \`MediaTransport\` takes its datagrams off the ICE connection's data event
+  before werift sees them; \`SrtpContext\` authenticates and decrypts in place and
+  \`readRtp\` fills one reused view. No werift decrypt, parse, routing, clone or
+  event dispatch per packet. The SFU sends the RTCP receiver reports for these
+  streams itself (RFC 3550 statistics), and drops incoming receiver reports (the
+  clients' view of what the SFU sends) unread. Everything else — DTLS, sender
+  reports, unknown SSRCs — goes on to werift.
+- **Send.** Per subscriber, \`ForwardedTrack\` writes the header (the receiver's
+  SSRC, payload type, \`mid\` and audio-level ids; sequence number and timestamp
+  continuous across source restarts) into a fresh datagram buffer,
+  \`SrtpContext.protect\` encrypts the payload into it and appends the tag, and
+  the datagram goes straight to the selected UDP pair's socket under werift's
+  consent rules. The SFU sends the RTCP sender reports for these streams itself.
+- **SRTP.** AES_CM_128_HMAC_SHA1_80 (what Chromium negotiates with the SFU) and
+  AEAD_AES_128_GCM (what werift peers negotiate). One AES-ECB cipher per session
+  makes counter-mode keystream for 16 packets per native call; HMAC-SHA1 (from
+  precomputed ipad/opad states) and GHASH (a 4 KB table per key) run in
+  JavaScript and allocate nothing per packet. werift's own SRTP creates a cipher
+  and an HMAC per packet and re-serialises the header for every receiver.
+  \`test/media/srtp.test.ts\` checks the layer against werift's SRTP in both
+  directions and across rollover-counter wraps; \`test/browser/mediaPath.test.ts\`
+  checks that Chromium authenticates the packets and shows the SFU's sender and
+  receiver reports in its stats.
+- **Fallback.** A receiver whose extension ids or \`mid\` do not fit the one-byte
+  header form, or an SRTP profile the layer lacks, keeps werift's
+  \`sender.sendRtp\`; a publisher that signals no SSRC keeps werift's receive
+  path. A track keeps the path it started on.
+
+What is left per forwarded packet (a 1x15 profile): about 40 % is the kernel's
+UDP send, 15 % SRTP, 10 % the receive side (a source packet's cost shared by 14
+receivers), the rest header writing, Node's \`dgram\` send path and timers.
+\`npm run bench -- --profile=DIR\` writes a V8 CPU profile of every target run.
+
+### Reading the numbers
+
+- **The kernel floor.** A UDP send on loopback costs the sender 3–5 µs of system
+  time here whatever forwards it, more at low packet rates, where nearly every
+  datagram wakes an idle client process. Small rooms (1x5) are dominated by such
+  per-wake-up and per-second costs, not by per-packet work.
+- **RSS per peer** includes V8's young generation: under sustained allocation it
+  grows to its 2 × 16 MB maximum, memory an idle server never touches, so it
+  counts as per-peer memory (about 1 MB per peer at 1x25). Run with
+  \`node --max-semi-space-size=2\`, 1x25 measured 2.1 MB per peer instead of 3.1.
+  Most of the rest is werift's per-transceiver state: a 25-peer room has 600
+  forwarding transceivers, each with about 17 event emitters of 10 closures.`;
+
 /** The whole of docs/PERFORMANCE.md (before prettier). */
 export function renderMarkdown(input: ReportInput): string {
   const parts: string[] = [];
-  parts.push("# Forwarding performance", "", HOW_TO_RUN, "", "## Results", "");
+  parts.push("# Forwarding performance", "", HOW_IT_FORWARDS, "", HOW_TO_RUN, "", "## Results", "");
   parts.push(
     `- Machine: ${input.machine}`,
     `- Command: \`${input.command}\`${input.quick ? " (quick run)" : ""}`,
