@@ -1,0 +1,83 @@
+import { expect } from "chai";
+import { MediaClient } from "../helpers/MediaClient.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+describe("the SFU's own forwarding path with werift peers", function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  const clients: MediaClient[] = [];
+
+  beforeEach(async () => {
+    server = await startServer();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server.close();
+  });
+
+  it("receives and sends every packet on it, with RTCP sender and receiver reports both ways", async () => {
+    for (const userId of ["alice", "bob", "carol"]) {
+      clients.push(await MediaClient.join(server.url, { roomId: "fast", userId }));
+    }
+    for (const client of clients) client.startSending();
+    for (const receiver of clients) {
+      for (const source of clients) {
+        if (source !== receiver) await receiver.waitForPackets(source.peerId, 50);
+      }
+    }
+
+    const room = server.application.sfu.getRoom("fast")!;
+    expect(room.tracks).to.have.length(3);
+    for (const track of room.tracks) {
+      expect(track.fastPath, "publisher's packets on the SFU's receive path").to.equal(true);
+      expect(track.fastSubscribers, "both subscribers on the SFU's send path").to.equal(2);
+    }
+
+    // Reports go out about once a second.
+    await sleep(2500);
+    for (const client of clients) {
+      const stats = client.stats.bind(client);
+      for (const source of clients) {
+        if (source === client) continue;
+        const received = stats(source.peerId)!;
+        expect(received.corrupt, `${client.options.userId} <- ${source.options.userId}`).to.equal(0);
+        expect(received.seqJumps).to.equal(0);
+      }
+      // The SFU's sender reports reached werift's receivers and authenticated there.
+      const receivers = client.pc.getTransceivers().filter((t) => t.currentDirection === "recvonly");
+      expect(receivers).to.have.length(2);
+      for (const transceiver of receivers) {
+        const ssrc = transceiver.receiver.track.ssrc!;
+        expect(transceiver.receiver.lastSRtimestamp[ssrc], `SR for ${ssrc}`).to.be.a("number").and.above(0);
+      }
+      // The SFU's receiver report on the client's microphone shows up as remote-inbound-rtp.
+      const report = await client.pc.getStats();
+      const remoteInbound = [...report.values()].filter((s) => s.type === "remote-inbound-rtp");
+      expect(remoteInbound, `${client.options.userId} got receiver reports`).to.have.length(1);
+    }
+  });
+
+  it("keeps the counters the metrics read in step with what receivers got", async () => {
+    for (const userId of ["alice", "bob"]) {
+      clients.push(await MediaClient.join(server.url, { roomId: "count", userId }));
+    }
+    const [alice, bob] = clients as [MediaClient, MediaClient];
+    alice.startSending();
+    await bob.waitForPackets(alice.peerId, 50);
+    alice.stopSending();
+    await sleep(300);
+    const track = server.application.sfu.getRoom("count")!.tracks.find((t) => t.peerId === alice.peerId)!;
+    const snapshot = track.snapshot();
+    await waitFor(
+      () => bob.packetsFrom(alice.peerId) === snapshot.packetsForwarded,
+      2000,
+      "bob got every forward",
+    );
+    // Packets that arrived before bob's side was up were received but not forwarded.
+    expect(snapshot.packetsReceived).to.be.at.least(snapshot.packetsForwarded);
+    expect(snapshot.bytesForwarded).to.equal(snapshot.packetsForwarded * 100);
+    expect(server.application.sfu.totals.packetsForwarded).to.equal(snapshot.packetsForwarded);
+  });
+});
