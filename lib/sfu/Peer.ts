@@ -289,8 +289,16 @@ export class Peer extends TypedEmitter<PeerEvents> {
       pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state)).unSubscribe,
       pc.onTrack.subscribe((track) => this.#onTrack(track)).unSubscribe,
       // Fires (synchronously) before werift opens an ICE socket, so every socket is guarded from its first datagram.
-      pc.iceGatheringStateChange.subscribe(() => this.#datagramGuard.protect()).unSubscribe,
+      pc.iceGatheringStateChange.subscribe(() => this.#beforeGathering()).unSubscribe,
     );
+  }
+
+  #beforeGathering(): void {
+    this.#datagramGuard.protect();
+    // Without a STUN server werift queries stun.l.google.com, and setLocalDescription waits for it:
+    // STUN_SERVERS="" means none (no DNS lookup, no packet to Google, no stalled answer).
+    if (this.#options.media.iceServers.some((server) => isStunServer(server.urls))) return;
+    for (const transport of this.#pc.iceTransports) transport.connection.stunServer = undefined;
   }
 
   #onConnectionState(state: string): void {
@@ -372,6 +380,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   #assertOpen(): void {
     if (this.#closed) throw new SfuError("NOT_JOINED", "this session has ended");
   }
+}
+
+function isStunServer(urls: string | string[]): boolean {
+  return (Array.isArray(urls) ? urls : [urls]).some((url) => /^stuns?:/i.test(url));
 }
 
 /** The abort reason for a stopped transceiver's RTCP loops: a constant, so it pins no call stack. */

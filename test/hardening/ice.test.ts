@@ -1,3 +1,4 @@
+import { promises as dns } from "node:dns";
 import { isIP } from "node:net";
 import { expect } from "chai";
 import { RTCPeerConnection } from "werift";
@@ -23,12 +24,12 @@ async function offerSdp(): Promise<string> {
 }
 
 /** Joins, offers, and returns the addresses in the SFU's answer and trickled candidates. */
-async function sfuCandidateAddresses(server: TestServer): Promise<string[]> {
+async function sfuCandidateAddresses(server: TestServer, offer?: string): Promise<string[]> {
   const client = new SignalingClient(server.url);
   try {
     await client.connected();
     await client.join({ roomId: "ice", userId: "u" });
-    const ack = await client.request("offer", { type: "offer", sdp: await offerSdp() });
+    const ack = await client.request("offer", { type: "offer", sdp: offer ?? (await offerSdp()) });
     expect(ack.ok).to.equal(true);
     const answer = await client.waitForEvent("answer");
     await sleep(1_000);
@@ -66,6 +67,32 @@ describe("ICE candidates the SFU gathers and accepts", function () {
       "IPv4 only by default",
     ).to.equal(true);
     expect(results.true!.filter((a) => isIP(a) === 4)).to.have.members(results.false!);
+  });
+
+  it("asks no STUN server when STUN_SERVERS is empty (werift's default is Google's), and the configured one otherwise", async () => {
+    // The client's offer is made first: werift clients query Google's STUN server too.
+    const offer = await offerSdp();
+    const lookup = dns.lookup;
+    const looked: string[] = [];
+    // werift resolves the STUN host through dns.promises.lookup at the moment it gathers.
+    dns.lookup = ((host: string) => {
+      looked.push(host);
+      return Promise.reject(Object.assign(new Error(`no DNS in tests: ${host}`), { code: "ENOTFOUND" }));
+    }) as typeof dns.lookup;
+    try {
+      for (const stun of ["", "stun:stun.configured.example:3478"]) {
+        const server = await startServer({ STUN_SERVERS: stun });
+        try {
+          await sfuCandidateAddresses(server, offer);
+        } finally {
+          await server.close();
+        }
+      }
+    } finally {
+      dns.lookup = lookup;
+    }
+    expect(looked).to.not.include("stun.l.google.com");
+    expect(looked).to.include("stun.configured.example");
   });
 
   it("drops private candidates from a client's SDP unless ALLOW_PRIVATE_CANDIDATES", async () => {
