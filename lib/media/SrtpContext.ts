@@ -25,6 +25,12 @@ const KEYSTREAM_BATCH = 16;
 const CACHED_BLOCKS = 8;
 /** Bound on one batch: a batch of large packets covers fewer of them. */
 const MAX_BATCH_BLOCKS = KEYSTREAM_BATCH * (CACHED_BLOCKS + 1);
+/**
+ * Counter blocks for one call, rebuilt every time; the ECB output is the
+ * keystream. Shared by every context: calls run to completion on one thread
+ * and the cipher copies its input, so one scratch buffer serves them all.
+ */
+const COUNTERS = Buffer.alloc(Math.max(MAX_BATCH_BLOCKS, MAX_BLOCKS) * BLOCK);
 
 // RFC 3711 §4.3.1 key derivation labels.
 const LABEL_RTP_ENCRYPTION = 0x00;
@@ -50,10 +56,6 @@ export class SrtpContext {
   readonly #salt: Uint8Array;
   readonly #hmac: HmacSha1 | undefined;
   readonly #ghash: Ghash | undefined;
-  /** Counter blocks for one packet, rebuilt per packet; the ECB output is the keystream. */
-  readonly #counters = Buffer.alloc(MAX_BLOCKS * BLOCK);
-  /** Counter blocks for a batch of packets (KeystreamCache). */
-  readonly #batchCounters = Buffer.alloc(Math.max(MAX_BATCH_BLOCKS, MAX_BLOCKS) * BLOCK);
   readonly #expectedTag = new Uint8Array(16);
 
   constructor(key: SrtpMasterKey) {
@@ -174,7 +176,7 @@ export class SrtpContext {
 
   /** Keystream for one packet, from one ECB call over its counter blocks. */
   #keystream(ssrc: number, roc: number, seq: number, blocks: number): Buffer {
-    const counters = this.#counters;
+    const counters = COUNTERS;
     this.#writeCounters(counters, 0, ssrc, roc, seq, blocks);
     return this.#ecb.update(counters.subarray(0, blocks * BLOCK));
   }
@@ -193,7 +195,7 @@ export class SrtpContext {
     }
     const perPacket = Math.max(blocks, CACHED_BLOCKS + (this.#ghash ? 1 : 0));
     const count = Math.min(KEYSTREAM_BATCH, Math.floor(MAX_BATCH_BLOCKS / perPacket));
-    const counters = this.#batchCounters;
+    const counters = COUNTERS;
     for (let p = 0; p < count; p++) {
       const i = index + p;
       this.#writeCounters(
