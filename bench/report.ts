@@ -211,7 +211,7 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search (about 10-12 min)
+npm run bench                 # full run: both targets, every scenario, the load search (about 12-14 min)
 npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
@@ -251,7 +251,7 @@ directory unless \`--out=DIR\` is given.
 - **Join → all audio**: from the \`join\` emit to the first packet from every peer
   already in the room; the first peer of a room has nobody to hear and is left out.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
-  server before any join) ÷ peers.
+  server before any join, read after 10 s of idling) ÷ peers.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`
   (\`nodejs_eventloop_lag_p99_seconds\`, prom-client's default metrics; a scrape
   at the window's start resets it). The naive relay exposes the same metric.

@@ -20,8 +20,13 @@ export interface RunScenarioOptions {
   log: (line: string) => void;
 }
 
-/** Let the idle server settle before reading its baseline memory. */
-const IDLE_SETTLE_MS = 1000;
+/**
+ * Let the idle server settle before reading its baseline memory: V8's memory
+ * reducer frees start-up garbage (module loading, transpiling) about 8 s in,
+ * 15-20 MB for the SFU. A baseline read before that would count it as idle
+ * memory and understate the memory per peer.
+ */
+const IDLE_SETTLE_MS = 10_000;
 /** After the last join, before measuring: renegotiations and jitter settle. */
 const WARMUP_MS = 2000;
 /** Lead time so every process has the window before it opens. */
