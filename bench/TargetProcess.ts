@@ -30,6 +30,8 @@ export class TargetProcess {
   readonly #child: ChildProcess;
   #output = "";
   #exited = false;
+  /** How the process ended, e.g. "exit code 1" or "signal SIGSEGV"; empty while it runs. */
+  #exitStatus = "";
   readonly #exit: Promise<void>;
 
   private constructor(spec: TargetSpec, port: number) {
@@ -46,12 +48,14 @@ export class TargetProcess {
     this.#child.stdout?.on("data", keep);
     this.#child.stderr?.on("data", keep);
     this.#exit = new Promise((resolve) => {
-      this.#child.once("exit", () => {
+      this.#child.once("exit", (code, signal) => {
+        this.#exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
         this.#exited = true;
         resolve();
       });
       this.#child.once("error", (error) => {
         keep(Buffer.from(String(error)));
+        this.#exitStatus = "could not start";
         this.#exited = true;
         resolve();
       });
@@ -64,7 +68,7 @@ export class TargetProcess {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (target.#exited) {
-        throw new Error(`${spec.label} exited during start-up:\n${target.#output}`);
+        throw new Error(`${spec.label} exited during start-up (${target.#exitStatus}):\n${target.#output}`);
       }
       try {
         if ((await httpGet(`${target.url}/health`, 1000)).status === 200) return target;
@@ -85,9 +89,9 @@ export class TargetProcess {
     return !this.#exited;
   }
 
-  /** The last few KB the server printed. */
+  /** The last few KB the server printed, after how it ended if it has. */
   get output(): string {
-    return this.#output;
+    return this.#exitStatus === "" ? this.#output : `(${this.#exitStatus})\n${this.#output}`;
   }
 
   sample(): TreeSample {

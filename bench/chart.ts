@@ -2,13 +2,24 @@
  * A hand-rolled SVG chart: CPU per forwarded packet and p99 latency against
  * load, one line per target. No dependency, deterministic output.
  */
-import { PASS_P99_MS, nominalForwardedPerSecond, passes, type ScenarioResult } from "./results.js";
+import {
+  PASS_P99_MS,
+  nominalForwardedPerSecond,
+  passes,
+  targetLabel,
+  type ScenarioResult,
+} from "./results.js";
 
 const PANEL_WIDTH = 460;
 const PANEL_HEIGHT = 300;
 const MARGIN = { top: 40, right: 20, bottom: 50, left: 60 };
-const COLORS: Record<string, string> = { sfu: "#1f6feb", naive: "#d9730d" };
-const LABELS: Record<string, string> = { sfu: "SFU", naive: "naive relay" };
+const COLORS: Record<string, string> = {
+  sfu: "#1f6feb",
+  naive: "#d9730d",
+  "sfu-1w": "#2da44e",
+  "sfu-2w": "#8250df",
+};
+const LEGEND_ITEM_WIDTH = 150;
 
 interface Point {
   x: number;
@@ -129,7 +140,7 @@ function panelSvg(panel: Panel, results: readonly ScenarioResult[], offsetX: num
     for (const p of points) {
       parts.push(
         `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${p.passed ? color : "#fff"}" stroke="${color}" stroke-width="1.5"><title>${esc(
-          `${LABELS[target] ?? target} ${p.label}: ${p.y.toFixed(2)}`,
+          `${targetLabel(target)} ${p.label}: ${p.y.toFixed(2)}`,
         )}</title></circle>`,
       );
     }
@@ -155,16 +166,20 @@ export function renderChart(results: readonly ScenarioResult[]): string {
     },
   ];
   const width = PANEL_WIDTH * panels.length;
-  const height = PANEL_HEIGHT + 30;
   const targets = [...new Set(results.map((r) => r.target))];
+  // Up to two targets leave room for the note beside the legend; more push it onto a line of its own.
+  const noteBelow = targets.length > 2;
+  const height = PANEL_HEIGHT + (noteBelow ? 50 : 30);
   const legend = targets
     .map((target, i) => {
-      const x = 70 + i * 150;
+      const x = 70 + i * LEGEND_ITEM_WIDTH;
       const color = COLORS[target] ?? "#444";
-      return `<rect x="${x}" y="${PANEL_HEIGHT + 8}" width="14" height="14" fill="${color}"/><text x="${x + 20}" y="${PANEL_HEIGHT + 20}" font-size="12">${esc(LABELS[target] ?? target)}</text>`;
+      return `<rect x="${x}" y="${PANEL_HEIGHT + 8}" width="14" height="14" fill="${color}"/><text x="${x + 20}" y="${PANEL_HEIGHT + 20}" font-size="12">${esc(targetLabel(target))}</text>`;
     })
     .join("\n");
-  const note = `<text x="${70 + targets.length * 150}" y="${PANEL_HEIGHT + 20}" font-size="12" fill="#555">hollow: delivery &lt; 99.5 %, p99 &gt; ${PASS_P99_MS} ms or a peer not connected</text>`;
+  const noteX = noteBelow ? 70 : 70 + targets.length * LEGEND_ITEM_WIDTH;
+  const noteY = PANEL_HEIGHT + (noteBelow ? 40 : 20);
+  const note = `<text x="${noteX}" y="${noteY}" font-size="12" fill="#555">hollow: delivery &lt; 99.5 %, p99 &gt; ${PASS_P99_MS} ms or a peer not connected</text>`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,

@@ -4,7 +4,7 @@
  */
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Scenario } from "./results.js";
+import { SCALING_TARGETS, targetLabel, type Scenario } from "./results.js";
 import type { TargetSpec } from "./TargetProcess.js";
 
 export interface BenchOptions {
@@ -12,8 +12,13 @@ export interface BenchOptions {
   scenarios: Scenario[];
   /** Length of each measurement window. */
   seconds: number;
-  /** Targets to run, in order: `sfu`, `naive`. */
+  /** Targets to run, in order: `sfu`, `naive`, `sfu-1w`, `sfu-2w`. */
   targets: TargetSpec[];
+  /** After the scenarios, run the scaling scenarios against the SFU with 1 and with 2 worker threads. */
+  scaling: boolean;
+  scalingScenarios: Scenario[];
+  /** `sfu-1w` and `sfu-2w`, whatever `targets` says. */
+  scalingTargets: TargetSpec[];
   /** Run the largest-load search after the scenarios. */
   search: boolean;
   searchSeconds: number;
@@ -33,13 +38,19 @@ export interface BenchOptions {
 
 const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
 const QUICK_SCENARIOS = "1x5,1x10";
+/** Several rooms, so that 2 workers have rooms to share out. */
+const SCALING_SCENARIOS = "4x5,2x15";
 
 export const USAGE = `npm run bench [-- options]
 
-  --quick                 1x5 and 1x10 for 5 s each, no search, output to a temp dir
+  --quick                 1x5 and 1x10 for 5 s each, no search or scaling, output to a temp dir
   --scenarios=1x5,4x5     rooms x peers per room          (BENCH_SCENARIOS, default ${FULL_SCENARIOS})
   --seconds=15            measurement window per scenario (BENCH_SECONDS)
-  --targets=sfu,naive     which servers to run            (BENCH_TARGETS)
+  --targets=sfu,naive     which servers to run            (BENCH_TARGETS; also sfu-1w, sfu-2w:
+                          the SFU with SFU_WORKERS=1 / SFU_WORKERS=2)
+  --scaling / --no-scaling  after the scenarios, the SFU with 1 and with 2 worker threads (sfu-1w,
+                          sfu-2w) on multi-room scenarios (BENCH_SCALING=1|0, default on, off for --quick)
+  --scaling-scenarios=${SCALING_SCENARIOS}  rooms x peers of the scaling runs (BENCH_SCALING_SCENARIOS)
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
   --search-seconds=8      window per search probe         (BENCH_SEARCH_SECONDS)
   --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
@@ -56,6 +67,9 @@ const KNOWN_FLAGS = new Set([
   "scenarios",
   "seconds",
   "targets",
+  "scaling",
+  "no-scaling",
+  "scaling-scenarios",
   "search",
   "no-search",
   "search-seconds",
@@ -99,9 +113,10 @@ function positive(name: string, text: string): number {
 }
 
 /**
- * The SFU as the project ships it, and the bench's naive relay, both in the
- * same kind of process. With `profileDir`, each writes a `.cpuprofile` there
- * when it exits (the bench stops targets with SIGTERM, so they exit cleanly).
+ * The SFU as the project ships it (forwarding in the main thread, and in 1 or
+ * 2 worker threads), and the bench's naive relay, all in the same kind of
+ * process. With `profileDir`, each writes a `.cpuprofile` there when it exits
+ * (the bench stops targets with SIGTERM, so they exit cleanly).
  */
 export function targetSpecs(sfuEntry: string, profileDir?: string): Record<string, TargetSpec> {
   const nodeArgs = (entry: string, name: string): string[] => [
@@ -109,26 +124,30 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir, name)}`] : []),
     ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry]),
   ];
+  const sfuEnv = {
+    STUN_SERVERS: "",
+    ICE_ADVERTISE_IP: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    ALLOW_PRIVATE_CANDIDATES: "true",
+  };
+  const sfu = (name: string, workers?: number): TargetSpec => ({
+    name,
+    label: targetLabel(name),
+    command: process.execPath,
+    args: nodeArgs(sfuEntry, name),
+    env: workers === undefined ? { ...sfuEnv } : { ...sfuEnv, SFU_WORKERS: String(workers) },
+  });
   return {
-    sfu: {
-      name: "sfu",
-      label: "SFU",
-      command: process.execPath,
-      args: nodeArgs(sfuEntry, "sfu"),
-      env: {
-        STUN_SERVERS: "",
-        ICE_ADVERTISE_IP: "127.0.0.1",
-        LOG_LEVEL: "warn",
-        ALLOW_PRIVATE_CANDIDATES: "true",
-      },
-    },
+    sfu: sfu("sfu"),
     naive: {
       name: "naive",
-      label: "naive relay",
+      label: targetLabel("naive"),
       command: process.execPath,
       args: nodeArgs("bench/naive-relay.ts", "naive"),
       env: {},
     },
+    "sfu-1w": sfu("sfu-1w", 1),
+    "sfu-2w": sfu("sfu-2w", 2),
   };
 }
 
@@ -142,11 +161,12 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     : cli.has("no-batch-clients")
       ? "0"
       : env.BENCH_BATCH_CLIENTS;
+  const scalingFlag = cli.has("scaling") ? "1" : cli.has("no-scaling") ? "0" : env.BENCH_SCALING;
   const profileDir = get("profile", "BENCH_PROFILE");
   const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts", profileDir);
   const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
     const spec = specs[name.trim()];
-    if (!spec) throw new Error(`unknown target "${name}": use sfu, naive`);
+    if (!spec) throw new Error(`unknown target "${name}": use ${Object.keys(specs).join(", ")}`);
     return spec;
   });
   return {
@@ -156,6 +176,11 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     ),
     seconds: positive("seconds", get("seconds", "BENCH_SECONDS") ?? (quick ? "5" : "15")),
     targets,
+    scaling: (scalingFlag ?? (quick ? "0" : "1")) === "1",
+    scalingScenarios: parseScenarios(
+      get("scaling-scenarios", "BENCH_SCALING_SCENARIOS") ?? SCALING_SCENARIOS,
+    ),
+    scalingTargets: SCALING_TARGETS.map((name) => specs[name]!),
     search: (searchFlag ?? (quick ? "0" : "1")) === "1",
     searchSeconds: positive("search-seconds", get("search-seconds", "BENCH_SEARCH_SECONDS") ?? "8"),
     searchMaxPeers: positive("search-max-peers", get("search-max-peers", "BENCH_SEARCH_MAX_PEERS") ?? "60"),

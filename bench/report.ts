@@ -7,8 +7,10 @@ import {
   PASS_P99_MS,
   nominalForwardedPerSecond,
   scenarioName,
+  targetLabel as label,
   type Scenario,
   type ScenarioResult,
+  type ScenarioRun,
 } from "./results.js";
 
 /** One row of a comparison table. */
@@ -18,6 +20,8 @@ interface Row {
   format: (v: number) => string;
   /** Ratios of counts that are normally zero say nothing. */
   ratio: boolean;
+  /** Show the ratio even when a target delivered too little for costs and latencies to compare. */
+  alwaysRatio?: boolean;
 }
 
 const MB = 1024 * 1024;
@@ -28,21 +32,73 @@ const fixed =
 const integer = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
 const percent = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : "n/a");
 
+const FORWARDED: Row = {
+  label: "forwarded packets/s",
+  value: (r) => r.forwardedPerSecond,
+  format: integer,
+  ratio: true,
+  alwaysRatio: true,
+};
+const DELIVERY: Row = {
+  label: "delivery",
+  value: (r) => r.deliveryRatio,
+  format: percent,
+  ratio: true,
+  alwaysRatio: true,
+};
+const CPU_PER_PACKET: Row = {
+  label: "server CPU µs / forwarded packet",
+  value: (r) => r.cpuMicrosPerPacket,
+  format: fixed(1),
+  ratio: true,
+};
+const LATENCY_P50: Row = {
+  label: "latency p50 (ms)",
+  value: (r) => r.latencyMs.p50,
+  format: fixed(1),
+  ratio: true,
+};
+const LATENCY_P99: Row = {
+  label: "latency p99 (ms)",
+  value: (r) => r.latencyMs.p99,
+  format: fixed(1),
+  ratio: true,
+};
+const RSS_LOADED: Row = {
+  label: "RSS loaded (MB)",
+  value: (r) => r.rssLoadedBytes / MB,
+  format: fixed(0),
+  ratio: true,
+};
+const EVENT_LOOP_P99: Row = {
+  label: "event-loop delay p99 (ms)",
+  value: (r) => r.eventLoopP99Ms,
+  format: fixed(1),
+  ratio: true,
+};
+const CLIENT_CPU: Row = {
+  label: "load clients CPU, % of one core",
+  value: (r) => r.clientCpuPercent,
+  format: fixed(1),
+  ratio: false,
+};
+const OTHER_CPU: Row = {
+  label: "other CPU on the machine, % of one core",
+  value: (r) => r.otherCpuPercent,
+  format: fixed(1),
+  ratio: false,
+};
+
 const ROWS: Row[] = [
-  { label: "forwarded packets/s", value: (r) => r.forwardedPerSecond, format: integer, ratio: true },
-  { label: "delivery", value: (r) => r.deliveryRatio, format: percent, ratio: true },
+  FORWARDED,
+  DELIVERY,
   {
     label: "forwards/s the server counted (sfu_rtp_packets_forwarded_total)",
     value: (r) => (r.serverCountedForwards === null ? Number.NaN : r.serverCountedForwards / r.seconds),
     format: integer,
     ratio: false,
   },
-  {
-    label: "server CPU µs / forwarded packet",
-    value: (r) => r.cpuMicrosPerPacket,
-    format: fixed(1),
-    ratio: true,
-  },
+  CPU_PER_PACKET,
   {
     label: "… of which in the kernel (system time)",
     value: (r) => r.systemMicrosPerPacket ?? Number.NaN,
@@ -50,9 +106,9 @@ const ROWS: Row[] = [
     ratio: true,
   },
   { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
-  { label: "latency p50 (ms)", value: (r) => r.latencyMs.p50, format: fixed(1), ratio: true },
+  LATENCY_P50,
   { label: "latency p95 (ms)", value: (r) => r.latencyMs.p95, format: fixed(1), ratio: true },
-  { label: "latency p99 (ms)", value: (r) => r.latencyMs.p99, format: fixed(1), ratio: true },
+  LATENCY_P99,
   { label: "join → all audio p50 (ms)", value: (r) => r.joinMs.p50, format: fixed(0), ratio: true },
   { label: "join → all audio p95 (ms)", value: (r) => r.joinMs.p95, format: fixed(0), ratio: true },
   { label: "peers whose ICE never connected", value: (r) => r.iceFailed, format: integer, ratio: false },
@@ -64,20 +120,15 @@ const ROWS: Row[] = [
     ratio: false,
   },
   { label: "RSS idle (MB)", value: (r) => r.rssIdleBytes / MB, format: fixed(0), ratio: true },
-  { label: "RSS loaded (MB)", value: (r) => r.rssLoadedBytes / MB, format: fixed(0), ratio: true },
+  RSS_LOADED,
   {
     label: "RSS per peer beyond idle (KB)",
     value: (r) => r.rssPerPeerBytes / 1024,
     format: fixed(0),
     ratio: true,
   },
-  { label: "event-loop delay p99 (ms)", value: (r) => r.eventLoopP99Ms, format: fixed(1), ratio: true },
-  {
-    label: "load clients CPU, % of one core",
-    value: (r) => r.clientCpuPercent,
-    format: fixed(1),
-    ratio: false,
-  },
+  EVENT_LOOP_P99,
+  CLIENT_CPU,
   {
     label: "load clients CPU µs / packet",
     value: (r) => r.clientCpuMicrosPerPacket,
@@ -90,42 +141,71 @@ const ROWS: Row[] = [
     format: fixed(1),
     ratio: false,
   },
-  {
-    label: "other CPU on the machine, % of one core",
-    value: (r) => r.otherCpuPercent,
-    format: fixed(1),
-    ratio: false,
-  },
+  OTHER_CPU,
 ];
 
-const LABELS: Record<string, string> = { sfu: "SFU", naive: "naive relay" };
+/** The worker-scaling tables: what a second worker thread may change, and what the machine had left. */
+const SCALING_ROWS: Row[] = [
+  CPU_PER_PACKET,
+  FORWARDED,
+  DELIVERY,
+  LATENCY_P50,
+  LATENCY_P99,
+  {
+    label: "SFU process CPU, % of one core (all threads)",
+    value: (r) => r.serverCpuPercent,
+    format: fixed(1),
+    ratio: true,
+  },
+  RSS_LOADED,
+  EVENT_LOOP_P99,
+  CLIENT_CPU,
+  OTHER_CPU,
+];
+
+/** Which rows a table has, and which two targets its ratio column compares. */
+interface Comparison {
+  rows: readonly Row[];
+  numerator: string;
+  denominator: string;
+  ratioHeader: string;
+}
+
+const SFU_VS_NAIVE: Comparison = {
+  rows: ROWS,
+  numerator: "sfu",
+  denominator: "naive",
+  ratioHeader: "SFU ÷ naive",
+};
+const TWO_WORKERS_VS_ONE: Comparison = {
+  rows: SCALING_ROWS,
+  numerator: "sfu-2w",
+  denominator: "sfu-1w",
+  ratioHeader: "2 workers ÷ 1",
+};
 
 /** Other CPU use on the machine above which a run is flagged as disturbed. */
 const BUSY_MACHINE_PERCENT = 25;
-
-function label(target: string): string {
-  return LABELS[target] ?? target;
-}
 
 function ratio(a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
 }
 
-/** Rows × targets, plus an SFU ÷ naive column when both ran. */
-function tableCells(results: readonly ScenarioResult[]): string[][] {
-  const sfu = results.find((r) => r.target === "sfu");
-  const naive = results.find((r) => r.target === "naive");
-  const withRatio = sfu !== undefined && naive !== undefined;
-  const header = ["", ...results.map((r) => label(r.target)), ...(withRatio ? ["SFU ÷ naive"] : [])];
+/** Rows × targets, plus a ratio column (e.g. SFU ÷ naive) when both compared targets ran. */
+function tableCells(results: readonly ScenarioResult[], comparison: Comparison = SFU_VS_NAIVE): string[][] {
+  const top = results.find((r) => r.target === comparison.numerator);
+  const bottom = results.find((r) => r.target === comparison.denominator);
+  const withRatio = top !== undefined && bottom !== undefined;
+  const header = ["", ...results.map((r) => label(r.target)), ...(withRatio ? [comparison.ratioHeader] : [])];
   // A ratio of costs or latencies between a target that forwards and one that mostly does not means nothing.
-  const comparable = withRatio && isComparable(sfu) && isComparable(naive);
-  const rows = ROWS.map((row) => [
+  const comparable = withRatio && isComparable(top) && isComparable(bottom);
+  const rows = comparison.rows.map((row) => [
     row.label,
     ...results.map((r) => (r.error === null ? row.format(row.value(r)) : "failed")),
     ...(withRatio
       ? [
-          row.ratio && (comparable || row === ROWS[0] || row === ROWS[1])
-            ? ratio(row.value(sfu), row.value(naive))
+          row.ratio && (comparable || row.alwaysRatio === true)
+            ? ratio(row.value(top), row.value(bottom))
             : "",
         ]
       : []),
@@ -150,9 +230,13 @@ function ratioNote(results: readonly ScenarioResult[]): string | undefined {
   );
 }
 
-/** A plain-text table for the terminal. */
-export function consoleTable(scenario: Scenario, results: readonly ScenarioResult[]): string {
-  const cells = tableCells(results);
+/** A plain-text table for the terminal; `scaling` picks the worker-scaling rows and ratio. */
+export function consoleTable(
+  scenario: Scenario,
+  results: readonly ScenarioResult[],
+  kind: "main" | "scaling" = "main",
+): string {
+  const cells = tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : SFU_VS_NAIVE);
   const widths = cells[0]!.map((_, col) => Math.max(...cells.map((row) => (row[col] ?? "").length)));
   const lines = cells.map((row) =>
     row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  "),
@@ -163,7 +247,7 @@ export function consoleTable(scenario: Scenario, results: readonly ScenarioResul
   const note = ratioNote(results);
   if (note) errors.push(`  ${note}`);
   return [
-    `\n== ${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
+    `\n== ${kind === "scaling" ? "worker scaling, " : ""}${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
     ...lines,
     ...errors,
   ].join("\n");
@@ -195,10 +279,19 @@ export interface ReportInput {
   startedAt: string;
   machine: string;
   durationSeconds: number;
-  scenarios: Array<{ scenario: Scenario; results: ScenarioResult[] }>;
+  scenarios: ScenarioRun[];
   searches: SearchOutcome[];
+  /** The worker-scaling runs; absent when they did not run, and in results saved before they existed. */
+  scaling?: ScalingSection;
   chartFile: string | undefined;
   sfuCommand: string;
+}
+
+/** The SFU with forwarding in 1 and in 2 worker threads, on multi-room scenarios. */
+export interface ScalingSection {
+  /** How each target was started, in the order they ran. */
+  commands: Array<{ target: string; command: string }>;
+  scenarios: ScenarioRun[];
 }
 
 /** CPU, memory, kernel and Node of this machine, for the report. */
@@ -211,8 +304,8 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search (about 12-14 min)
-npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search; writes to $TMPDIR/sfu-bench/
+npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 15-17 min)
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search or scaling; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
@@ -231,8 +324,13 @@ directory unless \`--out=DIR\` is given.
   ICE_ADVERTISE_IP=127.0.0.1 LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true\`.
 - **Naive relay**: \`bench/naive-relay.ts\`, the simplest werift forwarder that
   speaks the same protocol (each subscriber gets its own \`MediaStreamTrack\`,
-  fed with \`writeRtp\` from the source's \`onReceiveRtp\`). Every ratio below is
-  SFU ÷ naive relay for the same scenario, run back to back.
+  fed with \`writeRtp\` from the source's \`onReceiveRtp\`). Every ratio in the
+  scenario tables is SFU ÷ naive relay for the same scenario, run back to back.
+- **Worker targets** (\`sfu-1w\`, \`sfu-2w\`): the SFU target with \`SFU_WORKERS=1\` or
+  \`SFU_WORKERS=2\` added: rooms spread over that many worker threads, signaling
+  in the main thread. A full run (or \`--scaling\`) ends with the scaling
+  scenarios (\`--scaling-scenarios\`, default 4x5 and 2x15) against both, back to
+  back; their ratios are 2 workers ÷ 1 worker. See "Worker scaling" below.
 
 ### What is measured
 
@@ -386,34 +484,24 @@ export function renderMarkdown(input: ReportInput): string {
           : " under the normal scheduling policy"),
     "",
   );
-  const all = [...input.scenarios.flatMap((s) => s.results), ...input.searches.flatMap((s) => s.probes)];
+  const all = [
+    ...input.scenarios.flatMap((s) => s.results),
+    ...input.searches.flatMap((s) => s.probes),
+    ...(input.scaling?.scenarios.flatMap((s) => s.results) ?? []),
+  ];
   const busiest = Math.max(0, ...all.map((r) => r.otherCpuPercent).filter(Number.isFinite));
   if (busiest > BUSY_MACHINE_PERCENT) {
     parts.push(
       `> **Shared machine.** Other work used up to ${busiest.toFixed(0)} % of a core during some ` +
         `measurement windows (row "other CPU"). Latency tails and the load search are pessimistic ` +
-        `for those rows; SFU and naive relay ran back to back, so compare them row by row.`,
+        `for those rows; the targets of a table ran back to back, so compare them row by row.`,
       "",
     );
   }
   if (input.chartFile) {
     parts.push(`![Server CPU per forwarded packet and p99 latency against load](${input.chartFile})`, "");
   }
-  for (const { scenario, results } of input.scenarios) {
-    parts.push(
-      `### ${scenarioName(scenario)}: ${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers`,
-      "",
-      `Nominal load ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s.`,
-      "",
-      markdownTable(tableCells(results)),
-      "",
-    );
-    const note = ratioNote(results);
-    if (note) parts.push(note, "");
-    for (const failed of results.filter((r) => r.error !== null)) {
-      parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
-    }
-  }
+  for (const run of input.scenarios) parts.push(...scenarioSection("###", run, SFU_VS_NAIVE));
   if (input.searches.length > 0) {
     parts.push(
       "### Largest load",
@@ -449,5 +537,55 @@ export function renderMarkdown(input: ReportInput): string {
       "",
     );
   }
+  if (input.scaling && input.scaling.scenarios.length > 0)
+    parts.push(...scalingSection(input, input.scaling));
   return parts.join("\n");
+}
+
+/** "Worker scaling (1 → 2 workers)": per scenario, the two worker targets side by side. */
+function scalingSection(input: ReportInput, scaling: ScalingSection): string[] {
+  // The machine line starts with the CPU count (describeMachine).
+  const cores = /^(\d+) ×/.exec(input.machine)?.[1];
+  const sameCores = cores === undefined ? "the same cores" : `the same ${cores} cores`;
+  const parts = [
+    "### Worker scaling (1 → 2 workers)",
+    "",
+    `The SFU with forwarding spread over 1 and over 2 worker threads (\`SFU_WORKERS\`), on scenarios ` +
+      `with several rooms for the workers to share out; each scenario ran both back to back, ` +
+      `${input.seconds} s window each. The load is fixed per scenario, so forwarded packets/s only ` +
+      `differs where a target drops packets: a second worker shows in latency, delivery and CPU. ` +
+      `SFU process CPU is utime+stime of all the process's threads over wall time, so with 2 workers ` +
+      `it can exceed 100 % of one core. Event-loop delay is what the SFU's \`/metrics\` reports ` +
+      `(prom-client's default metrics, the thread that serves \`/metrics\`).`,
+    "",
+    `The load clients share ${sameCores} with the SFU, so the ceiling in these runs is the machine, ` +
+      `not the SFU: read the load-client and other-CPU rows before the SFU's.`,
+    "",
+    ...scaling.commands.map(({ target, command }) => `- ${label(target)}: \`${command}\``),
+    "",
+  ];
+  for (const run of scaling.scenarios) parts.push(...scenarioSection("####", run, TWO_WORKERS_VS_ONE));
+  return parts;
+}
+
+/** One scenario's heading, table, and why ratios or targets are missing. */
+function scenarioSection(
+  heading: string,
+  { scenario, results }: ScenarioRun,
+  comparison: Comparison,
+): string[] {
+  const parts = [
+    `${heading} ${scenarioName(scenario)}: ${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers`,
+    "",
+    `Nominal load ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s.`,
+    "",
+    markdownTable(tableCells(results, comparison)),
+    "",
+  ];
+  const note = ratioNote(results);
+  if (note) parts.push(note, "");
+  for (const failed of results.filter((r) => r.error !== null)) {
+    parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
+  }
+  return parts;
 }

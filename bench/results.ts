@@ -6,6 +6,21 @@ export interface Scenario {
   peersPerRoom: number;
 }
 
+/** Report labels of the bench's targets (see targetSpecs in options.ts). */
+export const TARGET_LABELS: Record<string, string> = {
+  sfu: "SFU",
+  naive: "naive relay",
+  "sfu-1w": "SFU, 1 worker",
+  "sfu-2w": "SFU, 2 workers",
+};
+
+/** The SFU with forwarding in 1 and in 2 worker threads (`SFU_WORKERS`), compared by the scaling runs. */
+export const SCALING_TARGETS = ["sfu-1w", "sfu-2w"] as const;
+
+export function targetLabel(target: string): string {
+  return TARGET_LABELS[target] ?? target;
+}
+
 export function scenarioName(scenario: Scenario): string {
   return `${scenario.rooms}x${scenario.peersPerRoom}`;
 }
@@ -31,7 +46,7 @@ export interface ScenarioResult {
   cpuMicrosPerPacket: number;
   /** The kernel (system time) part of cpuMicrosPerPacket: mostly the UDP sends. Absent in older results. */
   systemMicrosPerPacket?: number;
-  /** Server CPU as a percentage of one core. */
+  /** Server CPU (utime+stime of every thread) over wall time, % of one core: above 100 with worker threads. */
   serverCpuPercent: number;
   latencyMs: { p50: number; p95: number; p99: number };
   /** Join sent → first packet from every peer already in the room (peers with at least one). */
@@ -58,6 +73,12 @@ export interface ScenarioResult {
   serverCountedForwards: number | null;
   /** Set when the scenario could not run to the end. */
   error: string | null;
+}
+
+/** One scenario's results, one per target, in the order the targets ran. */
+export interface ScenarioRun {
+  scenario: Scenario;
+  results: ScenarioResult[];
 }
 
 /** Delivery and latency limits the load search holds a target to. */

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the forwarding benchmark. Runs every scenario against each
- * target (SFU and naive relay back to back), then the largest-load search, and
- * writes PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
+ * target (SFU and naive relay back to back), then the largest-load search, then
+ * the worker scaling (the SFU with 1 and with 2 worker threads), and writes
+ * PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -14,9 +15,10 @@ import {
   describeMachine,
   renderMarkdown,
   type ReportInput,
+  type ScalingSection,
   type SearchOutcome,
 } from "./report.js";
-import type { Scenario, ScenarioResult } from "./results.js";
+import type { Scenario, ScenarioResult, ScenarioRun } from "./results.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
 import type { TargetSpec } from "./TargetProcess.js";
@@ -110,8 +112,9 @@ async function main(): Promise<void> {
     });
   }
   const startedAt = new Date();
-  const scenarios: Array<{ scenario: Scenario; results: ScenarioResult[] }> = [];
+  const scenarios: ScenarioRun[] = [];
   const searches: SearchOutcome[] = [];
+  let scaling: ScalingSection | undefined;
   try {
     for (const scenario of options.scenarios) {
       const results: ScenarioResult[] = [];
@@ -150,6 +153,21 @@ async function main(): Promise<void> {
         searches.push(outcome);
       }
     }
+    if (options.scaling) {
+      console.log(`\n== worker scaling, ${options.scalingTargets.map((t) => t.label).join(" vs ")}`);
+      scaling = {
+        commands: options.scalingTargets.map((t) => ({ target: t.name, command: commandLine(t) })),
+        scenarios: [],
+      };
+      for (const scenario of options.scalingScenarios) {
+        const results: ScenarioResult[] = [];
+        for (const target of options.scalingTargets) {
+          results.push(await runOne(options, cleanup, target, scenario, options.seconds));
+        }
+        scaling.scenarios.push({ scenario, results });
+        console.log(consoleTable(scenario, results, "scaling"));
+      }
+    }
   } finally {
     cleanup.killAll();
   }
@@ -169,16 +187,20 @@ async function main(): Promise<void> {
     durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
     scenarios,
     searches,
+    scaling,
     chartFile: CHART_FILE,
-    sfuCommand: sfu
-      ? [
-          ...Object.entries(sfu.env).map(([k, v]) => `${k}=${v}`),
-          "PORT=<free port>",
-          "node",
-          ...sfu.args,
-        ].join(" ")
-      : "not run",
+    sfuCommand: sfu ? commandLine(sfu) : "not run",
   });
+}
+
+/** How a target is started, for the report. */
+function commandLine(target: TargetSpec): string {
+  return [
+    ...Object.entries(target.env).map(([k, v]) => `${k}=${v}`),
+    "PORT=<free port>",
+    "node",
+    ...target.args,
+  ].join(" ");
 }
 
 /** Writes PERFORMANCE.md, the chart and the raw results (which `--render` reads back). */
