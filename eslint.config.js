@@ -13,7 +13,7 @@ export default tseslint.config(
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { arguments: false } }],
     },
   },
-  { files: ["**/*.cjs"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.cjs", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs" },

@@ -4,7 +4,9 @@ import express, { type Express } from "express";
 import promBundle from "express-prom-bundle";
 import { Server } from "socket.io";
 import type { Logger } from "../lib/logger.js";
-import { SfuService } from "../lib/sfu/SfuService.js";
+import { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
+import type { Sfu } from "../lib/sfu/Sfu.js";
+import { SfuService, type SfuServiceOptions } from "../lib/sfu/SfuService.js";
 import type { Config } from "./config.js";
 import { createClientRouter } from "./http/client.js";
 import { createDebugRouter } from "./http/debug.js";
@@ -26,7 +28,7 @@ export interface Application {
   app: Express;
   httpServer: HttpServer;
   io: Server;
-  sfu: SfuService;
+  sfu: Sfu;
   metrics: Metrics;
   signaling: SignalingNamespace;
   /** Drains and closes everything in order (PROTOCOL §10); idempotent. */
@@ -44,27 +46,9 @@ const NOTICE_FLUSH_MS = 200;
  */
 export function createApplication(deps: ApplicationDeps): Application {
   const { config, logger } = deps;
-  const sfu = new SfuService({
-    media: {
-      iceServers: config.stunServers,
-      ...(config.icePortRange && { portRange: config.icePortRange }),
-      advertiseIps: config.iceAdvertiseIps,
-      useIpv6: config.iceUseIpv6,
-      allowPrivateCandidates: config.allowPrivateCandidates,
-    },
-    limits: {
-      sdp: { maxBytes: config.maxSdpBytes, maxMediaSections: config.maxPeersPerRoom + 8 },
-      maxIceCandidates: 256,
-      maxPublishedTracks: config.maxPublishedTracks,
-      negotiationTimeoutMs: config.negotiationTimeoutMs,
-      answerTimeoutMs: config.negotiationTimeoutMs,
-      iceTimeoutMs: config.iceTimeoutMs,
-    },
-    maxPeersPerRoom: config.maxPeersPerRoom,
-    reconnectGraceMs: config.reconnectGraceMs,
-    logger,
-  });
+  const sfu = createSfu(config, logger);
   const metrics = new Metrics(sfu, { defaultMetrics: deps.defaultMetrics ?? true });
+  if (sfu instanceof WorkerPool) sfu.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
   let draining = false;
   const isDraining = () => draining;
   const corsOptions = { origin: config.corsOrigins === "*" ? true : config.corsOrigins, credentials: true };
@@ -105,7 +89,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       draining = true;
       signaling.notifyShutdown();
       await new Promise((resolve) => setTimeout(resolve, NOTICE_FLUSH_MS));
-      sfu.close("kicked");
+      await sfu.close("kicked");
       signaling.close();
       // io.close() also closes the http server, which waits for keep-alive connections: end them.
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
@@ -116,4 +100,29 @@ export function createApplication(deps: ApplicationDeps): Application {
   };
 
   return { app, httpServer, io, sfu, metrics, signaling, close };
+}
+
+/** Forwarding in this thread, or spread over SFU_WORKERS worker threads. */
+function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
+  const service: Omit<SfuServiceOptions, "logger"> = {
+    media: {
+      iceServers: config.stunServers,
+      ...(config.icePortRange && { portRange: config.icePortRange }),
+      advertiseIps: config.iceAdvertiseIps,
+      useIpv6: config.iceUseIpv6,
+      allowPrivateCandidates: config.allowPrivateCandidates,
+    },
+    limits: {
+      sdp: { maxBytes: config.maxSdpBytes, maxMediaSections: config.maxPeersPerRoom + 8 },
+      maxIceCandidates: 256,
+      maxPublishedTracks: config.maxPublishedTracks,
+      negotiationTimeoutMs: config.negotiationTimeoutMs,
+      answerTimeoutMs: config.negotiationTimeoutMs,
+      iceTimeoutMs: config.iceTimeoutMs,
+    },
+    maxPeersPerRoom: config.maxPeersPerRoom,
+    reconnectGraceMs: config.reconnectGraceMs,
+  };
+  if (config.workers === 0) return new SfuService({ ...service, logger });
+  return new WorkerPool({ workers: config.workers, service, logLevel: config.logLevel, logger });
 }

@@ -27,6 +27,8 @@ export interface Config {
   maxSdpBytes: number;
   eventRateLimit: number;
   shutdownTimeoutMs: number;
+  /** Forwarding threads; 0 forwards in the main thread. */
+  workers: number;
 }
 
 /** A bad environment value; its message names the variable. */
@@ -117,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       MAX_SDP_BYTES: positiveInt({ default: 60000, min: 1024, desc: "largest accepted SDP" }),
       EVENT_RATE_LIMIT: positiveInt({ default: 50, desc: "signaling events per second per socket" }),
       SHUTDOWN_TIMEOUT_MS: positiveInt({ default: 8000, min: 100, desc: "hard limit on graceful shutdown" }),
+      SFU_WORKERS: positiveInt({ default: 0, min: 0, desc: "forwarding worker threads; 0 = main thread" }),
     },
     { reporter: throwFirstError },
   );
@@ -151,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     maxSdpBytes: clean.MAX_SDP_BYTES,
     eventRateLimit: clean.EVENT_RATE_LIMIT,
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
+    workers: clean.SFU_WORKERS,
   } satisfies Config);
 }
 

@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { SfuService } from "../lib/sfu/SfuService.js";
+import type { Sfu, SfuState } from "../lib/sfu/Sfu.js";
+
+/** One scrape reads many series; they share one state read (it crosses threads with workers). */
+const STATE_REUSE_MS = 500;
 
 /** The SFU's Prometheus series, on a registry of their own (no global state). */
 export class Metrics {
@@ -10,8 +13,9 @@ export class Metrics {
   readonly socketConnections: Gauge;
   readonly #joinStarts = new Map<string, number>();
 
-  constructor(sfu: SfuService, options: { defaultMetrics: boolean }) {
+  constructor(sfu: Sfu, options: { defaultMetrics: boolean }) {
     const registers = [this.registry];
+    const state = recentState(sfu);
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
 
     new Gauge({
@@ -34,8 +38,9 @@ export class Metrics {
       name: "sfu_tracks_active",
       help: "Published audio tracks",
       registers,
-      collect() {
-        this.set(sfu.trackCount);
+      async collect() {
+        const { rooms } = await state();
+        this.set(rooms.reduce((count, room) => count + room.tracks.length, 0));
       },
     });
     this.socketConnections = new Gauge({
@@ -48,13 +53,13 @@ export class Metrics {
       registers,
       "sfu_rtp_packets_forwarded_total",
       "RTP packets sent to receivers",
-      () => sfu.totals.packetsForwarded,
+      async () => (await state()).totals.packetsForwarded,
     );
     totalCounter(
       registers,
       "sfu_rtp_bytes_forwarded_total",
       "RTP payload bytes sent to receivers",
-      () => sfu.totals.bytesForwarded,
+      async () => (await state()).totals.bytesForwarded,
     );
     this.signalingEvents = new Counter({
       name: "sfu_signaling_events_total",
@@ -91,16 +96,29 @@ export class Metrics {
 }
 
 /** A counter that mirrors a running total kept elsewhere, catching up on each scrape. */
-function totalCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+function totalCounter(registers: Registry[], name: string, help: string, read: () => Promise<number>): void {
   let seen = 0;
   new Counter({
     name,
     help,
     registers,
-    collect() {
-      const total = read();
-      this.inc(total - seen);
-      seen = total;
+    async collect() {
+      const total = await read();
+      // A worker that died took its share of the total with it; a counter never goes back.
+      if (total > seen) this.inc(total - seen);
+      seen = Math.max(seen, total);
     },
   });
+}
+
+function recentState(sfu: Sfu): () => Promise<SfuState> {
+  let read: Promise<SfuState> | undefined;
+  let readAt = 0;
+  return () => {
+    if (!read || performance.now() - readAt > STATE_REUSE_MS) {
+      read = sfu.state();
+      readAt = performance.now();
+    }
+    return read;
+  };
 }

@@ -1,7 +1,6 @@
-import { timingSafeEqual } from "node:crypto";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { LeaveReason } from "../protocol.js";
+import type { IceServer, LeaveReason } from "../protocol.js";
 import type {
   ForwardingTotals,
   MediaOptions,
@@ -10,9 +9,13 @@ import type {
   RoomSnapshot,
   TrackSnapshot,
 } from "../types.js";
+import { sameSecret } from "../util/sameSecret.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { Peer } from "./Peer.js";
 import { Room } from "./Room.js";
+import type { JoinRequest, Sfu, SfuState } from "./Sfu.js";
+
+export type { JoinRequest };
 
 export interface SfuServiceOptions {
   media: MediaOptions;
@@ -29,17 +32,12 @@ export type SfuServiceEvents = {
   "peer-connected": [Peer];
 };
 
-export interface JoinRequest {
-  roomId: string;
-  userId: string;
-  displayName?: string;
-}
-
 /**
  * The forwarding service: rooms by id, and the one entry point for joining
- * or resuming a session. Knows nothing of sockets or HTTP.
+ * or resuming a session. Knows nothing of sockets or HTTP. Runs in the thread
+ * that creates it: in the main thread, or in each worker of a {@link WorkerPool}.
  */
-export class SfuService extends TypedEmitter<SfuServiceEvents> {
+export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   readonly totals: ForwardingTotals = { packetsForwarded: 0, bytesForwarded: 0 };
   readonly #rooms = new Map<string, Room>();
   readonly #options: SfuServiceOptions;
@@ -58,6 +56,10 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> {
 
   get media(): MediaOptions {
     return this.#options.media;
+  }
+
+  get iceServers(): IceServer[] {
+    return this.#options.media.iceServers;
   }
 
   get rooms(): Room[] {
@@ -115,6 +117,10 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> {
     peer.close(reason);
   }
 
+  state(): Promise<SfuState> {
+    return Promise.resolve({ rooms: this.roomSnapshots(), totals: { ...this.totals } });
+  }
+
   roomSnapshots(): RoomSnapshot[] {
     return this.rooms.map((room) => room.snapshot());
   }
@@ -164,10 +170,4 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> {
     this.#logger.info("room created", { roomId });
     return created;
   }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }

@@ -1,9 +1,9 @@
 import { Router } from "express";
-import type { SfuService } from "../../lib/sfu/SfuService.js";
+import type { Sfu } from "../../lib/sfu/Sfu.js";
 
 /** `GET /health`: always open, 503 while draining so load balancers stop routing here. */
 export function createHealthRouter(options: {
-  sfu: SfuService;
+  sfu: Sfu;
   version: string;
   isDraining: () => boolean;
 }): Router {

@@ -1,5 +1,5 @@
 import type { Socket } from "socket.io";
-import type { Peer } from "../../lib/sfu/Peer.js";
+import type { PeerSession } from "../../lib/sfu/Sfu.js";
 import type { Logger } from "../../lib/logger.js";
 import type { ClientToServerEvents, ErrorMessage, ServerToClientEvents } from "../../lib/protocol.js";
 import { RateLimiter } from "./RateLimiter.js";
@@ -14,7 +14,7 @@ export class ClientSession {
   readonly socket: SfuSocket;
   readonly limiter: RateLimiter;
   #logger: Logger;
-  #peer: Peer | undefined;
+  #peer: PeerSession | undefined;
   #unbinders: Array<() => void> = [];
 
   constructor(options: { socket: SfuSocket; eventRateLimit: number; logger: Logger }) {
@@ -23,7 +23,7 @@ export class ClientSession {
     this.#logger = options.logger.child({ socketId: options.socket.id });
   }
 
-  get peer(): Peer | undefined {
+  get peer(): PeerSession | undefined {
     return this.#peer;
   }
 
@@ -32,7 +32,7 @@ export class ClientSession {
   }
 
   /** Routes the peer's outgoing signaling to this socket. */
-  bind(peer: Peer): void {
+  bind(peer: PeerSession): void {
     this.unbind();
     this.#peer = peer;
     this.#logger = this.#logger.child({ roomId: peer.roomId, peerId: peer.id });
@@ -43,7 +43,7 @@ export class ClientSession {
   }
 
   /** Detaches the peer from this socket; returns the peer that was bound. */
-  unbind(): Peer | undefined {
+  unbind(): PeerSession | undefined {
     const peer = this.#peer;
     for (const unbind of this.#unbinders.splice(0)) unbind();
     this.#peer = undefined;

@@ -1,5 +1,5 @@
 import { SfuError } from "../../lib/errors.js";
-import type { Peer } from "../../lib/sfu/Peer.js";
+import type { PeerSession } from "../../lib/sfu/Sfu.js";
 import type { ClientSession } from "./ClientSession.js";
 import type { PayloadValidator } from "./validate.js";
 
@@ -33,7 +33,7 @@ export class NegotiationController {
   }
 }
 
-function joinedPeer(session: ClientSession): Peer {
+function joinedPeer(session: ClientSession): PeerSession {
   const peer = session.peer;
   if (!peer || peer.closed) throw new SfuError("NOT_JOINED", "join a room first");
   return peer;

@@ -1,8 +1,6 @@
 import { SfuError } from "../../lib/errors.js";
 import type { JoinedMessage, LeaveReason } from "../../lib/protocol.js";
-import type { Peer } from "../../lib/sfu/Peer.js";
-import type { Room } from "../../lib/sfu/Room.js";
-import type { SfuService } from "../../lib/sfu/SfuService.js";
+import type { PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { JoinAuthorizer } from "./auth.js";
 import type { ClientSession } from "./ClientSession.js";
@@ -10,7 +8,7 @@ import type { SessionRegistry } from "./SessionRegistry.js";
 import type { PayloadValidator } from "./validate.js";
 
 export interface RoomControllerOptions {
-  sfu: SfuService;
+  sfu: Sfu;
   sessions: SessionRegistry;
   validator: PayloadValidator;
   authorizer: JoinAuthorizer;
@@ -65,8 +63,14 @@ export class RoomController {
         sessions.release(peer.id, previous);
       }
     } else {
-      peer = sfu.join(request);
+      peer = await sfu.join(request);
       metrics.joinStarted(peer.id, receivedAt);
+      // With forwarding workers the join crossed threads: the socket may have gone or joined meanwhile.
+      if (session.socket.disconnected || session.peer) {
+        peer.close(session.peer ? "leave" : "disconnect");
+        assertNotJoined(session);
+        throw new SfuError("NOT_JOINED", "the socket disconnected during the join");
+      }
     }
     session.bind(peer);
     sessions.assign(peer.id, session);
@@ -84,7 +88,7 @@ export class RoomController {
           userId: other.userId,
           ...(other.displayName !== undefined && { displayName: other.displayName }),
         })),
-      iceServers: sfu.media.iceServers,
+      iceServers: sfu.iceServers,
       resumeToken: peer.resumeToken,
       resumed,
     };
@@ -115,13 +119,13 @@ export class RoomController {
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
   }
 
-  #release(session: ClientSession): Peer | undefined {
+  #release(session: ClientSession): PeerSession | undefined {
     const peer = session.unbind();
     if (peer) this.#options.sessions.release(peer.id, session);
     return peer;
   }
 
-  #announceJoin(room: Room, peer: Peer): void {
+  #announceJoin(room: RoomMembers, peer: PeerSession): void {
     const message = {
       roomId: room.id,
       peerId: peer.id,
@@ -133,7 +137,7 @@ export class RoomController {
     }
   }
 
-  #announceLeave(room: Room, peer: Peer, reason: LeaveReason): void {
+  #announceLeave(room: RoomMembers, peer: PeerSession, reason: LeaveReason): void {
     const message = { roomId: room.id, peerId: peer.id, userId: peer.userId, reason };
     for (const other of room.peers)
       this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);

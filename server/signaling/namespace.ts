@@ -7,7 +7,7 @@ import {
   type ClientEventName,
   type ErrorPayload,
 } from "../../lib/protocol.js";
-import type { SfuService } from "../../lib/sfu/SfuService.js";
+import type { Sfu } from "../../lib/sfu/Sfu.js";
 import type { Config } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { JoinAuthorizer } from "./auth.js";
@@ -19,7 +19,7 @@ import { PayloadValidator } from "./validate.js";
 
 export interface SignalingOptions {
   io: Server;
-  sfu: SfuService;
+  sfu: Sfu;
   config: Readonly<Config>;
   metrics: Metrics;
   logger: Logger;

@@ -1,10 +1,7 @@
 import { existsSync } from "node:fs";
 import { expect } from "chai";
 import { chromium, type Browser } from "playwright-core";
-import { createSilentLogger } from "../../lib/logger.js";
-import { createApplication } from "../../server/app.js";
-import { loadConfig } from "../../server/config.js";
-import { startServer, TEST_ENV, type TestServer } from "../helpers/server.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
 import { DemoPage } from "./DemoPage.js";
 
@@ -31,17 +28,6 @@ const SILENT = 0.001;
 
 /** A resume must fit in the grace period even when the reconnect backs off once. */
 const SERVER_ENV = { RECONNECT_GRACE_MS: "15000" };
-
-/** Starts the application on a given loopback port, as a restarted SFU would come back. */
-async function startServerOn(port: number): Promise<TestServer> {
-  const config = loadConfig({ ...TEST_ENV, ...SERVER_ENV });
-  const application = createApplication({ config, logger: createSilentLogger(), defaultMetrics: false });
-  await new Promise<void>((resolve, reject) => {
-    application.httpServer.once("error", reject);
-    application.httpServer.listen(port, "127.0.0.1", resolve);
-  });
-  return { url: `http://127.0.0.1:${port}`, application, close: () => application.close() };
-}
 
 /** Packets each source sent to `page` during `SAMPLE_MS`, by source peerId. */
 async function packetsDuringSample(page: DemoPage): Promise<Record<string, number>> {
@@ -222,7 +208,7 @@ describe("browser client SDK in headless Chromium", function () {
     const port = new URL(server!.url).port;
     await server!.close();
     await Promise.all(pages.map((page) => page.waitForState("reconnecting", 5000)));
-    server = await startServerOn(Number(port));
+    server = await startServer(SERVER_ENV, Number(port));
 
     await Promise.all(pages.map((page) => page.waitForJoinedEvents(1)));
     await Promise.all(pages.map((page) => page.waitForState("connected")));

@@ -87,7 +87,7 @@ describe("the SFU's media path as Chromium sees it", function () {
       joined.push(page);
     }
     await Promise.all(joined.map((page) => page.waitForRemoteAudio(2)));
-    const room = server!.application.sfu.getRoom("rtcp")!;
+    const room = server!.service.getRoom("rtcp")!;
     await waitFor(() => room.tracks.length === 3, 10_000, "three published tracks");
     for (const track of room.tracks) {
       expect(track.fastPath, "publisher's packets arrive on the SFU's own receive path").to.equal(true);

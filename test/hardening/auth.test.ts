@@ -130,9 +130,7 @@ describe("access control: join tokens and the admin bearer", function () {
     const joined = await alice.signaling.join({ roomId, userId: "alice", token: aliceToken });
     // Alice's socket drops; her session waits for a resume.
     alice.signaling.socket.io.engine.close();
-    await waitFor(() =>
-      server.application.sfu.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached),
-    );
+    await waitFor(() => server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached));
 
     const attempts: Array<[string, Record<string, unknown>]> = [
       ["no token", {}],

@@ -191,7 +191,7 @@ describe("datagram checks on the SFU's ICE sockets", function () {
       await sleep(300);
       await bob.waitForPackets(alice.peerId, 25, 3_000);
       await alice.waitForPackets(bob.peerId, 25, 3_000);
-      expect(server.application.sfu.peerSnapshots().map((p) => p.connectionState)).to.deep.equal([
+      expect(server.service.peerSnapshots().map((p) => p.connectionState)).to.deep.equal([
         "connected",
         "connected",
       ]);

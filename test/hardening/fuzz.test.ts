@@ -210,7 +210,7 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     expect(aliceGap, "live room gap alice <- bob").to.be.below(1_000);
     expect(bobGap, "live room gap bob <- alice").to.be.below(1_000);
     expect(
-      server.application.sfu
+      server.service
         .peerSnapshots()
         .filter((p) => p.roomId === "live")
         .map((p) => p.connectionState),

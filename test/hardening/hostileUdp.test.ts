@@ -95,7 +95,7 @@ describe("hostile UDP at a live peer's media port", function () {
     expect(bobGap, "longest gap bob <- alice").to.be.below(1_000);
     expect(aliceGap, "longest gap alice <- bob").to.be.below(1_000);
     expect(bob.pc.connectionState).to.equal("connected");
-    const states = server.application.sfu.peerSnapshots().map((p) => p.connectionState);
+    const states = server.service.peerSnapshots().map((p) => p.connectionState);
     expect(states).to.deep.equal(["connected", "connected"]);
     await bob.waitForPackets(alice.peerId, 25);
     await alice.waitForPackets(bob.peerId, 25);

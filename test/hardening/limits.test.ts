@@ -34,7 +34,7 @@ describe("per-peer limits", function () {
         const ack = await client.request("offer", { type: "offer", sdp: await offerWithTracks(3) });
         expect(ack.ok).to.equal(true);
         await sleep(300);
-        const tracks = server.application.sfu.trackSnapshots().filter((t) => t.peerId === joined.peerId);
+        const tracks = server.service.trackSnapshots().filter((t) => t.peerId === joined.peerId);
         expect(tracks).to.have.length(limit);
       } finally {
         client.close();

@@ -1,11 +1,14 @@
 import type { AddressInfo } from "node:net";
 import { createSilentLogger } from "../../lib/logger.js";
+import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
 
 export interface TestServer {
   url: string;
   application: Application;
+  /** The forwarding service, for tests that look inside it; only without SFU_WORKERS. */
+  readonly service: SfuService;
   close: () => Promise<void>;
 }
 
@@ -19,11 +22,22 @@ export const TEST_ENV = {
   RECONNECT_GRACE_MS: "2000",
 } as const;
 
-/** Starts the real application on 127.0.0.1 and a free port. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** Starts the real application on 127.0.0.1 and a free port (or `port`, as a restarted SFU comes back). */
+export async function startServer(env: Record<string, string> = {}, listenPort = 0): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
   const application = createApplication({ config, logger: createSilentLogger(), defaultMetrics: false });
-  await new Promise<void>((resolve) => application.httpServer.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    application.httpServer.once("error", reject);
+    application.httpServer.listen(listenPort, "127.0.0.1", resolve);
+  });
   const { port } = application.httpServer.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, application, close: () => application.close() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    application,
+    get service() {
+      if (!(application.sfu instanceof SfuService)) throw new Error("the SFU runs forwarding workers");
+      return application.sfu;
+    },
+    close: () => application.close(),
+  };
 }

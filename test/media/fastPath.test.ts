@@ -28,7 +28,7 @@ describe("the SFU's own forwarding path with werift peers", function () {
       }
     }
 
-    const room = server.application.sfu.getRoom("fast")!;
+    const room = server.service.getRoom("fast")!;
     expect(room.tracks).to.have.length(3);
     for (const track of room.tracks) {
       expect(track.fastPath, "publisher's packets on the SFU's receive path").to.equal(true);
@@ -68,7 +68,7 @@ describe("the SFU's own forwarding path with werift peers", function () {
     await bob.waitForPackets(alice.peerId, 50);
     alice.stopSending();
     await sleep(300);
-    const track = server.application.sfu.getRoom("count")!.tracks.find((t) => t.peerId === alice.peerId)!;
+    const track = server.service.getRoom("count")!.tracks.find((t) => t.peerId === alice.peerId)!;
     const snapshot = track.snapshot();
     await waitFor(
       () => bob.packetsFrom(alice.peerId) === snapshot.packetsForwarded,
@@ -78,6 +78,6 @@ describe("the SFU's own forwarding path with werift peers", function () {
     // Packets that arrived before bob's side was up were received but not forwarded.
     expect(snapshot.packetsReceived).to.be.at.least(snapshot.packetsForwarded);
     expect(snapshot.bytesForwarded).to.equal(snapshot.packetsForwarded * 100);
-    expect(server.application.sfu.totals.packetsForwarded).to.equal(snapshot.packetsForwarded);
+    expect(server.service.totals.packetsForwarded).to.equal(snapshot.packetsForwarded);
   });
 });

@@ -104,7 +104,7 @@ describe("audio forwarding between werift peers", function () {
     const listener = await join("room-listen", "listener", { publish: false });
     alice.startSending();
     await listener.waitForPackets(alice.peerId, 25);
-    const { body } = { body: sfu.server.application.sfu.getRoom("room-listen")!.snapshot() };
+    const { body } = { body: sfu.server.service.getRoom("room-listen")!.snapshot() };
     expect(body.tracks).to.have.length(1);
   });
 });

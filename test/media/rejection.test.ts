@@ -29,7 +29,7 @@ describe("offers the SFU only partly accepts", function () {
       expect(answer.sdp).to.match(/a=group:BUNDLE 0\r\n/);
       await pc.setRemoteDescription(answer);
       await waitFor(
-        () => sfu.server.application.sfu.trackSnapshots().some((t) => t.peerId === joined.peerId),
+        () => sfu.server.service.trackSnapshots().some((t) => t.peerId === joined.peerId),
         10_000,
         "the audio track to be published",
       );

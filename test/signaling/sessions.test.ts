@@ -2,109 +2,117 @@ import { expect } from "chai";
 import { useSfu } from "../helpers/fixture.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-describe("sessions across socket loss, duplicate users and glare", function () {
-  this.timeout(60_000);
-  const sfu = useSfu({ RECONNECT_GRACE_MS: "1500" });
-  const join = sfu.join.bind(sfu);
+// The same sessions with forwarding in the main thread and in worker threads, where every step crosses threads.
+for (const workers of ["0", "2"]) {
+  describe(`sessions across socket loss, duplicate users and glare (SFU_WORKERS=${workers})`, function () {
+    this.timeout(60_000);
+    const sfu = useSfu({ RECONNECT_GRACE_MS: "1500", SFU_WORKERS: workers });
+    const join = sfu.join.bind(sfu);
 
-  it("removes a peer whose socket dropped without leave once the grace period ends", async () => {
-    const alice = await join("grace", "alice");
-    const bob = await join("grace", "bob");
-    bob.signaling.socket.disconnect();
-    await sleep(1000);
-    expect(alice.signaling.events("user-left"), "nothing during the grace period").to.be.empty;
-    expect(sfu.server.application.sfu.peerCount).to.equal(2);
-    const left = await alice.signaling.waitForEvent("user-left", () => true, 5000);
-    expect(left).to.deep.equal({ roomId: "grace", peerId: bob.peerId, userId: "bob", reason: "disconnect" });
-    expect(sfu.server.application.sfu.peerCount).to.equal(1);
-  });
-
-  it("resumes a session on a new socket with the same peerId, no user-left, audio still flowing", async () => {
-    const alice = await join("resume", "alice");
-    const bob = await join("resume", "bob");
-    alice.startSending();
-    bob.startSending();
-    await bob.waitForPackets(alice.peerId, 25);
-
-    bob.signaling.socket.disconnect();
-    await sleep(300);
-    bob.signaling.socket.connect();
-    await bob.signaling.connected();
-    const ack = await bob.signaling.request("join", {
-      roomId: "resume",
-      userId: "bob",
-      resumeToken: bob.joined!.resumeToken,
+    it("removes a peer whose socket dropped without leave once the grace period ends", async () => {
+      const alice = await join("grace", "alice");
+      const bob = await join("grace", "bob");
+      bob.signaling.socket.disconnect();
+      await sleep(1000);
+      expect(alice.signaling.events("user-left"), "nothing during the grace period").to.be.empty;
+      expect(sfu.server.application.sfu.peerCount).to.equal(2);
+      const left = await alice.signaling.waitForEvent("user-left", () => true, 5000);
+      expect(left).to.deep.equal({
+        roomId: "grace",
+        peerId: bob.peerId,
+        userId: "bob",
+        reason: "disconnect",
+      });
+      expect(sfu.server.application.sfu.peerCount).to.equal(1);
     });
-    expect(ack.ok).to.equal(true);
-    const joined = (
-      ack as unknown as { joined: { peerId: string; resumed: boolean; peers: Array<{ peerId: string }> } }
-    ).joined;
-    expect(joined.resumed).to.equal(true);
-    expect(joined.peerId).to.equal(bob.peerId);
-    expect(joined.peers.map((p) => p.peerId)).to.deep.equal([alice.peerId]);
 
-    await bob.waitForPackets(alice.peerId, 25);
-    await alice.waitForPackets(bob.peerId, 25);
-    await sleep(2000);
-    expect(alice.signaling.events("user-left")).to.be.empty;
-    expect(alice.signaling.events("user-joined").map((m) => m.userId)).to.deep.equal(["bob"]);
-  });
+    it("resumes a session on a new socket with the same peerId, no user-left, audio still flowing", async () => {
+      const alice = await join("resume", "alice");
+      const bob = await join("resume", "bob");
+      alice.startSending();
+      bob.startSending();
+      await bob.waitForPackets(alice.peerId, 25);
 
-  it("treats a wrong resume token as a new session", async () => {
-    const alice = await join("stale", "alice");
-    await join("stale", "carol", { publish: false });
-    const ack = await alice.signaling.request("leave", { roomId: "stale" });
-    expect(ack.ok).to.equal(true);
-    const again = await alice.signaling.request("join", {
-      roomId: "stale",
-      userId: "alice",
-      resumeToken: "not-a-token",
+      bob.signaling.socket.disconnect();
+      await sleep(300);
+      bob.signaling.socket.connect();
+      await bob.signaling.connected();
+      const ack = await bob.signaling.request("join", {
+        roomId: "resume",
+        userId: "bob",
+        resumeToken: bob.joined!.resumeToken,
+      });
+      expect(ack.ok).to.equal(true);
+      const joined = (
+        ack as unknown as { joined: { peerId: string; resumed: boolean; peers: Array<{ peerId: string }> } }
+      ).joined;
+      expect(joined.resumed).to.equal(true);
+      expect(joined.peerId).to.equal(bob.peerId);
+      expect(joined.peers.map((p) => p.peerId)).to.deep.equal([alice.peerId]);
+
+      await bob.waitForPackets(alice.peerId, 25);
+      await alice.waitForPackets(bob.peerId, 25);
+      await sleep(2000);
+      expect(alice.signaling.events("user-left")).to.be.empty;
+      expect(alice.signaling.events("user-joined").map((m) => m.userId)).to.deep.equal(["bob"]);
     });
-    expect(again.ok).to.equal(true);
-    const joined = (again as unknown as { joined: { peerId: string; resumed: boolean } }).joined;
-    expect(joined.resumed).to.equal(false);
-    expect(joined.peerId).to.not.equal(alice.peerId);
-  });
 
-  it("replaces an older peer of the same user: REPLACED to it, user-left 'replaced' to the room", async () => {
-    const alice = await join("dup", "alice");
-    const first = await join("dup", "bob");
-    const second = await join("dup", "bob");
-    const error = await first.signaling.waitForEvent("error");
-    expect(error.code).to.equal("REPLACED");
-    const left = await alice.signaling.waitForEvent("user-left");
-    expect(left).to.deep.equal({ roomId: "dup", peerId: first.peerId, userId: "bob", reason: "replaced" });
-    const rest = sfu.server.application.sfu.getRoom("dup")!.peers.map((p) => p.id);
-    expect(rest).to.have.members([alice.peerId, second.peerId]);
-  });
+    it("treats a wrong resume token as a new session", async () => {
+      const alice = await join("stale", "alice");
+      await join("stale", "carol", { publish: false });
+      const ack = await alice.signaling.request("leave", { roomId: "stale" });
+      expect(ack.ok).to.equal(true);
+      const again = await alice.signaling.request("join", {
+        roomId: "stale",
+        userId: "alice",
+        resumeToken: "not-a-token",
+      });
+      expect(again.ok).to.equal(true);
+      const joined = (again as unknown as { joined: { peerId: string; resumed: boolean } }).joined;
+      expect(joined.resumed).to.equal(false);
+      expect(joined.peerId).to.not.equal(alice.peerId);
+    });
 
-  it("resolves glare: a client offer during the SFU's offer ends stable with audio flowing", async () => {
-    const alice = await join("glare", "alice");
-    alice.holdOffers = true;
-    const bob = await join("glare", "bob");
-    bob.startSending();
-    await waitFor(() => alice.heldOffers.length > 0, 5000, "SFU offer to alice");
-    expect(alice.pc.signalingState).to.equal("stable");
+    it("replaces an older peer of the same user: REPLACED to it, user-left 'replaced' to the room", async () => {
+      const alice = await join("dup", "alice");
+      const first = await join("dup", "bob");
+      const second = await join("dup", "bob");
+      const error = await first.signaling.waitForEvent("error");
+      expect(error.code).to.equal("REPLACED");
+      const left = await alice.signaling.waitForEvent("user-left");
+      expect(left).to.deep.equal({ roomId: "dup", peerId: first.peerId, userId: "bob", reason: "replaced" });
+      const rest = sfu.server.application.sfu.getRoom("dup")!.peers.map((p) => p.id);
+      expect(rest).to.have.members([alice.peerId, second.peerId]);
+    });
 
-    // alice offers while the SFU's offer is outstanding; the SFU rolls back and answers.
-    alice.heldOffers.splice(0);
-    alice.holdOffers = false;
-    await alice.offer();
-    await alice.waitForPackets(bob.peerId, 25);
-    await waitFor(() => alice.pc.signalingState === "stable", 5000, "stable");
-    expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
-  });
+    it("resolves glare: a client offer during the SFU's offer ends stable with audio flowing", async () => {
+      const alice = await join("glare", "alice");
+      alice.holdOffers = true;
+      const bob = await join("glare", "bob");
+      bob.startSending();
+      await waitFor(() => alice.heldOffers.length > 0, 5000, "SFU offer to alice");
+      expect(alice.pc.signalingState).to.equal("stable");
 
-  it("answers an ICE-restart offer and keeps audio flowing", async () => {
-    const alice = await join("restart", "alice");
-    const bob = await join("restart", "bob");
-    alice.startSending();
-    await bob.waitForPackets(alice.peerId, 10);
-    const sfuUfrag = () => /a=ice-ufrag:(\S+)/.exec(bob.pc.remoteDescription?.sdp ?? "")?.[1];
-    const ufrag = sfuUfrag();
-    await bob.offer({ iceRestart: true });
-    const after = sfuUfrag();
-    expect(after).to.be.a("string").and.not.equal(ufrag);
-    await bob.waitForPackets(alice.peerId, 25);
+      // alice offers while the SFU's offer is outstanding; the SFU rolls back and answers.
+      alice.heldOffers.splice(0);
+      alice.holdOffers = false;
+      await alice.offer();
+      await alice.waitForPackets(bob.peerId, 25);
+      await waitFor(() => alice.pc.signalingState === "stable", 5000, "stable");
+      expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
+    });
+
+    it("answers an ICE-restart offer and keeps audio flowing", async () => {
+      const alice = await join("restart", "alice");
+      const bob = await join("restart", "bob");
+      alice.startSending();
+      await bob.waitForPackets(alice.peerId, 10);
+      const sfuUfrag = () => /a=ice-ufrag:(\S+)/.exec(bob.pc.remoteDescription?.sdp ?? "")?.[1];
+      const ufrag = sfuUfrag();
+      await bob.offer({ iceRestart: true });
+      const after = sfuUfrag();
+      expect(after).to.be.a("string").and.not.equal(ufrag);
+      await bob.waitForPackets(alice.peerId, 25);
+    });
   });
-});
+}

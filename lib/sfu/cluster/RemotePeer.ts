@@ -1,0 +1,85 @@
+import type { Logger } from "../../logger.js";
+import { SfuError } from "../../errors.js";
+import type { IceCandidate, LeaveReason, SessionDescription } from "../../protocol.js";
+import { TypedEmitter } from "../../util/TypedEmitter.js";
+import type { PeerSession, PeerSessionEvents } from "../Sfu.js";
+import type { ForwardingWorker } from "./ForwardingWorker.js";
+import type { PeerInfo } from "./messages.js";
+
+/**
+ * The main thread's stand-in for a {@link Peer} that lives in a forwarding
+ * worker: signaling calls go to the worker, its events come back here.
+ */
+export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerSession {
+  readonly id: string;
+  readonly roomId: string;
+  readonly userId: string;
+  readonly displayName: string | undefined;
+  readonly resumeToken: string;
+  readonly worker: ForwardingWorker;
+  #closed = false;
+
+  constructor(options: { info: PeerInfo; worker: ForwardingWorker; logger: Logger }) {
+    super(options.logger);
+    ({
+      id: this.id,
+      roomId: this.roomId,
+      userId: this.userId,
+      displayName: this.displayName,
+      resumeToken: this.resumeToken,
+    } = options.info);
+    this.worker = options.worker;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  handleOffer(description: SessionDescription): Promise<SessionDescription> {
+    this.#assertOpen();
+    return this.worker.call("offer", { peerId: this.id, description });
+  }
+
+  async handleAnswer(description: SessionDescription): Promise<void> {
+    this.#assertOpen();
+    await this.worker.call("answer", { peerId: this.id, description });
+  }
+
+  async addIceCandidate(candidate: IceCandidate): Promise<void> {
+    this.#assertOpen();
+    await this.worker.call("candidate", { peerId: this.id, candidate });
+  }
+
+  detach(): void {
+    if (!this.#closed) this.worker.post({ kind: "detach", peerId: this.id });
+  }
+
+  attach(): void {
+    this.#assertOpen();
+    this.worker.post({ kind: "attach", peerId: this.id });
+  }
+
+  /** Ends the session here at once, and in the worker. */
+  close(reason: LeaveReason): void {
+    if (this.#closed) return;
+    this.worker.post({ kind: "close-peer", peerId: this.id, reason });
+    this.ended(reason);
+  }
+
+  /** The worker ended the session (or the worker itself ended): mirror it without a reply. */
+  ended(reason: LeaveReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit("close", reason);
+    this.removeAllListeners();
+  }
+
+  /** Re-emits what the worker's peer said. */
+  deliver<K extends "offer" | "ice-candidate" | "connected">(event: K, ...args: PeerSessionEvents[K]): void {
+    if (!this.#closed) this.emit(event, ...args);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SfuError("NOT_JOINED", "this session has ended");
+  }
+}
