@@ -13,6 +13,8 @@ export interface TargetSpec {
   args: string[];
   /** Extra environment; PORT is added per run. */
   env: Record<string, string>;
+  /** Worker threads the target forwards in (`SFU_WORKERS`); 0 when the main thread forwards. */
+  forwardingThreads: number;
 }
 
 const READY_TIMEOUT_MS = 30_000;

@@ -136,6 +136,7 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     command: process.execPath,
     args: nodeArgs(sfuEntry, name),
     env: workers === undefined ? { ...sfuEnv } : { ...sfuEnv, SFU_WORKERS: String(workers) },
+    forwardingThreads: workers ?? 0,
   });
   return {
     sfu: sfu("sfu"),
@@ -145,6 +146,7 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
       command: process.execPath,
       args: nodeArgs("bench/naive-relay.ts", "naive"),
       env: {},
+      forwardingThreads: 0,
     },
     "sfu-1w": sfu("sfu-1w", 1),
     "sfu-2w": sfu("sfu-2w", 2),

@@ -18,12 +18,16 @@ interface ProcStat {
   rssBytes: number;
 }
 
+/** Field `n` (1-based, as in proc(5)) of a `stat` line, for n ≥ 3. */
+function statFields(text: string): (n: number) => number {
+  // The command name (field 2) may contain spaces and parentheses; fields after its last ")" are positional.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (n) => Number(rest[n - 3]);
+}
+
 function readStat(pid: number): ProcStat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces; fields after it are positional.
-    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    const field = (n: number): number => Number(rest[n - 3]);
+    const field = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
     return {
       pid,
       ppid: field(4),
@@ -99,4 +103,72 @@ export function machineBusyMicros(): number {
   const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return ((total - idle) / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+/** One thread of a process, as it is now. */
+export interface ThreadReading {
+  tid: number;
+  /** comm: the thread's name (at most 15 bytes). Node 20 leaves every thread at "node". */
+  name: string;
+  /** utime + stime of this thread alone, in microseconds. */
+  cpuMicros: number;
+  /**
+   * The kernel function the thread is blocked in (wchan), e.g. "do_epoll_wait" for an idle
+   * event loop or "futex_do_wait" for a thread parked on a condition variable; "" while it
+   * runs or when the kernel does not show it to us.
+   */
+  waitChannel: string;
+}
+
+/** A point-in-time reading of one process and each of its threads. */
+export interface ThreadSample {
+  pid: number;
+  /** utime + stime of the whole process, threads that have already ended included. */
+  cpuMicros: number;
+  threads: ThreadReading[];
+}
+
+function readThread(pid: number, tid: number): ThreadReading | undefined {
+  const dir = `/proc/${pid}/task/${tid}`;
+  try {
+    const field = statFields(readFileSync(`${dir}/stat`, "utf8"));
+    const name = readFileSync(`${dir}/comm`, "utf8").trim();
+    let waitChannel = "";
+    try {
+      const wchan = readFileSync(`${dir}/wchan`, "utf8").trim();
+      // "0": running, or hidden from us (it needs ptrace read access).
+      if (wchan !== "0") waitChannel = wchan;
+    } catch {
+      // Not offered by this kernel; classification falls back to CPU alone.
+    }
+    return {
+      tid,
+      name,
+      cpuMicros: ((field(14) + field(15)) / CLOCK_TICKS_PER_SECOND) * 1e6,
+      waitChannel,
+    };
+  } catch {
+    // The thread ended between listing and reading.
+    return undefined;
+  }
+}
+
+/**
+ * Every thread of one process (not its children: the bench starts its targets as
+ * `node …` directly, so the process it spawned is the server). Undefined once the
+ * process is gone.
+ */
+export function sampleThreads(pid: number): ThreadSample | undefined {
+  const whole = readStat(pid);
+  if (!whole) return undefined;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const threads = tids
+    .map((tid) => readThread(pid, Number(tid)))
+    .filter((thread): thread is ThreadReading => thread !== undefined);
+  return { pid, cpuMicros: (whole.cpuTicks / CLOCK_TICKS_PER_SECOND) * 1e6, threads };
 }

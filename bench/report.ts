@@ -5,6 +5,7 @@ import { cpus, release, totalmem } from "node:os";
 import {
   PASS_DELIVERY,
   PASS_P99_MS,
+  busiestThreadPercent,
   nominalForwardedPerSecond,
   scenarioName,
   targetLabel as label,
@@ -22,6 +23,8 @@ interface Row {
   ratio: boolean;
   /** Show the ratio even when a target delivered too little for costs and latencies to compare. */
   alwaysRatio?: boolean;
+  /** The cell, for rows that show several numbers; `value` then only feeds the ratio. */
+  text?: (r: ScenarioResult) => string;
 }
 
 const MB = 1024 * 1024;
@@ -144,6 +147,56 @@ const ROWS: Row[] = [
   OTHER_CPU,
 ];
 
+/** The busiest thread's share of one core, as a fraction; NaN without thread figures. */
+function busiestThreadFraction(r: ScenarioResult): number {
+  return r.threadCpu ? busiestThreadPercent(r.threadCpu) / 100 : Number.NaN;
+}
+
+/**
+ * How the SFU's CPU splits over its threads (bench/threads.ts): at the loads the
+ * clients can make on this machine the process is far from a core in total, so
+ * whether a second worker helps shows in how the work spreads, not in throughput.
+ */
+const THREAD_ROWS: Row[] = [
+  {
+    label: "main thread (signaling), % of one core",
+    value: (r) => r.threadCpu?.mainPercent ?? Number.NaN,
+    format: fixed(1),
+    ratio: true,
+  },
+  {
+    label: "busiest forwarding thread, % of one core",
+    value: (r) =>
+      r.threadCpu && r.threadCpu.forwardingPercent.length > 0
+        ? Math.max(...r.threadCpu.forwardingPercent)
+        : Number.NaN,
+    format: fixed(1),
+    ratio: true,
+  },
+  {
+    label: "forwarding threads, % of one core each",
+    value: () => Number.NaN,
+    format: fixed(1),
+    ratio: false,
+    text: (r) =>
+      r.threadCpu && r.threadCpu.forwardingPercent.length > 0
+        ? r.threadCpu.forwardingPercent.map(fixed(1)).join(" / ")
+        : "n/a",
+  },
+  {
+    label: "other threads (V8, libuv, loaders), % of one core, summed",
+    value: (r) => r.threadCpu?.restPercent ?? Number.NaN,
+    format: fixed(1),
+    ratio: false,
+  },
+  {
+    label: "projected ceiling, forwarded packets/s (busiest thread at 100 %)",
+    value: (r) => r.forwardedPerSecond / busiestThreadFraction(r),
+    format: integer,
+    ratio: true,
+  },
+];
+
 /** The worker-scaling tables: what a second worker thread may change, and what the machine had left. */
 const SCALING_ROWS: Row[] = [
   CPU_PER_PACKET,
@@ -157,6 +210,7 @@ const SCALING_ROWS: Row[] = [
     format: fixed(1),
     ratio: true,
   },
+  ...THREAD_ROWS,
   RSS_LOADED,
   EVENT_LOOP_P99,
   CLIENT_CPU,
@@ -201,7 +255,7 @@ function tableCells(results: readonly ScenarioResult[], comparison: Comparison =
   const comparable = withRatio && isComparable(top) && isComparable(bottom);
   const rows = comparison.rows.map((row) => [
     row.label,
-    ...results.map((r) => (r.error === null ? row.format(row.value(r)) : "failed")),
+    ...results.map((r) => (r.error !== null ? "failed" : row.text ? row.text(r) : row.format(row.value(r)))),
     ...(withRatio
       ? [
           row.ratio && (comparable || row.alwaysRatio === true)
@@ -560,6 +614,16 @@ function scalingSection(input: ReportInput, scaling: ScalingSection): string[] {
     "",
     `The load clients share ${sameCores} with the SFU, so the ceiling in these runs is the machine, ` +
       `not the SFU: read the load-client and other-CPU rows before the SFU's.`,
+    "",
+    `The thread rows split the SFU process's CPU by thread (utime+stime from \`/proc/<pid>/task/<tid>/stat\` ` +
+      `over the window): the main thread (signaling, HTTP, \`/metrics\`), each forwarding worker thread, ` +
+      `busiest first, and every other thread summed. Node 20 names all its threads \`node\`, so the ` +
+      `forwarding threads are taken to be the \`SFU_WORKERS\` busiest threads besides the main one that ` +
+      `the kernel showed waiting in epoll (event loops) rather than parked on a futex (V8 and libuv helpers). ` +
+      `The projected ceiling is forwarded packets/s ÷ the busiest of those threads' share of a core, the ` +
+      `load at which that thread would reach 100 % of a core; it is a projection, not a measurement: it ` +
+      `assumes the CPU cost per packet stays flat as load grows, and the load clients that would have ` +
+      `to generate that load share ${sameCores} with the SFU.`,
     "",
     ...scaling.commands.map(({ target, command }) => `- ${label(target)}: \`${command}\``),
     "",

@@ -71,8 +71,30 @@ export interface ScenarioResult {
   clientEventLoopP99Ms: number;
   /** The server's own forwarded-packet counter over the window, when it exposes one. */
   serverCountedForwards: number | null;
+  /** The server process's CPU split by thread over the window. Absent in older results and failed runs. */
+  threadCpu?: ThreadCpu;
   /** Set when the scenario could not run to the end. */
   error: string | null;
+}
+
+/**
+ * Where the server process's CPU went over the window, by thread, each in % of one
+ * core (utime+stime over wall time). See threads.ts for how threads are told apart.
+ */
+export interface ThreadCpu {
+  /** The process's first thread: signaling, HTTP, `/metrics`; forwarding too when there are no workers. */
+  mainPercent: number;
+  /** Each forwarding worker thread, busiest first; empty when forwarding runs in the main thread. */
+  forwardingPercent: number[];
+  /** Every other thread summed: V8's platform threads, libuv's pool, loader threads, threads that ended. */
+  restPercent: number;
+  /** Threads the process had at the end of the window. */
+  threads: number;
+}
+
+/** The busiest single thread among the main and forwarding threads, % of one core. */
+export function busiestThreadPercent(threadCpu: ThreadCpu): number {
+  return Math.max(threadCpu.mainPercent, ...threadCpu.forwardingPercent);
 }
 
 /** One scenario's results, one per target, in the order the targets ran. */

@@ -8,6 +8,7 @@ import { nowMs } from "./payload.js";
 import { machineBusyMicros } from "./procfs.js";
 import { percentile, type Scenario, type ScenarioResult } from "./results.js";
 import { TargetProcess, type TargetSpec } from "./TargetProcess.js";
+import { ThreadMeter } from "./threads.js";
 
 export interface RunScenarioOptions {
   target: TargetSpec;
@@ -66,6 +67,9 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
     const idle = target.sample();
+    const threads = new ThreadMeter(target.pid, spec.forwardingThreads);
+    // Every event loop of an idle server waits in epoll: this reading is what tells them from helpers.
+    threads.sample();
 
     pool = await LoadClientPool.start({
       processes: options.clientProcesses,
@@ -87,12 +91,14 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     pool.measure(startMs, endMs);
     await sleep(startMs - nowMs());
     const serverBefore = target.sample();
+    const threadsBefore = threads.sample();
     const clientsBefore = pool.sample();
     const machineBefore = machineBusyMicros();
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
     const metricsBefore = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
+    const threadsAfter = threads.sample();
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
     const metricsAfter = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
@@ -154,6 +160,9 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
         forwardedBefore !== undefined && forwardedAfter !== undefined
           ? forwardedAfter - forwardedBefore
           : null,
+      ...(threadsBefore && threadsAfter
+        ? { threadCpu: threads.cpuBetween(threadsBefore, threadsAfter, windowMicros) }
+        : {}),
       error: null,
     };
   } finally {
