@@ -500,6 +500,10 @@ own (\`lib/media\`), keyed from the SRTP keys werift negotiated
   header form, or an SRTP profile the layer lacks, keeps werift's
   \`sender.sendRtp\`; a publisher that signals no SSRC keeps werift's receive
   path. A track keeps the path it started on.
+- **Threads.** With \`SFU_WORKERS=N\` each room runs whole on one of N worker
+  threads (its own \`SfuService\`, werift connections and sockets), so a packet is
+  received, encrypted and sent on one thread; only signaling and room state
+  cross to the main thread, over the worker's message port.
 
 What is left per forwarded packet (a 1x15 profile): about 40 % is the kernel's
 UDP send, 15 % SRTP, 10 % the receive side (a source packet's cost shared by 14
@@ -512,12 +516,19 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   time here whatever forwards it, more at low packet rates, where nearly every
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
   per-wake-up and per-second costs, not by per-packet work.
-- **RSS per peer** includes V8's young generation: under sustained allocation it
-  grows to its 2 × 16 MB maximum, memory an idle server never touches, so it
-  counts as per-peer memory (about 1 MB per peer at 1x25). Run with
-  \`node --max-semi-space-size=2\`, 1x25 measured 2.1 MB per peer instead of 3.1.
-  Most of the rest is werift's per-transceiver state: a 25-peer room has 600
-  forwarding transceivers, each with about 17 event emitters of 10 closures.`;
+- **RSS per peer** includes V8's young generation, which under sustained
+  allocation grows to its 2 × 16 MB maximum by default: memory an idle server
+  never touches, so it counts as per-peer memory. The SFU therefore runs with
+  \`node --max-semi-space-size=2\` (Procfile, \`npm start\`, and these targets):
+  on the built server with 15 peers, new space went from 32 MB to 4 MB and RSS
+  growth from 58 to 45 MB. Of the rest, about 1 MB per peer is live heap, most of
+  it werift's per-transceiver state (a 15-peer room has 210 forwarding
+  transceivers, each with about 17 event emitters of 10 closures), and the rest
+  buffers and native memory.
+- **Worker threads** (\`SFU_WORKERS\`) each run their own V8 heap and event loop:
+  they add RSS (tens of MB each) and a fixed CPU share, and pay off once one
+  thread's load nears a core, which these 2-core runs cannot reach with the load
+  clients on the same cores. The scaling section below shows how the work splits.`;
 
 /** The whole of docs/PERFORMANCE.md (before prettier). */
 export function renderMarkdown(input: ReportInput): string {
