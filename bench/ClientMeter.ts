@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { LatencyHistogram } from "./LatencyHistogram.js";
 import type { ClientReport } from "./ipc.js";
-import { isIntact, nowMs, readCounter, readSendTime, readSenderIndex } from "./payload.js";
+import { isIntact, readCounter, readSendTime, readSenderIndex } from "./payload.js";
 
 /**
  * Everything one load-client process counts. Shared by all its peers so the
@@ -37,23 +37,25 @@ export class ClientMeter {
   }
 
   /**
-   * Checks and records one received payload; returns its sender index, or -1
-   * when corrupt. `lastCounters` is the receiving peer's last counter per sender,
-   * to spot reordering and duplicates.
+   * Checks and records one received payload, buf[start, end), that arrived at
+   * `receivedAt` (ms on the shared clock, see `nowMs`); returns its sender
+   * index, or -1 when corrupt. `lastCounters` is the receiving peer's last
+   * counter per sender index (small integers from 0, so an array rather than
+   * a map), to spot reordering and duplicates.
    */
-  onReceived(payload: Buffer, lastCounters: Map<number, number>): number {
-    if (!isIntact(payload)) {
+  onReceived(buf: Buffer, start: number, end: number, receivedAt: number, lastCounters: number[]): number {
+    if (!isIntact(buf, start, end)) {
       this.#corrupt++;
       return -1;
     }
-    const sender = readSenderIndex(payload);
-    const counter = readCounter(payload);
-    if (counter <= (lastCounters.get(sender) ?? -1)) this.#outOfOrder++;
-    else lastCounters.set(sender, counter);
-    const sendTime = readSendTime(payload);
+    const sender = readSenderIndex(buf, start);
+    const counter = readCounter(buf, start);
+    if (counter <= (lastCounters[sender] ?? -1)) this.#outOfOrder++;
+    else lastCounters[sender] = counter;
+    const sendTime = readSendTime(buf, start);
     if (sendTime >= this.#startMs && sendTime < this.#endMs) {
       this.#received++;
-      this.#latency.record(nowMs() - sendTime);
+      this.#latency.record(receivedAt - sendTime);
     }
     return sender;
   }

@@ -25,6 +25,8 @@ export interface LoadClientPoolOptions {
   readyTimeoutMs: number;
   /** Run the clients under SCHED_BATCH (see `batchSchedule`). */
   batch: boolean;
+  /** Write a V8 CPU profile of each client process into this directory when it exits. */
+  profileDir?: string | undefined;
 }
 
 /**
@@ -53,7 +55,11 @@ export class LoadClientPool {
 
   static #spawn(options: LoadClientPoolOptions): { worker: Worker; ready: Promise<void> } {
     const child = fork(ENTRY, [], {
-      execArgv: ["--import", "tsx"],
+      execArgv: [
+        ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : []),
+        "--import",
+        "tsx",
+      ],
       env: {
         ...process.env,
         BENCH_TARGET_URL: options.targetUrl,

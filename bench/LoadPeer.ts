@@ -1,5 +1,20 @@
+import type { RemoteInfo } from "node:dgram";
 import { io, type Socket } from "socket.io-client";
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RtpHeader,
+  RtpPacket,
+  StunProtocol,
+  type RTCDtlsTransport,
+  type RTCRtpTransceiver,
+  type RTCTrackEvent,
+} from "werift";
+import { MediaTransport } from "../lib/media/MediaTransport.js";
+import { RtpReceiveStream } from "../lib/media/RtpReceiveStream.js";
+import { RtpSendStream } from "../lib/media/RtpSendStream.js";
+import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions } from "../lib/media/rtp.js";
+import { extensionId, SDES_MID_URI } from "../lib/sfu/rtp.js";
 import {
   SFU_NAMESPACE,
   type AckResult,
@@ -22,17 +37,44 @@ import type { SharedPayload } from "./SharedPayload.js";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** The one private werift member the load client touches: the RTP router, called per decrypted packet. */
-interface WeriftRouterInternals {
-  router?: { routeRtp?: (packet: RtpPacket) => void };
-}
-
 /** Opus at 20 ms frames. */
 const SEND_INTERVAL_MS = 20;
 const OPUS_SAMPLES_PER_FRAME = 960;
 const SIGNALING_TIMEOUT_MS = 10_000;
 /** Packets one late timer tick may send to catch up with the schedule. */
 const MAX_CATCH_UP = 3;
+/** Largest extension id and mid the one-byte header form (RFC 8285 §4.2) can carry. */
+const MAX_ONE_BYTE_ID = 14;
+const MAX_ONE_BYTE_MID = 16;
+
+/**
+ * lib/media's receive stream without RTCP receiver reports. The clients sent
+ * none before either (werift's receiver only starts its report loop once its
+ * own receive path has seen a packet), so the servers get the same traffic as
+ * in earlier runs; neither target reads them (the SFU drops them unread).
+ */
+class UnreportedReceiveStream extends RtpReceiveStream {
+  override receiverReport(): undefined {
+    return undefined;
+  }
+}
+
+const warned = new Set<string>();
+
+/** Logs a fallback once per process: it changes what the clients cost, so it must not go unnoticed. */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.error(`load client: ${message}`);
+}
+
+/** How a peer sends: lib/media's stream and the header extensions to write, or werift's track. */
+interface FastSender {
+  stream: RtpSendStream;
+  payloadType: number;
+  extensions: OutgoingExtensions;
+  headerLength: number;
+}
 
 export interface LoadPeerOptions {
   spec: PeerSpec;
@@ -42,8 +84,10 @@ export interface LoadPeerOptions {
   payload: SharedPayload;
   /** Give up waiting for the first packet of every expected peer after this long. */
   readyTimeoutMs: number;
-  /** Read packets off the transport instead of through werift's receive chain (see `#shortCutReceive`). */
-  fastReceive: boolean;
+  /** Receive through werift's full track pipeline instead of lib/media (see `#onTrack`). */
+  weriftReceive: boolean;
+  /** Send through werift's `writeRtp` instead of lib/media (see `#openSender`). */
+  weriftSend: boolean;
 }
 
 /** What `join()` resolves with. */
@@ -57,19 +101,26 @@ export interface PeerJoinResult {
 /**
  * One simulated participant: a Socket.IO signaling connection and a werift
  * peer that publishes one Opus-sized track at 50 packets/s and checks every
- * forwarded packet it receives.
+ * forwarded packet it receives. werift runs ICE, DTLS and the SDP side; the
+ * RTP packets themselves go through lib/media, the SFU's own SRTP/RTP layer,
+ * so that the clients cost less per packet than the server they load.
  */
 export class LoadPeer {
   readonly #options: LoadPeerOptions;
   readonly #socket: ClientSocket;
   readonly #pc: RTCPeerConnection;
   readonly #track = new MediaStreamTrack({ kind: "audio" });
-  /** Reused for every send: werift clones the header before touching it. */
+  #transceiver: RTCRtpTransceiver | undefined;
+  /** Chosen at the first send: lib/media's send stream, or null for werift's `writeRtp`. */
+  #sender: FastSender | null | undefined;
+  /** Reused for every send on werift's path: werift clones the header before touching it. */
   readonly #packet = new RtpPacket(new RtpHeader({ payloadType: 111 }), Buffer.alloc(0));
+  /** One per forwarded track received on lib/media's path. */
+  readonly #receiveStreams: RtpReceiveStream[] = [];
   /** Peer ids this client has been told about; forwarded tracks must carry one of them as stream id. */
   readonly #knownPeerIds = new Set<string>();
   /** Last packet counter seen per sender index. */
-  readonly #lastCounters = new Map<number, number>();
+  readonly #lastCounters: number[] = [];
   /** Expected sources not heard from yet. */
   readonly #pending: Set<number>;
   /** Signaling steps run one at a time, in arrival order. */
@@ -101,7 +152,6 @@ export class LoadPeer {
     });
     this.#wireSignaling();
     this.#wireMedia();
-    if (options.fastReceive) this.#shortCutReceive();
   }
 
   get closed(): boolean {
@@ -121,7 +171,7 @@ export class LoadPeer {
       const joined = await this.#joinRoom(spec.roomId, spec.userId);
       this.#peerId = joined.peerId;
       for (const peer of joined.peers) this.#knownPeerIds.add(peer.peerId);
-      this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
+      this.#transceiver = this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
       await this.#enqueue(async () => {
         const offer = await this.#pc.createOffer();
         await this.#pc.setLocalDescription(offer);
@@ -146,6 +196,8 @@ export class LoadPeer {
     clearTimeout(this.#phaseTimer);
     clearInterval(this.#sendTimer);
     this.#markReady();
+    for (const stream of this.#receiveStreams) stream.close();
+    this.#sender?.stream.close();
     this.#socket.disconnect();
     await this.#pc.close().catch(() => undefined);
   }
@@ -173,11 +225,12 @@ export class LoadPeer {
     this.#pc.connectionStateChange.subscribe((state) => {
       if (state === "connected" && !this.#iceConnected) {
         this.#iceConnected = true;
+        if (!this.#options.weriftReceive) this.#shortCutSocket();
         this.#startSending();
         if (this.#pending.size === 0) this.#markReady();
       }
     });
-    this.#pc.ontrack = (event) => this.#onTrack(event.track, event.streams[0]?.id);
+    this.#pc.ontrack = (event) => this.#onTrack(event);
   }
 
   async #answer(description: SessionDescription): Promise<void> {
@@ -196,31 +249,90 @@ export class LoadPeer {
     });
   }
 
-  #onTrack(track: MediaStreamTrack, streamId: string | undefined): void {
+  /**
+   * A forwarded track: its packets come to `#onPacket`, decrypted by lib/media
+   * (the SFU's own SRTP layer) straight off the ICE connection, before werift
+   * decrypts (a new AES cipher and HMAC per packet), parses, routes, clones
+   * and re-emits them. The SFU signals each forwarded track's SSRC (a=ssrc),
+   * which werift puts on the track. `BENCH_WERIFT_RECEIVE=1`, or a track with
+   * no signalled SSRC, takes werift's full receive chain instead.
+   */
+  #onTrack(event: RTCTrackEvent): void {
+    const { track, transceiver } = event;
+    const streamId = event.streams[0]?.id;
     if (streamId === undefined || !this.#knownPeerIds.has(streamId))
       this.#options.meter.onUnknownStreamTrack();
-    if (!this.#options.fastReceive) track.onReceiveRtp.subscribe((rtp) => this.#onPayload(rtp.payload));
+    if (!this.#options.weriftReceive) {
+      const stream = this.#openReceiveStream(track, transceiver);
+      if (stream) {
+        this.#receiveStreams.push(stream);
+        return;
+      }
+      warnOnce("a forwarded track without a signalled SSRC is received through werift");
+    }
+    track.onReceiveRtp.subscribe((rtp) => this.#onPayload(rtp.payload, 0, rtp.payload.length, nowMs()));
+  }
+
+  #openReceiveStream(track: MediaStreamTrack, transceiver: RTCRtpTransceiver): RtpReceiveStream | undefined {
+    const { ssrc, codec } = track;
+    // werift assigns the BUNDLE transport before it fires ontrack; typed as always present.
+    const dtls: RTCDtlsTransport | undefined = transceiver.receiver.dtlsTransport;
+    if (ssrc === undefined || codec === undefined || dtls === undefined) return undefined;
+    const transport = MediaTransport.of(dtls);
+    transport.onError ??= (error) => warnOnce(`receive path failed: ${String(error)}`);
+    return new UnreportedReceiveStream({
+      transport,
+      ssrc,
+      payloadType: codec.payloadType,
+      clockRate: codec.clockRate,
+      receiver: transceiver.receiver,
+      onPacket: this.#onPacket,
+    });
   }
 
   /**
-   * Takes every decrypted RTP packet straight from the transport, in place of
-   * werift's router → receiver → track chain. That chain keeps receive
-   * statistics and runs two event dispatches (each a closure and a promise) per
-   * packet, which would make the load clients cost as much per packet as the
-   * server they measure. The payload itself names its sender, so nothing of the
-   * chain is needed; the SDP side (tracks, msid) still goes through werift.
+   * Hands SRTP datagrams (RFC 7983: first byte 128–191) from the connection's
+   * UDP socket straight to its ICE connection's data event, where lib/media's
+   * MediaTransport listens. werift's way there parses each datagram as STUN,
+   * updates the pair's statistics and dispatches an event that runs an async
+   * function (a promise and a microtask) per datagram. SRTCP (RFC 5761:
+   * packet types 192–223) is dropped: the client uses none of the server's
+   * sender and receiver reports, and werift would decrypt each with a new
+   * cipher. STUN and DTLS still take werift's way. Only public werift objects
+   * are touched (the nominated pair's UDP socket, the connection's data
+   * event); anything unexpected leaves werift's listener in place.
    */
-  #shortCutReceive(): void {
-    const internals = this.#pc as unknown as WeriftRouterInternals;
-    if (typeof internals.router?.routeRtp !== "function") {
-      throw new Error("werift's internal RTP router moved; run with BENCH_WERIFT_RECEIVE=1");
+  #shortCutSocket(): void {
+    const dtls: RTCDtlsTransport | undefined = this.#transceiver?.sender.dtlsTransport;
+    const connection = dtls?.iceTransport.connection;
+    const protocol = connection?.nominated?.protocol;
+    const socket = protocol instanceof StunProtocol ? protocol.transport.socket : undefined;
+    const listeners = (socket?.listeners("message") ?? []) as Array<
+      (data: Buffer, rinfo: RemoteInfo) => void
+    >;
+    const werift = listeners[0];
+    if (connection === undefined || socket === undefined || werift === undefined || listeners.length !== 1) {
+      warnOnce("a peer's datagrams take werift's way to lib/media: its socket is not as expected");
+      return;
     }
-    internals.router.routeRtp = (packet: RtpPacket) => this.#onPayload(packet.payload);
+    socket.removeListener("message", werift);
+    socket.on("message", (data: Buffer, rinfo: RemoteInfo) => {
+      const first = data[0]!;
+      if (first < 128 || first > 191) werift(data, rinfo);
+      else if (data.length > 1 && (data[1]! < 192 || data[1]! > 223)) connection.onData.execute(data);
+    });
   }
 
-  /** Per received packet. */
-  #onPayload(payload: Buffer): void {
-    const sender = this.#options.meter.onReceived(payload, this.#lastCounters);
+  /** Per packet on lib/media's path: the payload is packet[headerLength, end), decrypted in place. */
+  readonly #onPacket = (packet: Buffer, headerLength: number, end: number, receivedAt: number): void => {
+    // Neither target pads; a padded packet would otherwise count as corrupt.
+    const payloadEnd = packet[0]! & 0x20 ? end - packet[end - 1]! : end;
+    this.#onPayload(packet, headerLength, payloadEnd, performance.timeOrigin + receivedAt);
+  };
+
+  /** Per received packet: the payload is buf[start, end); `receivedAt` on the shared clock. */
+  #onPayload(buf: Buffer, start: number, end: number, receivedAt: number): void {
+    const sender = this.#options.meter.onReceived(buf, start, end, receivedAt, this.#lastCounters);
     // Only the first packet per expected source does any work here.
     if (this.#pending.size > 0 && this.#pending.delete(sender) && this.#pending.size === 0) {
       this.#joinMs = nowMs() - this.#joinSentAt;
@@ -248,19 +360,87 @@ export class LoadPeer {
     while (this.#counter < due) this.#send();
   }
 
-  /** Hot path, 50 times a second per peer: writes into the shared buffer and the reused packet. */
+  /** Hot path, 50 times a second per peer: writes the payload into the shared buffer, then sends it. */
   #send(): void {
     const counter = ++this.#counter;
     const length = payloadLength(counter);
     const sendTime = nowMs();
     const { payload, spec, meter } = this.#options;
     writePayload(payload.buffer, length, spec.index, counter, sendTime);
-    const packet = this.#packet;
-    packet.header.sequenceNumber = counter & 0xffff;
-    packet.header.timestamp = (counter * OPUS_SAMPLES_PER_FRAME) >>> 0;
-    packet.payload = payload.view(length);
-    this.#track.writeRtp(packet);
+    const sequenceNumber = counter & 0xffff;
+    const timestamp = (counter * OPUS_SAMPLES_PER_FRAME) >>> 0;
+    if (this.#sender === undefined) this.#sender = this.#openSender();
+    const sender = this.#sender;
+    if (sender) {
+      const { stream, headerLength } = sender;
+      const context = stream.context;
+      // No keys (never once DTLS is up): the packet is lost, and delivery shows it.
+      if (context) {
+        // A fresh buffer per datagram: the socket reads it after this call returns.
+        const packet = Buffer.allocUnsafe(headerLength + length + context.tagLength);
+        writeRtpHeader(
+          packet,
+          false,
+          sender.payloadType,
+          sequenceNumber,
+          timestamp,
+          stream.ssrc,
+          sender.extensions,
+          -1,
+        );
+        stream.send(
+          context,
+          packet,
+          headerLength,
+          payload.view(length),
+          timestamp,
+          sendTime - performance.timeOrigin,
+        );
+      }
+    } else {
+      const packet = this.#packet;
+      packet.header.sequenceNumber = sequenceNumber;
+      packet.header.timestamp = timestamp;
+      packet.payload = payload.view(length);
+      this.#track.writeRtp(packet);
+    }
     meter.onSent(spec.index, sendTime);
+  }
+
+  /**
+   * Chooses the send path at the first packet, when DTLS is up and the m-line
+   * negotiated: lib/media's RtpSendStream, as the SFU's ForwardedTrack uses it
+   * (header written once into the datagram, payload encrypted into it, straight
+   * to the socket), or null for werift's `writeRtp` (header clone and
+   * serialisation, a new cipher per packet, three async hops to the socket).
+   * The header carries what werift's would: the negotiated payload type, SSRC
+   * and `mid`. The path is kept for the life of the peer, so its SRTP state
+   * never splits.
+   */
+  #openSender(): FastSender | null {
+    const transceiver = this.#transceiver;
+    if (this.#options.weriftSend || transceiver === undefined) return null;
+    const { codec, ssrc } = transceiver.sender;
+    const dtls: RTCDtlsTransport | undefined = transceiver.sender.dtlsTransport;
+    const mid = Buffer.from(transceiver.mid ?? "", "ascii");
+    const midId = mid.length > 0 ? (extensionId(transceiver, SDES_MID_URI) ?? 0) : 0;
+    const transport = dtls === undefined ? undefined : MediaTransport.of(dtls);
+    if (
+      codec === undefined ||
+      transport?.outbound === undefined ||
+      midId > MAX_ONE_BYTE_ID ||
+      mid.length > MAX_ONE_BYTE_MID
+    ) {
+      warnOnce("a peer sends through werift: its negotiation does not fit lib/media's send path");
+      return null;
+    }
+    const extensions: OutgoingExtensions = { midId, mid, audioLevelId: 0 };
+    return {
+      stream: new RtpSendStream({ transport, ssrc, clockRate: codec.clockRate }),
+      payloadType: codec.payloadType,
+      extensions,
+      headerLength: writtenHeaderLength(extensions, -1),
+    };
   }
 
   #connectSocket(): Promise<void> {

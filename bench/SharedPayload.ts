@@ -2,9 +2,10 @@ import { PAYLOAD_MAX_BYTES, PAYLOAD_MIN_BYTES, fillPattern } from "./payload.js"
 
 /**
  * The one payload buffer every peer of a load-client process writes into.
- * werift encrypts synchronously inside `writeRtp`, so a buffer reused by the
- * next send is never read late; keeping one buffer and pre-cut views of each
- * length means sending allocates nothing of ours.
+ * Both send paths encrypt it synchronously into a datagram of their own
+ * (lib/media's `protect`, werift's `writeRtp`), so a buffer reused by the next
+ * send is never read late; one buffer and pre-cut views of each length keep
+ * the payload itself from allocating.
  */
 export class SharedPayload {
   readonly buffer = Buffer.alloc(PAYLOAD_MAX_BYTES);

@@ -2,8 +2,9 @@
  * A load-client process: hosts many LoadPeers and takes orders from the bench
  * orchestrator over the fork() IPC channel. Started only by run.ts.
  *
- * Env: BENCH_TARGET_URL (server base URL), BENCH_READY_TIMEOUT_MS, BENCH_WERIFT_RECEIVE=1
- * (receive through werift's full track pipeline instead of the short cut in LoadPeer).
+ * Env: BENCH_TARGET_URL (server base URL), BENCH_READY_TIMEOUT_MS; BENCH_WERIFT_RECEIVE=1 and
+ * BENCH_WERIFT_SEND=1 put receiving and sending back on werift's own media path instead of
+ * lib/media's (see LoadPeer), to compare what the clients cost.
  */
 import { ClientMeter } from "./ClientMeter.js";
 import type { ChildMessage, ParentMessage } from "./ipc.js";
@@ -16,7 +17,8 @@ if (!url || !process.send) {
   process.exit(2);
 }
 const readyTimeoutMs = Number(process.env.BENCH_READY_TIMEOUT_MS ?? 20_000);
-const fastReceive = process.env.BENCH_WERIFT_RECEIVE !== "1";
+const weriftReceive = process.env.BENCH_WERIFT_RECEIVE === "1";
+const weriftSend = process.env.BENCH_WERIFT_SEND === "1";
 
 const meter = new ClientMeter();
 const payload = new SharedPayload();
@@ -36,7 +38,15 @@ async function closeAll(): Promise<void> {
 process.on("message", (raw: ParentMessage) => {
   switch (raw.type) {
     case "join": {
-      const peer = new LoadPeer({ spec: raw.peer, url, meter, payload, readyTimeoutMs, fastReceive });
+      const peer = new LoadPeer({
+        spec: raw.peer,
+        url,
+        meter,
+        payload,
+        readyTimeoutMs,
+        weriftReceive,
+        weriftSend,
+      });
       peers.push(peer);
       void peer.join().then((result) => send({ type: "peer-ready", index: raw.peer.index, ...result }));
       break;

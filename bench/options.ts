@@ -32,7 +32,7 @@ export interface BenchOptions {
   outDir: string;
   /** Re-render the report from this results file instead of running. */
   render: string | undefined;
-  /** Write a V8 CPU profile of every target process into this directory. */
+  /** Write a V8 CPU profile of every target process and load client into this directory. */
   profileDir: string | undefined;
 }
 
@@ -59,7 +59,8 @@ export const USAGE = `npm run bench [-- options]
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
   --render=docs/performance-results.json  rewrite PERFORMANCE.md and the chart from saved results, run nothing
   --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
-  --profile=DIR           write a CPU profile (node --cpu-prof) of each target run into DIR (BENCH_PROFILE)
+  --profile=DIR           write a CPU profile (node --cpu-prof) of each target run, and of its load
+                          clients (DIR/<target>-clients), into DIR (BENCH_PROFILE)
 `;
 
 const KNOWN_FLAGS = new Set([

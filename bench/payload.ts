@@ -27,10 +27,10 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** 32-bit FNV-1a; `Math.imul` keeps it in int32 arithmetic with no allocation. */
-export function fnv1a(buf: Buffer, end: number): number {
+/** 32-bit FNV-1a of buf[start, end); `Math.imul` keeps it in int32 arithmetic with no allocation. */
+export function fnv1a(buf: Uint8Array, start: number, end: number): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < end; i++) {
+  for (let i = start; i < end; i++) {
     hash = Math.imul(hash ^ buf[i]!, 0x01000193);
   }
   return hash >>> 0;
@@ -57,7 +57,7 @@ export function writePayload(
   buf.writeUInt32LE(counter >>> 0, 8);
   buf.writeDoubleLE(sendTime, 12);
   buf.writeUInt16LE(length, 20);
-  buf.writeUInt32LE(fnv1a(buf, length - 4), length - 4);
+  buf.writeUInt32LE(fnv1a(buf, 0, length - 4), length - 4);
 }
 
 /** Fills the bytes between header and checksum once; they never change after. */
@@ -65,23 +65,28 @@ export function fillPattern(buf: Buffer): void {
   for (let i = HEADER_BYTES; i < buf.length; i++) buf[i] = (i * 37 + 11) & 0xff;
 }
 
-/** True when `payload` has the bench layout, its own length and a valid checksum. */
-export function isIntact(payload: Buffer): boolean {
-  const length = payload.length;
+/**
+ * True when buf[start, end) has the bench layout, its own length and a valid
+ * checksum. Offsets rather than a view: a received payload is checked where it
+ * lies in the decrypted datagram, with no Buffer made for it.
+ */
+export function isIntact(buf: Buffer, start: number, end: number): boolean {
+  const length = end - start;
   if (length < PAYLOAD_MIN_BYTES || length > PAYLOAD_MAX_BYTES) return false;
-  if (payload.readUInt32LE(0) !== PAYLOAD_MAGIC) return false;
-  if (payload.readUInt16LE(20) !== length) return false;
-  return payload.readUInt32LE(length - 4) === fnv1a(payload, length - 4);
+  if (buf.readUInt32LE(start) !== PAYLOAD_MAGIC) return false;
+  if (buf.readUInt16LE(start + 20) !== length) return false;
+  return buf.readUInt32LE(end - 4) === fnv1a(buf, start, end - 4);
 }
 
-export function readSenderIndex(payload: Buffer): number {
-  return payload.readUInt32LE(4);
+/** The fields of a payload starting at `start` (checked with `isIntact` first). */
+export function readSenderIndex(buf: Buffer, start: number): number {
+  return buf.readUInt32LE(start + 4);
 }
 
-export function readCounter(payload: Buffer): number {
-  return payload.readUInt32LE(8);
+export function readCounter(buf: Buffer, start: number): number {
+  return buf.readUInt32LE(start + 8);
 }
 
-export function readSendTime(payload: Buffer): number {
-  return payload.readDoubleLE(12);
+export function readSendTime(buf: Buffer, start: number): number {
+  return buf.readDoubleLE(start + 12);
 }

@@ -76,6 +76,7 @@ async function runOne(
       clientProcesses: options.clientProcesses,
       batchClients: options.batchClients,
       readyTimeoutMs: options.readyTimeoutMs,
+      profileDir: options.profileDir,
       cleanup,
       log: (line) => console.log(line),
     });

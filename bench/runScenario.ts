@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Cleanup } from "./Cleanup.js";
 import { freePort } from "./http.js";
@@ -17,6 +18,8 @@ export interface RunScenarioOptions {
   clientProcesses: number;
   batchClients: boolean;
   readyTimeoutMs: number;
+  /** Profile the load clients too, into `<profileDir>/<target>-clients`. */
+  profileDir: string | undefined;
   cleanup: Cleanup;
   log: (line: string) => void;
 }
@@ -76,6 +79,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       targetUrl: target.url,
       readyTimeoutMs: options.readyTimeoutMs,
       batch: options.batchClients,
+      profileDir: options.profileDir && resolve(options.profileDir, `${spec.name}-clients`),
     });
     const startedPool = pool;
     unregisterPool = cleanup.add(() => startedPool.killNow());
