@@ -543,10 +543,15 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   never touches, so it counts as per-peer memory. The SFU therefore runs with
   \`node --max-semi-space-size=2\` (Procfile, \`npm start\`, and these targets):
   on the built server with 15 peers, new space went from 32 MB to 4 MB and RSS
-  growth from 58 to 45 MB. Of the rest, about 1 MB per peer is live heap, most of
-  it werift's per-transceiver state (a 15-peer room has 210 forwarding
-  transceivers, each with about 17 event emitters of 10 closures), and the rest
-  buffers and native memory.
+  growth from 58 to 45 MB, and the idle server is about 20 MB smaller. Part of the
+  saving comes back as external memory (short-lived buffers promoted by the more
+  frequent scavenges, 6 → 18 MB in that run), and from 15 peers up the tables
+  still show more than 2 MB per peer. Of the rest, about 1 MB per peer is live
+  heap, most of it werift's per-transceiver state (a 15-peer room has 210
+  forwarding transceivers, each with about 17 event emitters of 10 closures), and
+  the rest buffers and native memory. Reusing send buffers from a per-transport
+  ring instead of one \`Buffer.allocUnsafe\` per packet changed neither RSS nor
+  external memory in that measurement, so the SFU keeps the fresh buffer.
 - **Worker threads** (\`SFU_WORKERS\`) each run their own V8 heap and event loop:
   they add RSS (tens of MB each) and a fixed CPU share, and pay off once one
   thread's load nears a core, which these 2-core runs cannot reach with the load
