@@ -209,7 +209,9 @@ async function writeOutputs(outDir: string, input: ReportInput): Promise<void> {
   await mkdir(outDir, { recursive: true });
   // NaN marks "not measured"; JSON has no NaN, so it is stored as a string.
   const json = JSON.stringify(input, (_, value: unknown) => (Number.isNaN(value) ? "NaN" : value), 2);
-  await writeFile(join(outDir, RESULTS_FILE), `${json}\n`);
+  // Formatted as the repository's prettier check wants it, like PERFORMANCE.md below.
+  const resultsFile = join(outDir, RESULTS_FILE);
+  await writeFile(resultsFile, await format(json, { ...(await resolveConfig(resultsFile)), parser: "json" }));
   const allResults = [
     ...input.scenarios.flatMap((s) => s.results),
     ...input.searches.flatMap((s) => s.probes),
