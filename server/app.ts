@@ -48,7 +48,10 @@ export function createApplication(deps: ApplicationDeps): Application {
   const { config, logger } = deps;
   const sfu = createSfu(config, logger);
   const metrics = new Metrics(sfu, { defaultMetrics: deps.defaultMetrics ?? true });
-  if (sfu instanceof WorkerPool) sfu.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
+  if (sfu instanceof WorkerPool) {
+    sfu.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
+    metrics.watchWorkers(sfu);
+  }
   let draining = false;
   const isDraining = () => draining;
   const corsOptions = { origin: config.corsOrigins === "*" ? true : config.corsOrigins, credentials: true };

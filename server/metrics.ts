@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { WorkerLoad, WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu, SfuState } from "../lib/sfu/Sfu.js";
 
 /** One scrape reads many series; they share one state read (it crosses threads with workers). */
@@ -87,6 +88,34 @@ export class Metrics {
       this.joinDuration.observe((performance.now() - start) / 1000);
     });
     sfu.on("peer-left", (_room, peer) => this.#joinStarts.delete(peer.id));
+  }
+
+  /** Per-thread series for an SFU that forwards in worker threads. */
+  watchWorkers(pool: WorkerPool): void {
+    const registers = [this.registry];
+    // Both gauges read one snapshot per scrape: utilization is measured from one read to the next.
+    let loads: WorkerLoad[] = [];
+    new Gauge({
+      name: "sfu_worker_event_loop_utilization",
+      help: "Busy share (0-1) of each forwarding worker's event loop since the previous scrape",
+      labelNames: ["worker"],
+      registers,
+      collect() {
+        loads = pool.loads();
+        this.reset();
+        for (const load of loads) this.set({ worker: String(load.index) }, load.utilization);
+      },
+    });
+    new Gauge({
+      name: "sfu_worker_peers",
+      help: "Peers whose rooms run on each forwarding worker",
+      labelNames: ["worker"],
+      registers,
+      collect() {
+        this.reset();
+        for (const load of loads) this.set({ worker: String(load.index) }, load.peers);
+      },
+    });
   }
 
   /** Starts the join-duration clock for a new session. */

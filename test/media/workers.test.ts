@@ -57,6 +57,18 @@ describe("rooms spread over forwarding worker threads (SFU_WORKERS=2)", function
     const { text } = await request(sfu.server.url).get("/metrics").expect(200);
     const forwarded = Number(/^sfu_rtp_packets_forwarded_total (\d+)/m.exec(text)?.[1]);
     expect(forwarded, "packets counted across workers").to.be.greaterThan(300);
+    const series = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}\\{worker="(\\d)"\\} (\\S+)$`, "gm"))].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]);
+    expect(series("sfu_worker_peers")).to.deep.equal([
+      ["0", 3],
+      ["1", 2],
+    ]);
+    const utilization = series("sfu_worker_event_loop_utilization");
+    expect(utilization.map(([worker]) => worker)).to.deep.equal(["0", "1"]);
+    for (const [, busy] of utilization) expect(busy).to.be.greaterThan(0).and.lessThan(1);
   });
 
   it("announces joins and leaves across the thread boundary and frees the worker's share", async () => {

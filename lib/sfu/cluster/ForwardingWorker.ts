@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../logger.js";
 import type { LeaveReason } from "../../protocol.js";
@@ -51,6 +52,11 @@ export class ForwardingWorker extends TypedEmitter<ForwardingWorkerEvents> {
 
   get running(): boolean {
     return this.#running;
+  }
+
+  /** Busy share of the worker's event loop since `previous` (or since it started). */
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization {
+    return this.#worker.performance.eventLoopUtilization(previous);
   }
 
   call<K extends CallName>(method: K, args: Calls[K]["args"]): Promise<Calls[K]["result"]> {

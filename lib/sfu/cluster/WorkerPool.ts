@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from "node:perf_hooks";
 import { SfuError } from "../../errors.js";
 import type { Logger, LogLevel } from "../../logger.js";
 import type { IceServer, LeaveReason } from "../../protocol.js";
@@ -20,6 +21,15 @@ export interface WorkerPoolOptions {
   closeTimeoutMs?: number;
 }
 
+/** One worker's load, for metrics. */
+export interface WorkerLoad {
+  index: number;
+  rooms: number;
+  peers: number;
+  /** Busy share of its event loop (0-1) since the previous `loads()` call. */
+  utilization: number;
+}
+
 export type WorkerPoolEvents = SfuEvents & {
   /** A worker caught an error that no code path handled, and stayed up. */
   "process-error": [ProcessErrorKind];
@@ -39,6 +49,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
   readonly #workers: ForwardingWorker[] = [];
   readonly #rooms = new Map<string, RemoteRoom>();
   readonly #peers = new Map<string, RemotePeer>();
+  /** Each worker's event-loop reading at the previous `loads()`, to measure the interval since. */
+  readonly #utilizationMarks = new WeakMap<ForwardingWorker, EventLoopUtilization>();
   #closing: Promise<void> | undefined;
 
   constructor(options: WorkerPoolOptions) {
@@ -76,6 +88,26 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
   /** The workers, in index order; a failed one is replaced in its slot. */
   get workers(): readonly ForwardingWorker[] {
     return this.#workers;
+  }
+
+  /** Rooms, peers and event-loop utilization per running worker. */
+  loads(): WorkerLoad[] {
+    return this.#workers
+      .filter((worker) => worker.running)
+      .map((worker) => {
+        const since = this.#utilizationMarks.get(worker);
+        const now = worker.eventLoopUtilization();
+        this.#utilizationMarks.set(worker, now);
+        const delta = since ? worker.eventLoopUtilization(since) : now;
+        let rooms = 0;
+        let peers = 0;
+        for (const room of this.#rooms.values()) {
+          if (room.worker !== worker || room.size === 0) continue;
+          rooms++;
+          peers += room.size;
+        }
+        return { index: worker.index, rooms, peers, utilization: delta.utilization };
+      });
   }
 
   get runningWorkers(): number {
