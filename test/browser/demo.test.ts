@@ -1,23 +1,8 @@
-import { existsSync } from "node:fs";
 import { expect } from "chai";
-import { chromium, type Browser } from "playwright-core";
-import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
-import { DemoPage } from "./DemoPage.js";
+import type { DemoPage } from "./DemoPage.js";
+import { useDemoBrowser } from "./useDemoBrowser.js";
 
-// CHROMIUM_PATH lets CI machines point at their own Chromium or Chrome build.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 /** Packets one Opus sender emits in the sampling window (20 ms frames), with slack for jitter. */
 const SAMPLE_MS = 2000;
 const MIN_PACKETS = 40;
@@ -40,46 +25,14 @@ async function packetsDuringSample(page: DemoPage): Promise<Record<string, numbe
 describe("browser client SDK in headless Chromium", function () {
   this.timeout(90_000);
   this.slow(20_000);
-  let browser: Browser | undefined;
-  let server: TestServer | undefined;
-  let pages: DemoPage[] = [];
-
-  before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // CI installs Chromium (.ci/run); there a missing browser is a failure, not a skip.
-      if (process.env.CI)
-        throw new Error(`${CHROMIUM} is absent; install it with: apt-get install -y chromium`);
-      console.log(`    skipping: ${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    server = await startServer(SERVER_ENV);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === "failed") {
-      for (const page of pages) console.log(page.console.slice(-40).join("\n"));
-    }
-    await Promise.all(pages.map((page) => page.close()));
-    pages = [];
-    await server?.close();
-    server = undefined;
-  });
+  const demo = useDemoBrowser(SERVER_ENV);
 
   /** Opens and joins three demo pages in one room; returns them with their peerIds. */
   async function joinThree(room: string): Promise<Array<{ page: DemoPage; peerId: string }>> {
     const names = ["Ada Lovelace", "Grace Hopper", "Linus Torvalds"];
     const joined: Array<{ page: DemoPage; peerId: string }> = [];
     for (const name of names) {
-      const page = await DemoPage.open(browser!, server!.url, room, name);
-      pages.push(page);
+      const page = await demo.open(room, name);
       joined.push({ page, peerId: await page.join() });
     }
     await Promise.all(joined.map(({ page }) => page.waitForRemoteAudio(2)));
@@ -197,24 +150,22 @@ describe("browser client SDK in headless Chromium", function () {
     console.log(`      the others' lists dropped the leaver after ${elapsed} ms`);
   });
   it("gets a page back into the room as a new session after the SFU restarts", async () => {
-    const first = await DemoPage.open(browser!, server!.url, "restart", "Ada Lovelace");
-    const second = await DemoPage.open(browser!, server!.url, "restart", "Grace Hopper");
-    pages.push(first, second);
+    const first = await demo.open("restart", "Ada Lovelace");
+    const second = await demo.open("restart", "Grace Hopper");
     const oldIds = [await first.join(), await second.join()];
-    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
-    await Promise.all(pages.map((page) => page.recordEvents()));
+    await Promise.all(demo.pages.map((page) => page.waitForRemoteAudio(1)));
+    await Promise.all(demo.pages.map((page) => page.recordEvents()));
 
     // The SFU drains (SHUTTING_DOWN to every client) and comes back on the same port.
-    const port = new URL(server!.url).port;
-    await server!.close();
-    await Promise.all(pages.map((page) => page.waitForState("reconnecting", 5000)));
-    server = await startServer(SERVER_ENV, Number(port));
+    await demo.restartServer(async () => {
+      await Promise.all(demo.pages.map((page) => page.waitForState("reconnecting", 5000)));
+    });
 
-    await Promise.all(pages.map((page) => page.waitForJoinedEvents(1)));
-    await Promise.all(pages.map((page) => page.waitForState("connected")));
-    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
+    await Promise.all(demo.pages.map((page) => page.waitForJoinedEvents(1)));
+    await Promise.all(demo.pages.map((page) => page.waitForState("connected")));
+    await Promise.all(demo.pages.map((page) => page.waitForRemoteAudio(1)));
     const newIds = [await first.peerId(), await second.peerId()];
-    for (const [i, page] of pages.entries()) {
+    for (const [i, page] of demo.pages.entries()) {
       const { joinedEvents } = await page.events();
       expect(joinedEvents).to.deep.equal([
         { roomId: "restart", peerId: newIds[i], resumed: false, previousPeerId: oldIds[i] },
@@ -226,15 +177,13 @@ describe("browser client SDK in headless Chromium", function () {
   });
 
   it("stops an older tab that a newer tab of the same user replaced, without reconnecting", async () => {
-    const older = await DemoPage.open(browser!, server!.url, "replace", "Ada (laptop)", "ada");
-    const other = await DemoPage.open(browser!, server!.url, "replace", "Grace Hopper");
-    pages.push(older, other);
+    const older = await demo.open("replace", "Ada (laptop)", "ada");
+    const other = await demo.open("replace", "Grace Hopper");
     const olderId = await older.join();
     await other.join();
     await older.recordEvents();
 
-    const newer = await DemoPage.open(browser!, server!.url, "replace", "Ada (phone)", "ada");
-    pages.push(newer);
+    const newer = await demo.open("replace", "Ada (phone)", "ada");
     const newerId = await newer.join();
 
     await older.waitForState("disconnected", 5000);
@@ -258,11 +207,10 @@ describe("browser client SDK in headless Chromium", function () {
     expect(await newer.state()).to.equal("connected");
   });
   it("restarts ICE on demand with new credentials, audio still flowing both ways", async () => {
-    const first = await DemoPage.open(browser!, server!.url, "ice", "Ada Lovelace");
-    const second = await DemoPage.open(browser!, server!.url, "ice", "Grace Hopper");
-    pages.push(first, second);
+    const first = await demo.open("ice", "Ada Lovelace");
+    const second = await demo.open("ice", "Grace Hopper");
     const ids = [await first.join(), await second.join()];
-    await Promise.all(pages.map((page) => page.waitForRemoteAudio(1)));
+    await Promise.all(demo.pages.map((page) => page.waitForRemoteAudio(1)));
     await first.recordEvents();
     // Restart a settled connection, as after a network change: audio flows both ways first.
     const [settledAtSecond, settledAtFirst] = await Promise.all([
@@ -286,9 +234,8 @@ describe("browser client SDK in headless Chromium", function () {
   });
 
   it("lets a listen-only participant hear the room, then be heard once it publishes", async () => {
-    const speaker = await DemoPage.open(browser!, server!.url, "listen", "Ada Lovelace");
-    const listener = await DemoPage.open(browser!, server!.url, "listen", "Grace Hopper");
-    pages.push(speaker, listener);
+    const speaker = await demo.open("listen", "Ada Lovelace");
+    const listener = await demo.open("listen", "Grace Hopper");
     const speakerId = await speaker.join();
     const listenerId = await listener.joinListenOnly("listen", "grace");
     await listener.waitForRemoteAudio(1);

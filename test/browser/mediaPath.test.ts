@@ -1,22 +1,7 @@
-import { existsSync } from "node:fs";
 import { expect } from "chai";
-import { chromium, type Browser } from "playwright-core";
-import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
-import { DemoPage } from "./DemoPage.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+import type { DemoPage } from "./DemoPage.js";
+import { useDemoBrowser } from "./useDemoBrowser.js";
 
 /** What Chromium's getStats() says about the SFU's media, reduced to what the test checks. */
 interface MediaStats {
@@ -46,48 +31,17 @@ const READ_MEDIA_STATS = `(async () => {
 describe("the SFU's media path as Chromium sees it", function () {
   this.timeout(90_000);
   this.slow(20_000);
-  let browser: Browser | undefined;
-  let server: TestServer | undefined;
-  let pages: DemoPage[] = [];
-
-  before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI)
-        throw new Error(`${CHROMIUM} is absent; install it with: apt-get install -y chromium`);
-      console.log(`    skipping: ${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    server = await startServer();
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === "failed") {
-      for (const page of pages) console.log(page.console.slice(-40).join("\n"));
-    }
-    await Promise.all(pages.map((page) => page.close()));
-    pages = [];
-    await server?.close();
-    server = undefined;
-  });
+  const demo = useDemoBrowser();
 
   it("gets SRTP it authenticates, sender reports for every forwarded track and receiver reports for its microphone", async () => {
     const joined: DemoPage[] = [];
     for (const name of ["Ada", "Grace", "Linus"]) {
-      const page = await DemoPage.open(browser!, server!.url, "rtcp", name);
-      pages.push(page);
+      const page = await demo.open("rtcp", name);
       await page.join();
       joined.push(page);
     }
     await Promise.all(joined.map((page) => page.waitForRemoteAudio(2)));
-    const room = server!.service.getRoom("rtcp")!;
+    const room = demo.server.service.getRoom("rtcp")!;
     await waitFor(() => room.tracks.length === 3, 10_000, "three published tracks");
     for (const track of room.tracks) {
       expect(track.fastPath, "publisher's packets arrive on the SFU's own receive path").to.equal(true);
