@@ -57,6 +57,8 @@ export class SrtpContext {
   readonly #hmac: HmacSha1 | undefined;
   readonly #ghash: Ghash | undefined;
   readonly #expectedTag = new Uint8Array(16);
+  /** The keystream `#prepareKeystream` made last; a field, so the per-packet call returns a plain number. */
+  #prepared: Buffer = Buffer.alloc(0);
 
   constructor(key: SrtpMasterKey) {
     this.profile = key.profile;
@@ -97,15 +99,8 @@ export class SrtpContext {
     if (end + this.tagLength > packet.length) throw new RangeError("no room for the payload and SRTP tag");
     const seq = (packet[2]! << 8) | packet[3]!;
     const roc = rollover.next(seq);
-    const blocks = this.#blocksFor(payload.length);
-    let keystream: Buffer;
-    let base = 0;
-    if (cache) {
-      base = this.#cachedKeystream(cache, readWord(packet, 8), roc, seq, blocks);
-      keystream = cache.buffer!;
-    } else {
-      keystream = this.#keystream(readWord(packet, 8), roc, seq, blocks);
-    }
+    const base = this.#prepareKeystream(packet, roc, seq, this.#blocksFor(payload.length), cache);
+    const keystream = this.#prepared;
     // GCM's first keystream block is E(K, J0), the tag mask; the payload uses the rest.
     const ghash = this.#ghash;
     const ks = base + (ghash ? BLOCK : 0);
@@ -139,15 +134,8 @@ export class SrtpContext {
     if (payloadEnd < headerLength) return -1;
     const seq = (packet[2]! << 8) | packet[3]!;
     const roc = rollover.estimate(seq);
-    const blocks = this.#blocksFor(payloadEnd - headerLength);
-    let keystream: Buffer;
-    let base = 0;
-    if (cache) {
-      base = this.#cachedKeystream(cache, readWord(packet, 8), roc, seq, blocks);
-      keystream = cache.buffer!;
-    } else {
-      keystream = this.#keystream(readWord(packet, 8), roc, seq, blocks);
-    }
+    const base = this.#prepareKeystream(packet, roc, seq, this.#blocksFor(payloadEnd - headerLength), cache);
+    const keystream = this.#prepared;
     const expected = this.#expectedTag;
     const ghash = this.#ghash;
     if (ghash) {
@@ -172,6 +160,27 @@ export class SrtpContext {
     const blocks = Math.ceil(payloadBytes / BLOCK) + (this.#ghash ? 1 : 0);
     if (blocks > MAX_BLOCKS) throw new RangeError("RTP packet too large for SRTP");
     return blocks;
+  }
+
+  /**
+   * Makes this packet's keystream (from `cache` when the stream keeps one)
+   * and leaves it in `#prepared`; returns where the packet's part starts.
+   */
+  #prepareKeystream(
+    packet: Uint8Array,
+    roc: number,
+    seq: number,
+    blocks: number,
+    cache?: KeystreamCache,
+  ): number {
+    const ssrc = readWord(packet, 8);
+    if (cache) {
+      const base = this.#cachedKeystream(cache, ssrc, roc, seq, blocks);
+      this.#prepared = cache.buffer!;
+      return base;
+    }
+    this.#prepared = this.#keystream(ssrc, roc, seq, blocks);
+    return 0;
   }
 
   /** Keystream for one packet, from one ECB call over its counter blocks. */
