@@ -7,6 +7,7 @@ import { MediaClient } from "../helpers/MediaClient.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import type { Figures } from "./churnServer.js";
+import { closedOffer } from "../helpers/loopbackPeer.js";
 
 const CYCLES = 300;
 const WARMUP = 12;
@@ -79,19 +80,10 @@ class SfuProcess {
 
 /** An offer from a connection that is closed at once: the SFU answers, but ICE can never complete. */
 async function deadOffer(dataChannel: boolean): Promise<string> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    bundlePolicy: "max-bundle",
+  return closedOffer((pc) => {
+    pc.addTransceiver("audio", { direction: "sendrecv" });
+    if (dataChannel) pc.createDataChannel("chat");
   });
-  pc.addTransceiver("audio", { direction: "sendrecv" });
-  if (dataChannel) pc.createDataChannel("chat");
-  await pc.setLocalDescription(await pc.createOffer());
-  const sdp = pc.localDescription!.sdp;
-  await pc.close();
-  return sdp;
 }
 
 async function request(client: SignalingClient, event: "join" | "offer" | "leave", payload: unknown) {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { Socket } from "socket.io-client";
-import { MediaStreamTrack, RTCPeerConnection, useAudioLevelIndication, useSdesMid } from "werift";
+import { MediaStreamTrack, useAudioLevelIndication, useSdesMid } from "werift";
 import { CLIENT_EVENTS, ERROR_CODES, type AckResult, type ClientEventName } from "../../lib/protocol.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -9,6 +9,7 @@ import { sleep, waitFor } from "../helpers/wait.js";
 import { fuzzCase, type FuzzCase, type FuzzSeeds } from "./fuzzPayloads.js";
 import { GapTracker } from "./GapTracker.js";
 import { Prng } from "./prng.js";
+import { closedOffer } from "../helpers/loopbackPeer.js";
 
 const SEED = 20_240_601;
 const LANES = 4;
@@ -28,20 +29,13 @@ interface Tally {
 
 /** An offer exactly as a werift client makes it: audio, BUNDLE, gathered loopback candidate. */
 async function realOffer(): Promise<string> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    bundlePolicy: "max-bundle",
-    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
-  });
-  pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendrecv" });
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitFor(() => pc.iceGatheringState === "complete", 5_000, "gathering");
-  const sdp = pc.localDescription!.sdp;
-  await pc.close();
-  return sdp;
+  return closedOffer(
+    (pc) => pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendrecv" }),
+    {
+      config: { headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] } },
+      waitForGathering: true,
+    },
+  );
 }
 
 /** One fuzzing socket: sends cases one after another and tracks whether it is in a room. */

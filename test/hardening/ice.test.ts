@@ -1,26 +1,18 @@
 import { promises as dns } from "node:dns";
 import { isIP } from "node:net";
 import { expect } from "chai";
-import { RTCPeerConnection } from "werift";
 import type { IceCandidate } from "../../lib/protocol.js";
 import { checkSdp } from "../../lib/sfu/sdp.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
+import { closedOffer } from "../helpers/loopbackPeer.js";
 
 /** A werift offer whose connection is closed at once: enough for the SFU to answer and gather. */
 async function offerSdp(): Promise<string> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
+  return closedOffer((pc) => pc.addTransceiver("audio", { direction: "sendrecv" }), {
+    config: { bundlePolicy: "max-compat" },
   });
-  pc.addTransceiver("audio", { direction: "sendrecv" });
-  await pc.setLocalDescription(await pc.createOffer());
-  const sdp = pc.localDescription!.sdp;
-  await pc.close();
-  return sdp;
 }
 
 /** Joins, offers, and returns the addresses in the SFU's answer and trickled candidates. */

@@ -1,24 +1,16 @@
 import { expect } from "chai";
-import { MediaStreamTrack, RTCPeerConnection } from "werift";
+import { MediaStreamTrack } from "werift";
 import { startServer } from "../helpers/server.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep } from "../helpers/wait.js";
+import { closedOffer } from "../helpers/loopbackPeer.js";
 
 /** An offer that publishes `tracks` audio tracks. */
 async function offerWithTracks(tracks: number): Promise<string> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    bundlePolicy: "max-bundle",
+  return closedOffer((pc) => {
+    for (let i = 0; i < tracks; i++)
+      pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendonly" });
   });
-  for (let i = 0; i < tracks; i++)
-    pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  const sdp = pc.localDescription!.sdp;
-  await pc.close();
-  return sdp;
 }
 
 describe("per-peer limits", function () {

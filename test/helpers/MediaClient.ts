@@ -7,6 +7,7 @@ import {
   useSdesMid,
 } from "werift";
 import type { JoinedMessage, SessionDescription } from "../../lib/protocol.js";
+import { loopbackPeer } from "./loopbackPeer.js";
 import { SignalingClient } from "./SignalingClient.js";
 import { waitFor } from "./wait.js";
 
@@ -76,14 +77,7 @@ export class MediaClient {
   constructor(url: string, options: MediaClientOptions) {
     this.options = options;
     this.signaling = new SignalingClient(url, { reconnection: options.reconnection ?? false });
-    this.pc = new RTCPeerConnection({
-      iceServers: [],
-      iceUseIpv4: false,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: ["127.0.0.1"],
-      bundlePolicy: "max-bundle",
-      headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] },
-    });
+    this.pc = loopbackPeer({ headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] } });
     this.pc.onIceCandidate.subscribe((candidate) => {
       if (candidate) void this.signaling.request("ice-candidate", candidate.toJSON()).catch(() => undefined);
     });
