@@ -35,8 +35,8 @@ service.on("peer-connected", (peer) => send({ kind: "peer-connected", peerId: pe
 port.on("message", (message: ToWorker) => {
   switch (message.kind) {
     case "attach":
-      // A peer that closed meanwhile has its peer-left on the way to the main thread.
-      if (peers.get(message.peerId)?.closed === false) peers.get(message.peerId)?.attach();
+      // A peer that closed meanwhile is already out of `peers` (its peer-left is on the way).
+      peers.get(message.peerId)?.attach();
       return;
     case "detach":
       peers.get(message.peerId)?.detach();
