@@ -1,5 +1,5 @@
 // Mocha's spec reporter, closed by one plain line that any CI can read:
-// "tests: N passed, N failed, N skipped".
+// "N passed, N failed, N skipped", with nothing before the counts.
 const { reporters, Runner } = require("mocha");
 
 class SpecWithSummary extends reporters.Spec {
@@ -7,7 +7,7 @@ class SpecWithSummary extends reporters.Spec {
     super(runner, options);
     runner.once(Runner.constants.EVENT_RUN_END, () => {
       const { passes, failures, pending } = this.stats;
-      console.log(`tests: ${passes} passed, ${failures} failed, ${pending} skipped`);
+      console.log(`${passes} passed, ${failures} failed, ${pending} skipped`);
     });
   }
 }
