@@ -358,16 +358,20 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 15-17 min)
+npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 16-18 min)
 npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search or scaling; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
 
 The bench starts each server as its own process on a free 127.0.0.1 port, waits
-for \`GET /health\`, starts the load-client processes, joins the peers, warms up
-for 2 s, measures one window, and tears everything down again before the next
-run. Ctrl-C kills every process it started. A full run rewrites this file,
+for \`GET /health\`, starts the load-client processes, joins the peers, waits
+5 s after the last join, measures one window, and tears everything down again
+before the next run. CPU runs well above steady state in the first seconds
+after a join (JIT compilation, collecting the join's garbage, the tail of ICE
+and DTLS), so the window opening 5 s after the last join makes CPU per packet
+a steady-state forwarding figure; what joining costs shows in join time.
+Ctrl-C kills every process it started. A full run rewrites this file,
 \`docs/performance-chart.svg\` and \`docs/performance-results.json\` (the raw
 numbers; \`npm run bench -- --render=docs/performance-results.json\` rebuilds the
 other two from it without running anything); \`--quick\` writes to a temp
