@@ -85,6 +85,12 @@ const CLIENT_CPU: Row = {
   format: fixed(1),
   ratio: false,
 };
+const IDLE_CPU: Row = {
+  label: "idle server CPU (ms per s)",
+  value: (r) => r.idleCpuMsPerSecond ?? Number.NaN,
+  format: fixed(1),
+  ratio: true,
+};
 const OTHER_CPU: Row = {
   label: "other CPU on the machine, % of one core",
   value: (r) => r.otherCpuPercent,
@@ -109,6 +115,7 @@ const ROWS: Row[] = [
     ratio: true,
   },
   { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
+  IDLE_CPU,
   LATENCY_P50,
   { label: "latency p95 (ms)", value: (r) => r.latencyMs.p95, format: fixed(1), ratio: true },
   LATENCY_P99,
@@ -211,6 +218,7 @@ const SCALING_ROWS: Row[] = [
     ratio: true,
   },
   ...THREAD_ROWS,
+  IDLE_CPU,
   RSS_LOADED,
   EVENT_LOOP_P99,
   CLIENT_CPU,
@@ -406,6 +414,11 @@ directory unless \`--out=DIR\` is given.
   row below it is the stime part alone: time in the kernel, mostly the UDP sends.
 - **Join → all audio**: from the \`join\` emit to the first packet from every peer
   already in the room; the first peer of a room has nobody to hear and is left out.
+- **Idle server CPU** = utime+stime of the server's process tree over the last
+  5 s of the 10 s it idles after start-up, before anyone joins, in ms per second
+  (1 ms per s is 0.1 % of a core): timers, metrics and whatever else the server
+  does with nobody connected. /proc counts in 10 ms ticks, so over 5 s a reading
+  is good to about ±2 ms per s.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
   server before any join, read after 10 s of idling) ÷ peers.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`

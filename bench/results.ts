@@ -57,6 +57,11 @@ export interface ScenarioResult {
   corrupt: number;
   outOfOrder: number;
   unknownStreamTracks: number;
+  /**
+   * Server process tree utime+stime per second of wall time over the last 5 s of idling before any
+   * join, in ms per s (0.1 % of a core each). Absent in older results.
+   */
+  idleCpuMsPerSecond?: number;
   rssIdleBytes: number;
   rssLoadedBytes: number;
   rssPerPeerBytes: number;
