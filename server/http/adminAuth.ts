@@ -1,5 +1,8 @@
-import { timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
+import { sameSecret } from "../../lib/util/sameSecret.js";
+
+/** `Bearer <token>`; the scheme name is case-insensitive (RFC 7235 §2.1), the token is not. */
+const BEARER = /^bearer (.+)$/i;
 
 /**
  * Requires `Authorization: Bearer <ADMIN_TOKEN>` when an admin token is set
@@ -7,10 +10,9 @@ import type { RequestHandler } from "express";
  */
 export function adminAuth(adminToken: string | undefined): RequestHandler {
   if (adminToken === undefined) return (_req, _res, next) => next();
-  const expected = Buffer.from(`Bearer ${adminToken}`);
   return (req, res, next) => {
-    const given = Buffer.from(req.get("authorization") ?? "");
-    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+    const token = BEARER.exec(req.get("authorization") ?? "")?.[1];
+    if (token !== undefined && sameSecret(token, adminToken)) {
       next();
       return;
     }

@@ -173,7 +173,7 @@ describe("access control: join tokens and the admin bearer", function () {
     expect(resumed).to.include({ peerId: joined.peerId, resumed: true });
   });
 
-  it("answers 401 on every admin route without the bearer, 200 with it; /health stays open", async () => {
+  it("answers 401 on every admin route without the bearer, 200 with it in any letter case of the scheme; /health stays open", async () => {
     const holder = await connect();
     await holder.join({ roomId: "auth-admin", userId: "u1", token: await token("auth-admin", "u1") });
     const routes = ["/debug/rooms", "/debug/rooms/auth-admin", "/debug/peers", "/debug/tracks", "/metrics"];
@@ -185,7 +185,16 @@ describe("access control: join tokens and the admin bearer", function () {
       "/METRICS",
       "/metrics?format=json",
     ];
-    const badHeaders = [undefined, "Bearer", `Bearer ${ADMIN}x`, `Basic ${ADMIN}`, ADMIN, `Bearer  ${ADMIN}`];
+    const badHeaders = [
+      undefined,
+      "Bearer",
+      `Bearer ${ADMIN}x`,
+      `Bearer ${ADMIN.toUpperCase()}`,
+      `Basic ${ADMIN}`,
+      ADMIN,
+      `Bearer  ${ADMIN}`,
+      `Bearer${ADMIN}`,
+    ];
     for (const path of [...routes, ...variants]) {
       for (const header of badHeaders) {
         const req = request(server.url).get(path);
@@ -195,7 +204,9 @@ describe("access control: join tokens and the admin bearer", function () {
       }
     }
     for (const path of routes) {
-      await request(server.url).get(path).set("Authorization", `Bearer ${ADMIN}`).expect(200);
+      for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+        await request(server.url).get(path).set("Authorization", `${scheme} ${ADMIN}`).expect(200);
+      }
     }
     await request(server.url).get("/health").expect(200);
   });
