@@ -31,12 +31,26 @@ describe("private-candidate filter", () => {
       "fec0::1",
       "ff02::1",
       "host-1.local",
+      // Private IPv4 behind the well-known NAT64 prefix, in both spellings.
+      "64:ff9b::10.0.0.1",
+      "64:ff9b::a00:1",
+      "64:FF9B:0:0:0:0:C0A8:101",
+      "64:ff9b::7f00:1",
+      "64:ff9b::1",
     ];
     for (const address of privateAddresses) expect(isPrivateAddress(address), address).to.equal(true);
   });
 
   it("lets public addresses through", () => {
-    for (const address of ["8.8.8.8", "1.1.1.1", "203.0.113.9", "2001:4860:4860::8888", "::ffff:808:808"]) {
+    for (const address of [
+      "8.8.8.8",
+      "1.1.1.1",
+      "203.0.113.9",
+      "2001:4860:4860::8888",
+      "::ffff:808:808",
+      "64:ff9b::8.8.8.8",
+      "64:ff9b::808:808",
+    ]) {
       expect(isPrivateAddress(address), address).to.equal(false);
     }
   });
