@@ -126,6 +126,43 @@ export class Metrics {
         for (const load of loads) this.set({ worker: String(load.index) }, load.peers);
       },
     });
+    // The nodejs_heap_* series describe the main thread; each worker has a V8 heap of its own.
+    let heaps: Promise<Awaited<ReturnType<WorkerPool["heaps"]>>> | undefined;
+    const readHeaps = (fresh: boolean) => {
+      if (fresh || !heaps) heaps = pool.heaps();
+      return heaps;
+    };
+    new Gauge({
+      name: "sfu_worker_heap_used_bytes",
+      help: "V8 heap in use in each forwarding worker",
+      labelNames: ["worker"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const heap of await readHeaps(true)) this.set({ worker: String(heap.index) }, heap.usedBytes);
+      },
+    });
+    new Gauge({
+      name: "sfu_worker_heap_total_bytes",
+      help: "V8 heap reserved by each forwarding worker",
+      labelNames: ["worker"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const heap of await readHeaps(false)) this.set({ worker: String(heap.index) }, heap.totalBytes);
+      },
+    });
+    new Gauge({
+      name: "sfu_worker_external_memory_bytes",
+      help: "Memory outside the V8 heap (Buffers) held by each forwarding worker's objects",
+      labelNames: ["worker"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const heap of await readHeaps(false))
+          this.set({ worker: String(heap.index) }, heap.externalBytes);
+      },
+    });
   }
 
   /** Starts the join-duration clock for a new session. */

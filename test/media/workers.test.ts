@@ -57,9 +57,9 @@ describe("rooms spread over forwarding worker threads (SFU_WORKERS=2)", function
     const { text } = await request(sfu.server.url).get("/metrics").expect(200);
     const forwarded = Number(/^sfu_rtp_packets_forwarded_total (\d+)/m.exec(text)?.[1]);
     expect(forwarded, "packets counted across workers").to.be.greaterThan(300);
-    const series = (name: string) =>
+    const series = (name: string): Array<[string, number]> =>
       [...text.matchAll(new RegExp(`^${name}\\{worker="(\\d)"\\} (\\S+)$`, "gm"))].map((m) => [
-        m[1],
+        m[1]!,
         Number(m[2]),
       ]);
     expect(series("sfu_worker_peers")).to.deep.equal([
@@ -69,6 +69,15 @@ describe("rooms spread over forwarding worker threads (SFU_WORKERS=2)", function
     const utilization = series("sfu_worker_event_loop_utilization");
     expect(utilization.map(([worker]) => worker)).to.deep.equal(["0", "1"]);
     for (const [, busy] of utilization) expect(busy).to.be.greaterThan(0).and.lessThan(1);
+    // Each worker reports its own heap, which holds its rooms' peers (werift connections and all).
+    const used = series("sfu_worker_heap_used_bytes");
+    const total = new Map(series("sfu_worker_heap_total_bytes"));
+    expect(used.map(([worker]) => worker)).to.deep.equal(["0", "1"]);
+    for (const [worker, bytes] of used) {
+      expect(bytes, `worker ${worker} heap in use`).to.be.greaterThan(1_000_000);
+      expect(bytes, `worker ${worker} heap in use vs reserved`).to.be.at.most(total.get(worker)!);
+    }
+    expect(series("sfu_worker_external_memory_bytes").map(([worker]) => worker)).to.deep.equal(["0", "1"]);
   });
 
   it("announces joins and leaves across the thread boundary and frees the worker's share", async () => {

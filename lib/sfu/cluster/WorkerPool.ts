@@ -7,7 +7,7 @@ import { TypedEmitter } from "../../util/TypedEmitter.js";
 import type { SfuServiceOptions } from "../SfuService.js";
 import type { JoinRequest, PeerSession, Sfu, SfuEvents, SfuState } from "../Sfu.js";
 import { ForwardingWorker } from "./ForwardingWorker.js";
-import type { FromWorker, PeerInfo, ProcessErrorKind } from "./messages.js";
+import type { FromWorker, PeerInfo, ProcessErrorKind, WorkerHeap } from "./messages.js";
 import { RemotePeer } from "./RemotePeer.js";
 import { RemoteRoom } from "./RemoteRoom.js";
 
@@ -108,6 +108,15 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
         }
         return { index: worker.index, rooms, peers, utilization: delta.utilization };
       });
+  }
+
+  /** Each running worker's V8 heap, read from the worker itself; a worker that dies meanwhile is left out. */
+  async heaps(): Promise<Array<WorkerHeap & { index: number }>> {
+    const running = this.#workers.filter((worker) => worker.running);
+    const reads = await Promise.allSettled(running.map((worker) => worker.call("heap", null)));
+    return reads.flatMap((read, i) =>
+      read.status === "fulfilled" ? [{ index: running[i]!.index, ...read.value }] : [],
+    );
   }
 
   get runningWorkers(): number {

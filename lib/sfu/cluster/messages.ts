@@ -23,6 +23,14 @@ export interface PeerInfo {
   resumeToken: string;
 }
 
+/** A worker's own V8 heap: the process-wide heap series describe the main thread only. */
+export interface WorkerHeap {
+  usedBytes: number;
+  totalBytes: number;
+  /** Memory outside the heap that its objects hold (Buffers and other ArrayBuffers). */
+  externalBytes: number;
+}
+
 /** Requests that expect a reply, and what each replies with. */
 export type Calls = {
   join: { args: JoinRequest; result: PeerInfo };
@@ -30,6 +38,7 @@ export type Calls = {
   answer: { args: { peerId: string; description: SessionDescription }; result: null };
   candidate: { args: { peerId: string; candidate: IceCandidate }; result: null };
   state: { args: null; result: SfuState };
+  heap: { args: null; result: WorkerHeap };
   close: { args: { reason: LeaveReason }; result: null };
 };
 

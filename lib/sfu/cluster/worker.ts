@@ -3,6 +3,7 @@
  * routes here, driven over the worker's message port. Media never leaves
  * this thread; only signaling and room state cross.
  */
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { SfuError } from "../../errors.js";
 import { createRootLogger } from "../../logger.js";
@@ -64,6 +65,14 @@ async function call(message: Extract<ToWorker, { kind: "call" }>): Promise<unkno
       return null;
     case "state":
       return service.state();
+    case "heap": {
+      const heap = getHeapStatistics();
+      return {
+        usedBytes: heap.used_heap_size,
+        totalBytes: heap.total_heap_size,
+        externalBytes: heap.external_memory,
+      };
+    }
     case "close":
       service.close(message.args.reason);
       // Nothing is left to drive: let the thread end once werift's sockets have closed.
