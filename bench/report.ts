@@ -366,7 +366,7 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 16-18 min)
+npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 18-20 min)
 npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search or scaling; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
@@ -414,11 +414,13 @@ directory unless \`--out=DIR\` is given.
   row below it is the stime part alone: time in the kernel, mostly the UDP sends.
 - **Join → all audio**: from the \`join\` emit to the first packet from every peer
   already in the room; the first peer of a room has nobody to hear and is left out.
-- **Idle server CPU** = utime+stime of the server's process tree over the last
-  5 s of the 10 s it idles after start-up, before anyone joins, in ms per second
-  (1 ms per s is 0.1 % of a core): timers, metrics and whatever else the server
-  does with nobody connected. /proc counts in 10 ms ticks, so over 5 s a reading
-  is good to about ±2 ms per s.
+- **Idle server CPU** = utime+stime of the server's process tree over 5 s of
+  idling before anyone joins, in ms per second (1 ms per s is 0.1 % of a core):
+  timers, metrics and whatever else the server does with nobody connected. The
+  5 s start once the server has idled 10 s, after V8's memory reducer has
+  collected the start-up garbage (one collection about 8 s in, some 100 ms of
+  CPU, that would otherwise dominate the reading). /proc counts in 10 ms ticks,
+  so over 5 s a reading is good to about ±2 ms per s.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
   server before any join, read after 10 s of idling) ÷ peers.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`

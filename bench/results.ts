@@ -58,8 +58,8 @@ export interface ScenarioResult {
   outOfOrder: number;
   unknownStreamTracks: number;
   /**
-   * Server process tree utime+stime per second of wall time over the last 5 s of idling before any
-   * join, in ms per s (0.1 % of a core each). Absent in older results.
+   * Server process tree utime+stime per second of wall time over 5 s of idling before any join, once
+   * start-up garbage is collected, in ms per s (0.1 % of a core each). Absent in older results.
    */
   idleCpuMsPerSecond?: number;
   rssIdleBytes: number;
