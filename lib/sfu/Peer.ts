@@ -20,6 +20,7 @@ import { ForwardedTrack } from "./ForwardedTrack.js";
 import { Negotiator } from "./Negotiator.js";
 import { checkSdp } from "./sdp.js";
 import { DatagramGuard } from "./DatagramGuard.js";
+import { slimForwardingTransceiver } from "./slimTransceiver.js";
 
 export interface PeerOptions {
   roomId: string;
@@ -190,6 +191,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       direction: "sendonly",
       streams: [new MediaStream({ id: source.peerId })],
     });
+    // A room of N holds N² of these: drop the werift state the forwarding path never uses.
+    slimForwardingTransceiver(transceiver);
     // One BUNDLE transport needs one extension-id map: reuse the ids the client chose.
     const negotiated = this.#negotiatedExtensions();
     if (negotiated.length > 0) transceiver.headerExtensions = negotiated;
