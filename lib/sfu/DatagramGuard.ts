@@ -3,6 +3,7 @@ import {
   isStunMessage,
   parseMessage,
   type Address,
+  type DtlsSocket,
   type Message,
   type Protocol,
   type RTCPeerConnection,
@@ -82,6 +83,58 @@ export function isSafeRtp(data: Buffer): boolean {
   return true;
 }
 
+/** DTLS 1.2 record header (RFC 6347 §4.1): type, version, epoch, sequence number, length. */
+const DTLS_HEADER = 13;
+/** The record types werift handles; it takes any other as an alert and closes the session. */
+const DTLS_CHANGE_CIPHER_SPEC = 20;
+const DTLS_ALERT = 21;
+const DTLS_APPLICATION_DATA = 23;
+
+/**
+ * False for a DTLS datagram (RFC 7983: first byte 20-63) that werift must not
+ * see: records that overrun the datagram (werift parses them outside its own
+ * error handling), unknown record types (it closes the session on them) and,
+ * once the handshake is done (`dtls.connected`), anything in epoch 0 (a new
+ * ClientHello restarts werift's session; every genuine record is encrypted
+ * by then) and any alert that does not decrypt with the session's keys
+ * (werift closes the session on a plaintext close_notify in any epoch).
+ * Everything else, and every non-DTLS datagram, is true.
+ */
+export function isSafeDtls(data: Buffer, dtls: DtlsSocket | undefined): boolean {
+  const first = data[0];
+  if (first === undefined || first < 20 || first > 63) return true;
+  const connected = dtls?.connected === true;
+  for (let at = 0; at < data.length;) {
+    if (data.length - at < DTLS_HEADER) return false;
+    const type = data[at]!;
+    const epoch = data.readUInt16BE(at + 3);
+    const end = at + DTLS_HEADER + data.readUInt16BE(at + 11);
+    if (end > data.length || type < DTLS_CHANGE_CIPHER_SPEC || type > DTLS_APPLICATION_DATA) return false;
+    if (connected && (epoch === 0 || (type === DTLS_ALERT && !decrypts(dtls, data, at, end)))) return false;
+    at = end;
+  }
+  return true;
+}
+
+/** Whether the record data[at, end) authenticates under the session's keys (werift's DTLS ciphers are all AEAD). */
+function decrypts(dtls: DtlsSocket, data: Buffer, at: number, end: number): boolean {
+  try {
+    dtls.cipher.decryptPacket({
+      recordLayerHeader: {
+        contentType: data[at]!,
+        protocolVersion: { major: data[at + 1]!, minor: data[at + 2]! },
+        epoch: data.readUInt16BE(at + 3),
+        sequenceNumber: data.readUIntBE(at + 5, 6),
+        contentLen: end - at - DTLS_HEADER,
+      },
+      fragment: data.subarray(at + DTLS_HEADER, end),
+    } as Parameters<DtlsSocket["cipher"]["decryptPacket"]>[0]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Remote addresses remembered per ICE socket; a client has a handful, an attacker cannot add any. */
 const MAX_KNOWN_SOURCES = 8;
 
@@ -111,9 +164,10 @@ interface ProtocolInternals {
  *   becomes a known source of this socket;
  * - STUN responses and indications go to werift, which matches responses
  *   to its own transactions and checks their integrity;
- * - everything else (DTLS, SRTP, SRTCP) must come from a known source, and
- *   RTP must have a header werift can parse safely (the client is not
- *   trusted with that either).
+ * - everything else (DTLS, SRTP, SRTCP) must come from a known source, RTP
+ *   must have a header werift can parse safely (the client is not trusted
+ *   with that either), and DTLS must be well framed and, once the handshake
+ *   is done, encrypted ({@link isSafeDtls}): a known source can be spoofed.
  *
  * werift's `iceFilterStunResponse` hook cannot do this: it runs after role
  * conflicts are handled (a 487 reply, or a role switch), sees only the parsed
@@ -186,7 +240,7 @@ export class DatagramGuard {
     this.#protocols.add(protocol);
     const sources: Address[] = [];
     internals.datagramReceived = (data: Buffer, addr: Address) => {
-      if (this.#admit(data, addr, sources)) receive.call(protocol, data, addr);
+      if (this.#admit(data, addr, sources, protocol)) receive.call(protocol, data, addr);
       else this.#dropped++;
     };
   }
@@ -195,7 +249,7 @@ export class DatagramGuard {
    * Per datagram. Media takes the branch that allocates nothing: a scan of
    * at most {@link MAX_KNOWN_SOURCES} addresses and a look at the RTP header.
    */
-  #admit(data: Buffer, addr: Address, sources: Address[]): boolean {
+  #admit(data: Buffer, addr: Address, sources: Address[], protocol: object): boolean {
     if (isStunMessage(data)) {
       const verdict = checkStunRequest(data, this.#passwordFor);
       if (verdict === "forged-request") return false;
@@ -205,7 +259,18 @@ export class DatagramGuard {
       }
       return true;
     }
-    return isKnown(sources, addr) && isSafeRtp(data);
+    return isKnown(sources, addr) && isSafeRtp(data) && isSafeDtls(data, this.#dtlsOf(data, protocol));
+  }
+
+  /** The DTLS session on `protocol`'s ICE connection, looked up only for DTLS datagrams. */
+  #dtlsOf(data: Buffer, protocol: object): DtlsSocket | undefined {
+    const first = data[0]!;
+    if (first < 20 || first > 63) return undefined;
+    for (const transport of this.#pc().dtlsTransports) {
+      const connection = transport.iceTransport.connection as unknown as ConnectionInternals;
+      if (connection.protocols?.includes(protocol)) return transport.dtls;
+    }
+    return undefined;
   }
 
   #lookupPassword(ufrag: string): string | undefined {

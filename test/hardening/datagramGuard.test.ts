@@ -1,10 +1,11 @@
 import { createSocket, type Socket } from "node:dgram";
 import { expect } from "chai";
-import { Connection, StunProtocol } from "werift";
-import { checkStunRequest, isSafeRtp } from "../../lib/sfu/DatagramGuard.js";
+import { Connection, StunProtocol, type DtlsSocket } from "werift";
+import { checkStunRequest, isSafeDtls, isSafeRtp } from "../../lib/sfu/DatagramGuard.js";
+import { loopbackPeer } from "../helpers/loopbackPeer.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
-import { sleep } from "../helpers/wait.js";
+import { sleep, waitFor } from "../helpers/wait.js";
 import {
   attr,
   BINDING_INDICATION,
@@ -29,6 +30,33 @@ function rtpWithExtension(options: { elements: number; words?: number; profile?:
   header.writeUInt16BE(options.profile ?? 0xbede, 12);
   header.writeUInt16BE(options.words ?? block.length / 4, 14);
   return Buffer.concat([header, Buffer.from(block), Buffer.alloc(40)]);
+}
+
+/** One DTLS 1.2 record: 13-byte header, then `body`; `length` overrides the length field. */
+function dtlsRecord(type: number, epoch: number, body: number[] | Buffer, length?: number): Buffer {
+  const header = Buffer.alloc(13);
+  header[0] = type;
+  header.writeUInt16BE(0xfefd, 1);
+  header.writeUInt16BE(epoch, 3);
+  header.writeUIntBE(7, 5, 6);
+  header.writeUInt16BE(length ?? body.length, 11);
+  return Buffer.concat([header, Buffer.from(body)]);
+}
+
+/** A finished handshake whose cipher authenticates only what `authentic` accepts, counting its calls. */
+function connectedSession(authentic: (fragment: Buffer) => boolean) {
+  const session = {
+    connected: true,
+    decrypts: 0,
+    cipher: {
+      decryptPacket(record: { fragment: Buffer }) {
+        session.decrypts++;
+        if (!authentic(record.fragment)) throw new Error("unable to authenticate data");
+        return Buffer.from([1, 0]);
+      },
+    },
+  };
+  return session;
 }
 
 describe("datagram checks on the SFU's ICE sockets", function () {
@@ -56,6 +84,89 @@ describe("datagram checks on the SFU's ICE sockets", function () {
       const rtcpTypeRtp = rtpWithExtension({ elements: 2, words: 0xffff });
       rtcpTypeRtp[1] = 210;
       expect(isSafeRtp(rtcpTypeRtp)).to.equal(false);
+    });
+  });
+
+  describe("isSafeDtls", () => {
+    const alert = (epoch: number) => dtlsRecord(21, epoch, [1, 0]);
+    const clientHello = dtlsRecord(22, 0, Buffer.alloc(60, 1));
+
+    it("passes well-framed records of werift's four types during the handshake, several to a datagram", () => {
+      const handshaking = { ...connectedSession(() => true), connected: false } as unknown as DtlsSocket;
+      for (const dtls of [undefined, handshaking]) {
+        expect(isSafeDtls(clientHello, dtls)).to.equal(true);
+        expect(
+          isSafeDtls(Buffer.concat([dtlsRecord(20, 0, [1]), dtlsRecord(22, 1, Buffer.alloc(40))]), dtls),
+        ).to.equal(true);
+        expect(isSafeDtls(alert(0), dtls), "an alert before the keys exist").to.equal(true);
+      }
+      expect(isSafeDtls(Buffer.from([0x80, 111, 0, 1]), undefined), "not DTLS").to.equal(true);
+    });
+
+    it("drops records that overrun the datagram, a truncated header and unknown record types", () => {
+      expect(isSafeDtls(dtlsRecord(22, 0, Buffer.alloc(20), 21), undefined)).to.equal(false);
+      expect(isSafeDtls(Buffer.concat([clientHello, Buffer.from([22, 0xfe, 0xfd])]), undefined)).to.equal(
+        false,
+      );
+      expect(isSafeDtls(dtlsRecord(24, 1, [0]), undefined)).to.equal(false);
+      expect(isSafeDtls(dtlsRecord(63, 1, [0]), undefined)).to.equal(false);
+    });
+
+    it("after the handshake drops epoch 0 and alerts that do not authenticate, and decrypts nothing else", () => {
+      const session = connectedSession((fragment) => fragment.equals(Buffer.from("sealed")));
+      const dtls = session as unknown as DtlsSocket;
+      expect(isSafeDtls(clientHello, dtls), "a ClientHello restarting the session").to.equal(false);
+      expect(isSafeDtls(alert(0), dtls), "a plaintext close_notify").to.equal(false);
+      expect(isSafeDtls(dtlsRecord(20, 0, [1]), dtls)).to.equal(false);
+      expect(isSafeDtls(alert(1), dtls), "a close_notify in epoch 1 that is not sealed").to.equal(false);
+      expect(isSafeDtls(Buffer.concat([dtlsRecord(23, 1, [9, 9]), alert(1)]), dtls)).to.equal(false);
+      expect(isSafeDtls(dtlsRecord(21, 1, Buffer.from("sealed")), dtls), "a sealed alert").to.equal(true);
+      const decrypts = session.decrypts;
+      expect(isSafeDtls(dtlsRecord(23, 1, Buffer.alloc(80)), dtls)).to.equal(true);
+      expect(isSafeDtls(dtlsRecord(22, 1, Buffer.alloc(40)), dtls)).to.equal(true);
+      expect(session.decrypts, "application data and handshake records are left to werift").to.equal(
+        decrypts,
+      );
+    });
+
+    it("tells a sealed alert from a forged one with the keys of a real werift session", async function () {
+      this.timeout(20_000);
+      const [a, b] = [loopbackPeer(), loopbackPeer()];
+      try {
+        a.addTransceiver("audio", { direction: "sendrecv" });
+        await a.setLocalDescription(await a.createOffer());
+        await waitFor(() => a.iceGatheringState === "complete", 5_000, "gathering");
+        await b.setRemoteDescription(a.localDescription!);
+        await b.setLocalDescription(await b.createAnswer());
+        await waitFor(() => b.iceGatheringState === "complete", 5_000, "gathering");
+        await a.setRemoteDescription(b.localDescription!);
+        await waitFor(
+          () => a.connectionState === "connected" && b.connectionState === "connected",
+          10_000,
+          "DTLS",
+        );
+        const [sender, receiver] = [a.dtlsTransports[0]!.dtls!, b.dtlsTransports[0]!.dtls!];
+        expect(receiver.connected).to.equal(true);
+        const header = {
+          contentType: 21,
+          protocolVersion: { major: 0xfe, minor: 0xfd },
+          epoch: 1,
+          sequenceNumber: 99,
+        };
+        const sealed = sender.cipher.encryptPacket({
+          recordLayerHeader: { ...header, contentLen: 2 },
+          fragment: Buffer.from([1, 0]),
+        } as Parameters<DtlsSocket["cipher"]["encryptPacket"]>[0]);
+        const record = dtlsRecord(21, 1, sealed.fragment);
+        record.writeUIntBE(99, 5, 6);
+        expect(isSafeDtls(record, receiver), "sealed by the other end").to.equal(true);
+        const tampered = Buffer.from(record);
+        tampered[tampered.length - 1]! ^= 1;
+        expect(isSafeDtls(tampered, receiver), "one bit flipped").to.equal(false);
+        expect(isSafeDtls(record, sender), "replayed at its own sender").to.equal(false);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
     });
   });
 

@@ -12,8 +12,8 @@ import { iceCredentials } from "./stun.js";
 
 const SEED = 0x5eed_0dd;
 const PER_KIND = 4_200;
-/** From the client's own address only the kinds that pass the source check and reach SRTP/SRTCP or STUN. */
-const CLIENT_KINDS: HostileKind[] = ["rtp", "rtcp", "stun"];
+/** From the client's own address: the kinds that pass the source check and reach SRTP/SRTCP, STUN or DTLS. */
+const CLIENT_KINDS: HostileKind[] = ["rtp", "rtcp", "stun", "dtls"];
 const PER_CLIENT_KIND = 2_000;
 const BATCH = 100;
 
@@ -155,7 +155,7 @@ describe("hostile UDP at a live peer's media port", function () {
     expect(replies, "replies to the attacker").to.have.length(0);
   });
 
-  it(`survives ${PER_CLIENT_KIND * CLIENT_KINDS.length} forged RTP, RTCP and STUN datagrams from the client's own address`, async () => {
+  it(`survives ${PER_CLIENT_KIND * CLIENT_KINDS.length} forged RTP, RTCP, STUN and DTLS datagrams from the client's own address`, async () => {
     // Sent from bob's own ICE socket: what a malicious client, or an attacker spoofing its address, can do.
     const pair = bob.pc.iceTransports[0]!.connection.nominated!;
     const figures = await flood(SEED + 1, CLIENT_KINDS, PER_CLIENT_KIND, (data) =>
