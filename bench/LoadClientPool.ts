@@ -190,6 +190,6 @@ function deadPeer(index: number): PeerReady {
  * task is not allowed to preempt on wake-up, so the server's CPU figures keep
  * less of the load generator in them. Silently does nothing without `chrt`.
  */
-function batchSchedule(pid: number): void {
+export function batchSchedule(pid: number): void {
   spawnSync("chrt", ["--batch", "--pid", "0", String(pid)], { stdio: "ignore" });
 }

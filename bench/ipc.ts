@@ -51,3 +51,18 @@ export type ChildMessage =
     }
   | { type: "report"; report: ClientReport }
   | { type: "closed" };
+
+/**
+ * The Node UDP floor's two processes (floor-forwarder.ts and floor-peers.ts)
+ * and the orchestrator (FloorProcess.ts). Both children get the topology from
+ * BENCH_FLOOR_ROOMS and BENCH_FLOOR_PEERS_PER_ROOM and bind one socket per peer.
+ */
+export type FloorParentMessage =
+  /** The other process's sockets, one port per peer in peer order: start forwarding, or sending. */
+  { type: "connect"; ports: number[] } | { type: "count" };
+
+export type FloorChildMessage =
+  /** This process's sockets on 127.0.0.1, one port per peer in peer order. */
+  | { type: "bound"; ports: number[] }
+  /** Datagrams sent and received since start-up. */
+  | { type: "count"; sent: number; received: number };

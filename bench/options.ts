@@ -19,6 +19,8 @@ export interface BenchOptions {
   scalingScenarios: Scenario[];
   /** `sfu-1w` and `sfu-2w`, whatever `targets` says. */
   scalingTargets: TargetSpec[];
+  /** After each scenario's targets, measure Node's UDP floor for it (a bare dgram forwarder, see measureFloor). */
+  floor: boolean;
   /** Run the largest-load search after the scenarios. */
   search: boolean;
   searchSeconds: number;
@@ -43,7 +45,7 @@ const SCALING_SCENARIOS = "4x5,2x15";
 
 export const USAGE = `npm run bench [-- options]
 
-  --quick                 1x5 and 1x10 for 5 s each, no search or scaling, output to a temp dir
+  --quick                 1x5 and 1x10 for 5 s each, no search, scaling or floor, output to a temp dir
   --scenarios=1x5,4x5     rooms x peers per room          (BENCH_SCENARIOS, default ${FULL_SCENARIOS})
   --seconds=15            measurement window per scenario (BENCH_SECONDS)
   --targets=sfu,naive     which servers to run            (BENCH_TARGETS; also sfu-1w, sfu-2w:
@@ -51,6 +53,8 @@ export const USAGE = `npm run bench [-- options]
   --scaling / --no-scaling  after the scenarios, the SFU with 1 and with 2 worker threads (sfu-1w,
                           sfu-2w) on multi-room scenarios (BENCH_SCALING=1|0, default on, off for --quick)
   --scaling-scenarios=${SCALING_SCENARIOS}  rooms x peers of the scaling runs (BENCH_SCALING_SCENARIOS)
+  --floor / --no-floor    per scenario, Node's UDP floor: a bare dgram forwarder with the same traffic,
+                          no WebRTC, as a reference (BENCH_FLOOR=1|0, default on, off for --quick)
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
   --search-seconds=8      window per search probe         (BENCH_SEARCH_SECONDS)
   --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
@@ -71,6 +75,8 @@ const KNOWN_FLAGS = new Set([
   "scaling",
   "no-scaling",
   "scaling-scenarios",
+  "floor",
+  "no-floor",
   "search",
   "no-search",
   "search-seconds",
@@ -167,6 +173,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       ? "0"
       : env.BENCH_BATCH_CLIENTS;
   const scalingFlag = cli.has("scaling") ? "1" : cli.has("no-scaling") ? "0" : env.BENCH_SCALING;
+  const floorFlag = cli.has("floor") ? "1" : cli.has("no-floor") ? "0" : env.BENCH_FLOOR;
   const profileDir = get("profile", "BENCH_PROFILE");
   const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts", profileDir);
   const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
@@ -186,6 +193,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       get("scaling-scenarios", "BENCH_SCALING_SCENARIOS") ?? SCALING_SCENARIOS,
     ),
     scalingTargets: SCALING_TARGETS.map((name) => specs[name]!),
+    floor: (floorFlag ?? (quick ? "0" : "1")) === "1",
     search: (searchFlag ?? (quick ? "0" : "1")) === "1",
     searchSeconds: positive("search-seconds", get("search-seconds", "BENCH_SEARCH_SECONDS") ?? "8"),
     searchMaxPeers: positive("search-max-peers", get("search-max-peers", "BENCH_SEARCH_MAX_PEERS") ?? "60"),

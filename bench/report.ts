@@ -2,6 +2,7 @@
  * Turns results into the console tables and docs/PERFORMANCE.md.
  */
 import { cpus, release, totalmem } from "node:os";
+import { FLOOR_WARMUP_MS } from "./measureFloor.js";
 import {
   PASS_DELIVERY,
   PASS_P99_MS,
@@ -9,6 +10,7 @@ import {
   nominalForwardedPerSecond,
   scenarioName,
   targetLabel as label,
+  type FloorResult,
   type Scenario,
   type ScenarioResult,
   type ScenarioRun,
@@ -298,11 +300,7 @@ export function consoleTable(
   results: readonly ScenarioResult[],
   kind: "main" | "scaling" = "main",
 ): string {
-  const cells = tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : SFU_VS_NAIVE);
-  const widths = cells[0]!.map((_, col) => Math.max(...cells.map((row) => (row[col] ?? "").length)));
-  const lines = cells.map((row) =>
-    row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  "),
-  );
+  const lines = plainTable(tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : SFU_VS_NAIVE));
   const errors = results
     .filter((r) => r.error !== null)
     .map((r) => `  ${label(r.target)} failed: ${r.error}`);
@@ -312,6 +310,58 @@ export function consoleTable(
     `\n== ${kind === "scaling" ? "worker scaling, " : ""}${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
     ...lines,
     ...errors,
+  ].join("\n");
+}
+
+/** The floor table: per scenario, Node's UDP floor, the SFU from the same run, and the difference. */
+function floorCells(runs: readonly ScenarioRun[]): string[][] {
+  const header = [
+    "scenario",
+    "forwarded packets/s",
+    "floor µs / packet",
+    "… in the kernel",
+    "SFU µs / packet",
+    "SFU − floor (µs)",
+  ];
+  const rows = runs
+    .filter((run): run is ScenarioRun & { floor: FloorResult } => run.floor !== undefined)
+    .map(({ scenario, results, floor }) => {
+      const sfu = results.find((r) => r.target === "sfu");
+      const sfuMicros = sfu && sfu.error === null ? sfu.cpuMicrosPerPacket : Number.NaN;
+      return [
+        scenarioName(scenario),
+        floor.error === null ? integer(floor.forwardedPerSecond) : "failed",
+        fixed(1)(floor.cpuMicrosPerPacket),
+        fixed(1)(floor.systemMicrosPerPacket),
+        fixed(1)(sfuMicros),
+        fixed(1)(sfuMicros - floor.cpuMicrosPerPacket),
+      ];
+    });
+  return [header, ...rows];
+}
+
+function plainTable(cells: string[][]): string[] {
+  const widths = cells[0]!.map((_, col) => Math.max(...cells.map((row) => (row[col] ?? "").length)));
+  return cells.map((row) =>
+    row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  "),
+  );
+}
+
+/** One line for the terminal after a scenario's floor run. */
+export function consoleFloorLine(floor: FloorResult): string {
+  if (floor.error !== null) return `    failed: ${floor.error}`;
+  return (
+    `    ${fixed(1)(floor.cpuMicrosPerPacket)} µs/packet (${fixed(1)(floor.systemMicrosPerPacket)} in the kernel), ` +
+    `${integer(floor.forwardedPerSecond)} forwarded/s, delivery ${percent(floor.deliveryRatio)}, ` +
+    `${fixed(1)(floor.cpuPercent)} % of one core`
+  );
+}
+
+/** The floor table for the terminal, once every scenario has run. */
+export function consoleFloorTable(runs: readonly ScenarioRun[]): string {
+  return [
+    "\n== Node's UDP floor (a bare dgram forwarder, no WebRTC; a reference, not a target)",
+    ...plainTable(floorCells(runs)),
   ].join("\n");
 }
 
@@ -366,8 +416,8 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search, worker scaling (about 18-20 min)
-npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search or scaling; writes to $TMPDIR/sfu-bench/
+npm run bench                 # full run: both targets, every scenario, the load search, worker scaling, the floor (about 20-22 min)
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
@@ -397,6 +447,10 @@ directory unless \`--out=DIR\` is given.
   in the main thread. A full run (or \`--scaling\`) ends with the scaling
   scenarios (\`--scaling-scenarios\`, default 4x5 and 2x15) against both, back to
   back; their ratios are 2 workers ÷ 1 worker. See "Worker scaling" below.
+- **Node UDP floor**: after each scenario's targets, a bare \`dgram\` forwarder
+  (\`bench/floor-forwarder.ts\`, no WebRTC) with the scenario's traffic from a
+  separate peers process, as a reference for what any Node forwarder costs here
+  (\`--no-floor\` skips it). See "Node's UDP floor on this machine" below.
 
 ### What is measured
 
@@ -556,7 +610,9 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
 - **The kernel floor.** A UDP send on loopback costs the sender 3–5 µs of system
   time here whatever forwards it, more at low packet rates, where nearly every
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
-  per-wake-up and per-second costs, not by per-packet work.
+  per-wake-up and per-second costs, not by per-packet work. "Node's UDP floor on
+  this machine" below measures, per scenario, what a bare Node forwarder with no
+  WebRTC costs for the same traffic.
 - **RSS per peer** includes V8's young generation, which under sustained
   allocation grows to its 2 × 16 MB maximum by default: memory an idle server
   never touches, so it counts as per-peer memory. The SFU therefore runs with
@@ -613,6 +669,7 @@ export function renderMarkdown(input: ReportInput): string {
     parts.push(`![Server CPU per forwarded packet and p99 latency against load](${input.chartFile})`, "");
   }
   for (const run of input.scenarios) parts.push(...scenarioSection("###", run, SFU_VS_NAIVE));
+  if (input.scenarios.some((run) => run.floor)) parts.push(...floorSection(input));
   if (input.searches.length > 0) {
     parts.push(
       "### Largest load",
@@ -651,6 +708,50 @@ export function renderMarkdown(input: ReportInput): string {
   if (input.scaling && input.scaling.scenarios.length > 0)
     parts.push(...scalingSection(input, input.scaling));
   return parts.join("\n");
+}
+
+/** "Node's UDP floor on this machine": the bare forwarder per scenario, beside the SFU. */
+function floorSection(input: ReportInput): string[] {
+  const parts = [
+    "### Node's UDP floor on this machine",
+    "",
+    "A reference, not a target. After each scenario's targets the bench runs the least a Node process " +
+      "can do to forward the same traffic: `bench/floor-forwarder.ts` holds one `dgram` socket per peer, " +
+      "copies each datagram that arrives into a fresh `Buffer` for every other peer of the room and sends " +
+      "it with `socket.send` from that peer's socket to that peer on 127.0.0.1. The peers are a separate " +
+      "process (`bench/floor-peers.ts`, under the same scheduling policy as the load clients): one " +
+      "socket each, an 80–120-byte datagram every 20 ms, phases spread over the 20 ms. The floor is the " +
+      `forwarder process's utime+stime over a ${input.seconds} s window, opened ` +
+      `${FLOOR_WARMUP_MS / 1000} s after the first send, ÷ the datagrams it sent.`,
+    "",
+    "What it leaves out: ICE, DTLS, SRTP (no encryption, no authentication tag), RTP header rewriting, " +
+      "RTCP, timers, signaling and metrics — everything WebRTC and the SFU add. What it keeps: a wake-up " +
+      "per arriving datagram, Node's `dgram` receive and send path, and the kernel's UDP send. On loopback " +
+      "that send also runs the receiving side's network stack up to the receiver's socket, work that on a " +
+      "real network the receiving machine would do. Per-wake-up costs are shared by fewer packets in small " +
+      "rooms, so the floor is highest at 1x5.",
+    "",
+    "It is what the simplest Node forwarder costs for this traffic here, not a proven lower bound: at " +
+      "low rates its kernel share can come out above the SFU's, probably because it sleeps between " +
+      "datagrams and pays a wake-up for nearly every one. SFU − floor is roughly what WebRTC, SRTP and " +
+      "the SFU's own code add per packet. The floor and the SFU ran a minute or two apart on a shared machine, so small " +
+      "differences mean little.",
+    "",
+    markdownTable(floorCells(input.scenarios)),
+    "",
+  ];
+  const lossy = input.scenarios.filter((run) => run.floor && run.floor.deliveryRatio < PASS_DELIVERY);
+  if (lossy.length > 0) {
+    parts.push(
+      `The floor's peers received under ${(PASS_DELIVERY * 100).toFixed(1)} % of what the forwarder sent in ` +
+        `${lossy.map((run) => scenarioName(run.scenario)).join(", ")}: the machine dropped datagrams there.`,
+      "",
+    );
+  }
+  for (const run of input.scenarios.filter((r) => r.floor?.error)) {
+    parts.push(`Floor ${scenarioName(run.scenario)} failed: \`${run.floor!.error!.split("\n")[0]}\``, "");
+  }
+  return parts;
 }
 
 /** "Worker scaling (1 → 2 workers)": per scenario, the two worker targets side by side. */

@@ -102,10 +102,34 @@ export function busiestThreadPercent(threadCpu: ThreadCpu): number {
   return Math.max(threadCpu.mainPercent, ...threadCpu.forwardingPercent);
 }
 
+/**
+ * The Node UDP floor for one scenario (measureFloor.ts): a bare dgram forwarder
+ * carrying the scenario's traffic, with no WebRTC at all. A reference, not a target.
+ */
+export interface FloorResult {
+  scenario: Scenario;
+  /** Measurement window length. */
+  seconds: number;
+  /** Datagrams the forwarder sent over the window, per second. */
+  forwardedPerSecond: number;
+  /** Datagrams the peers received ÷ datagrams the forwarder sent, over the window. */
+  deliveryRatio: number;
+  /** Forwarder process utime+stime over the window ÷ datagrams it sent. */
+  cpuMicrosPerPacket: number;
+  /** The kernel (system time) part of cpuMicrosPerPacket. */
+  systemMicrosPerPacket: number;
+  /** Forwarder CPU over wall time, % of one core. */
+  cpuPercent: number;
+  /** Set when the floor could not be measured. */
+  error: string | null;
+}
+
 /** One scenario's results, one per target, in the order the targets ran. */
 export interface ScenarioRun {
   scenario: Scenario;
   results: ScenarioResult[];
+  /** The Node UDP floor for the scenario; absent when it did not run, and in older results. */
+  floor?: FloorResult;
 }
 
 /** Delivery and latency limits the load search holds a target to. */

@@ -10,7 +10,10 @@ import { format, resolveConfig } from "prettier";
 import { renderChart } from "./chart.js";
 import { Cleanup } from "./Cleanup.js";
 import { readOptions, USAGE, type BenchOptions } from "./options.js";
+import { measureFloor } from "./measureFloor.js";
 import {
+  consoleFloorLine,
+  consoleFloorTable,
   consoleTable,
   describeMachine,
   renderMarkdown,
@@ -18,7 +21,7 @@ import {
   type ScalingSection,
   type SearchOutcome,
 } from "./report.js";
-import type { Scenario, ScenarioResult, ScenarioRun } from "./results.js";
+import { scenarioName, type Scenario, type ScenarioResult, type ScenarioRun } from "./results.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
 import type { TargetSpec } from "./TargetProcess.js";
@@ -122,9 +125,22 @@ async function main(): Promise<void> {
       for (const target of options.targets) {
         results.push(await runOne(options, cleanup, target, scenario, options.seconds));
       }
-      scenarios.push({ scenario, results });
       console.log(consoleTable(scenario, results));
+      if (options.floor) {
+        console.log(`  Node UDP floor ${scenarioName(scenario)} ...`);
+        const floor = await measureFloor({
+          scenario,
+          seconds: options.seconds,
+          batchPeers: options.batchClients,
+          cleanup,
+        });
+        console.log(consoleFloorLine(floor));
+        scenarios.push({ scenario, results, floor });
+      } else {
+        scenarios.push({ scenario, results });
+      }
     }
+    if (scenarios.some((run) => run.floor)) console.log(consoleFloorTable(scenarios));
     if (options.search) {
       for (const target of options.targets) {
         console.log(`\n== largest-load search, ${target.label}`);
