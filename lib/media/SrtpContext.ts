@@ -216,7 +216,14 @@ export class SrtpContext {
         perPacket,
       );
     }
-    cache.buffer = this.#ecb.update(counters.subarray(0, count * perPacket * BLOCK));
+    const keystream = this.#ecb.update(counters.subarray(0, count * perPacket * BLOCK));
+    // Copied into a buffer the cache keeps: the cipher's output would live for a batch of
+    // packets, long enough to be promoted, and its native memory would then wait for a
+    // full GC. This way it dies in the young generation.
+    if (!cache.buffer || cache.buffer.length < keystream.length) {
+      cache.buffer = Buffer.allocUnsafeSlow(keystream.length);
+    }
+    keystream.copy(cache.buffer);
     cache.ssrc = ssrc;
     cache.firstIndex = index;
     cache.count = count;
