@@ -10,6 +10,8 @@ const MIN_PACKETS = 40;
 const AUDIBLE = 0.05;
 /** RMS below this is silence: what a muted track decodes to. */
 const SILENT = 0.001;
+/** How long the audio sent before a mute may take to play out at the listeners. */
+const MUTE_SETTLE_MS = 5000;
 
 /** A resume must fit in the grace period even when the reconnect backs off once. */
 const SERVER_ENV = { RECONNECT_GRACE_MS: "15000" };
@@ -69,7 +71,15 @@ describe("browser client SDK in headless Chromium", function () {
     // Local mute: Ada's track sends silence, and the others' analysers read it as such.
     const [ada, ...listeners] = joined as [(typeof joined)[0], ...typeof joined];
     await ada.page.page.click("#mute");
-    await sleep(500);
+    // What the listeners' jitter buffers already hold still plays out; on a loaded machine
+    // they hold more. Wait (up to MUTE_SETTLE_MS) for a quiet 500 ms, then sample.
+    const settleBy = Date.now() + MUTE_SETTLE_MS;
+    for (;;) {
+      await Promise.all(listeners.map(({ page }) => page.resetPeaks()));
+      await sleep(500);
+      const levels = await Promise.all(listeners.map(({ page }) => page.peakLevels()));
+      if (levels.every((level) => level[ada.peerId]! < SILENT) || Date.now() > settleBy) break;
+    }
     await Promise.all(listeners.map(({ page }) => page.resetPeaks()));
     await sleep(SAMPLE_MS);
     for (const { page } of listeners) {
