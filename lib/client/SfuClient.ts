@@ -84,6 +84,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   /** The session is bound to the socket that is connected right now. */
   #bound = false;
   #rejoining = false;
+  /** A session left during a signaling outage, to end on the SFU once the socket is back. */
+  #farewell: { options: JoinOptions; resumeToken: string } | undefined;
   #everConnected = false;
   /** Bumped whenever the app leaves or the SFU stops us, so late async results are dropped. */
   #generation = 0;
@@ -147,6 +149,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   async join(options: JoinOptions): Promise<JoinedEvent> {
     if (this.#closed) throw new SfuClientError("CLOSED", "the client is closed");
     if (this.#wanted) throw new SfuClientError("INVALID_STATE", "already in a room; leave it first");
+    // One session per socket: this join takes the socket (and, for the same user, replaces the old session).
+    this.#farewell = undefined;
     this.#wanted = { ...options };
     this.#everConnected = false;
     const generation = ++this.#generation;
@@ -170,10 +174,18 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     return this.#adopt(joined, undefined);
   }
 
-  /** Leaves the room; the client stays connected and may join again. */
+  /**
+   * Leaves the room; the client stays connected and may join again. Left
+   * during a signaling outage, the SFU would keep the session for its grace
+   * period and the others would see a silent participant until it ends; so
+   * once the socket is back, the SDK resumes that session just to leave it.
+   */
   async leave(): Promise<void> {
     const roomId = this.#session?.roomId ?? this.#wanted?.roomId;
     const wasBound = this.#bound;
+    if (this.#session && this.#wanted && !this.socket.connected) {
+      this.#farewell = { options: this.#wanted, resumeToken: this.#session.resumeToken };
+    }
     this.#teardown();
     this.#updateState();
     if (roomId === undefined || !wasBound || !this.socket.connected) return;
@@ -245,6 +257,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.leave();
+    this.#farewell = undefined;
     this.#closed = true;
     this.#microphone?.stop();
     this.#microphone = undefined;
@@ -267,7 +280,22 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   #onConnect(): void {
     this.#log("socket connected");
-    if (this.#session && this.#wanted && !this.#bound) void this.#rejoin();
+    if (this.#farewell) void this.#sayFarewell(this.#farewell);
+    else if (this.#session && this.#wanted && !this.#bound) void this.#rejoin();
+  }
+
+  /** Ends, on the SFU, a session the app left while signaling was down (see `leave`). */
+  async #sayFarewell(farewell: { options: JoinOptions; resumeToken: string }): Promise<void> {
+    this.#farewell = undefined;
+    const { roomId } = farewell.options;
+    try {
+      // Resumed or (if the grace period ran out meanwhile) new: either way the next step ends it.
+      await this.#requestJoin(farewell.options, farewell.resumeToken);
+      await this.#request<object>("leave", (ack) => this.socket.emit("leave", { roomId }, ack));
+      this.#log("left the session given up during the outage", { roomId });
+    } catch (error) {
+      this.#log("could not leave the session given up during the outage", error);
+    }
   }
 
   #onDisconnect(reason: Socket.DisconnectReason): void {

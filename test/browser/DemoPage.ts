@@ -7,6 +7,7 @@ interface PageClient {
     { localDescription: { sdp: string } | null; remoteDescription: { sdp: string } | null } | undefined;
   join(options: { roomId: string; userId: string; displayName?: string }): Promise<unknown>;
   publishMicrophone(): Promise<unknown>;
+  leave(): Promise<void>;
   unpublish(): Promise<void>;
   restartIce(): Promise<void>;
   peerId: string | undefined;
@@ -17,7 +18,8 @@ interface PageClient {
 }
 
 interface RecordedEvents {
-  left: string[];
+  /** Participants that left, with the reason the SFU gave. */
+  left: Array<{ peerId: string; reason: string }>;
   joinedEvents: Array<{ peerId: string; resumed: boolean; previousPeerId?: string }>;
   states: string[];
 }
@@ -154,8 +156,8 @@ export class DemoPage {
       const events: RecordedEvents = { left: [], joinedEvents: [], states: [] };
       (globalThis as unknown as DemoGlobals).testEvents = events;
       const client = (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client;
-      client.on("participant-left", (participant) =>
-        events.left.push((participant as { peerId: string }).peerId),
+      client.on("participant-left", (participant, reason) =>
+        events.left.push({ peerId: (participant as { peerId: string }).peerId, reason: reason as string }),
       );
       client.on("joined", (event) =>
         events.joinedEvents.push(event as RecordedEvents["joinedEvents"][number]),
@@ -169,6 +171,18 @@ export class DemoPage {
       const events = (globalThis as unknown as DemoGlobals).testEvents;
       if (!events) throw new Error("recordEvents() was not called");
       return events;
+    });
+  }
+
+  /**
+   * Kills the signaling transport and, before Socket.IO reconnects (it waits
+   * about a second), leaves the room through the SDK.
+   */
+  leaveDuringOutage(): Promise<void> {
+    return this.page.evaluate(() => {
+      const client = (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client;
+      client.socket.io.engine.close();
+      return client.leave();
     });
   }
 

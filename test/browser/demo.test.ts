@@ -159,6 +159,38 @@ describe("browser client SDK in headless Chromium", function () {
     expect(await leaver.page.listedIds()).to.deep.equal([]);
     console.log(`      the others' lists dropped the leaver after ${elapsed} ms`);
   });
+  it("ends the session of a page that left during a signaling outage as soon as its socket is back", async () => {
+    const joined = await joinThree("outage-leave");
+    const [stay1, stay2, leaver] = joined as [(typeof joined)[0], (typeof joined)[0], (typeof joined)[0]];
+    await Promise.all([stay1, stay2].map(({ page }) => page.recordEvents()));
+
+    const started = Date.now();
+    await leaver.page.leaveDuringOutage();
+    expect(await leaver.page.state()).to.equal("disconnected");
+    // Without the SDK's farewell the SFU would hold the session for RECONNECT_GRACE_MS (15 s).
+    await Promise.all(
+      [stay1, stay2].map(({ page }) =>
+        page.page.waitForFunction(
+          (id) => {
+            const { document } = globalThis as unknown as { document: { querySelector(s: string): unknown } };
+            return !document.querySelector(`#participants li[data-peer-id="${id}"]`);
+          },
+          leaver.peerId,
+          { timeout: 8000 },
+        ),
+      ),
+    );
+    const elapsed = Date.now() - started;
+    for (const { page } of [stay1, stay2]) {
+      expect((await page.events()).left, `${page.name} saw the leaver leave`).to.deep.equal([
+        { peerId: leaver.peerId, reason: "leave" },
+      ]);
+    }
+    expect(await leaver.page.state()).to.equal("disconnected");
+    expect(await leaver.page.listedIds()).to.deep.equal([]);
+    console.log(`      the others saw the leaver leave ${elapsed} ms after it left offline`);
+  });
+
   it("gets a page back into the room as a new session after the SFU restarts", async () => {
     const first = await demo.open("restart", "Ada Lovelace");
     const second = await demo.open("restart", "Grace Hopper");
