@@ -142,8 +142,10 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     label: targetLabel(name),
     command: process.execPath,
     // As the Procfile and `npm start` run it: a 2 MB semi-space keeps the young generation from
-    // growing to 32 MB under per-packet garbage (the same flag reaches the worker threads).
-    args: ["--max-semi-space-size=2", ...nodeArgs(sfuEntry, name)],
+    // growing to 32 MB under per-packet garbage (the same flag reaches the worker threads), and a
+    // fixed 1.2 old-generation growing factor collects promoted packet garbage before V8's dynamic
+    // factor (up to 4) lets it pile up to several times the live heap.
+    args: ["--max-semi-space-size=2", "--heap-growing-percent=20", ...nodeArgs(sfuEntry, name)],
     env: workers === undefined ? { ...sfuEnv } : { ...sfuEnv, SFU_WORKERS: String(workers) },
     forwardingThreads: workers ?? 0,
   });
