@@ -613,20 +613,21 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   per-wake-up and per-second costs, not by per-packet work. "Node's UDP floor on
   this machine" below measures, per scenario, what a bare Node forwarder with no
   WebRTC costs for the same traffic.
-- **RSS per peer** includes V8's young generation, which under sustained
-  allocation grows to its 2 × 16 MB maximum by default: memory an idle server
-  never touches, so it counts as per-peer memory. The SFU therefore runs with
-  \`node --max-semi-space-size=2\` (Procfile, \`npm start\`, and these targets):
-  on the built server with 15 peers, new space went from 32 MB to 4 MB and RSS
-  growth from 58 to 45 MB, and the idle server is about 20 MB smaller. Part of the
-  saving comes back as external memory (short-lived buffers promoted by the more
-  frequent scavenges, 6 → 18 MB in that run), and from 15 peers up the tables
-  still show more than 2 MB per peer. Of the rest, about 1 MB per peer is live
-  heap, most of it werift's per-transceiver state (a 15-peer room has 210
-  forwarding transceivers, each with about 17 event emitters of 10 closures), and
-  the rest buffers and native memory. Reusing send buffers from a per-transport
-  ring instead of one \`Buffer.allocUnsafe\` per packet changed neither RSS nor
-  external memory in that measurement, so the SFU keeps the fresh buffer.
+- **RSS per peer** is read without forcing a garbage collection, so it counts
+  garbage as well as live memory. Two V8 defaults make that garbage large under
+  per-packet allocation, and the SFU runs with a flag against each (Procfile,
+  \`npm start\`, and these targets):
+  \`--max-semi-space-size=2\` keeps the young generation at 2 × 2 MB instead of
+  letting it grow to 2 × 16 MB, and \`--heap-growing-percent=20\` lets the old
+  generation grow by a fixed 20 % before a full collection instead of V8's
+  dynamic factor, which waited until promoted packet buffers (datagrams still in
+  flight at a scavenge) had more than doubled it: at 1x25 old space grew by
+  71 MB under load with the default and by 28 MB with the flag, CPU per packet
+  unchanged within the noise. The live heap after a full collection is about
+  0.8 MB per peer, most of it werift's per-transceiver state (a room of N holds
+  N² transceivers); the SFU leaves out the werift events the forwarding path
+  never uses, and keeps each SRTP keystream batch in a buffer of its own so
+  that the cipher's output dies young.
 - **Worker threads** (\`SFU_WORKERS\`) each run their own V8 heap and event loop:
   they add RSS (tens of MB each) and a fixed CPU share, and pay off once one
   thread's load nears a core, which these 2-core runs cannot reach with the load
