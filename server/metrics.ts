@@ -5,14 +5,6 @@ import type { Sfu, SfuState } from "../lib/sfu/Sfu.js";
 /** One scrape reads many series; they share one state read (it crosses threads with workers). */
 const STATE_REUSE_MS = 500;
 
-/**
- * How often the event-loop delay histogram takes a sample. prom-client's
- * default, 10 ms, wakes an otherwise idle process 100 times a second, which
- * cost about 5 ms of CPU a second here (as much as forwarding 100 packets);
- * at 50 ms it costs about 1 ms and still gives a scrape hundreds of samples.
- */
-export const EVENT_LOOP_SAMPLE_MS = 50;
-
 /** The SFU's Prometheus series, on a registry of their own (no global state). */
 export class Metrics {
   readonly registry = new Registry();
@@ -25,9 +17,7 @@ export class Metrics {
   constructor(sfu: Sfu, options: { defaultMetrics: boolean }) {
     const registers = [this.registry];
     const state = recentState(sfu);
-    if (options.defaultMetrics) {
-      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-    }
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
 
     new Gauge({
       name: "sfu_rooms_active",

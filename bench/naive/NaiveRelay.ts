@@ -16,7 +16,6 @@ import {
   type ServerToClientEvents,
 } from "../../lib/protocol.js";
 import { RelayPeer, type RelaySocket } from "./RelayPeer.js";
-import { EVENT_LOOP_SAMPLE_MS } from "../../server/metrics.js";
 
 /**
  * The benchmark's baseline: the simplest forwarder that speaks enough of the
@@ -32,7 +31,7 @@ export class NaiveRelay {
 
   constructor() {
     // Same default metrics as the SFU, so event-loop lag is read the same way for both.
-    collectDefaultMetrics({ register: this.#metrics, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    collectDefaultMetrics({ register: this.#metrics });
     this.#http = createServer((req, res) => void this.#handleHttp(req, res));
     this.#io = new Server(this.#http, { serveClient: false });
     this.#io.of(SFU_NAMESPACE).on("connection", (socket: RelaySocket) => this.#onConnection(socket));
