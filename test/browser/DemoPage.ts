@@ -174,6 +174,18 @@ export class DemoPage {
     });
   }
 
+  /** Waits until the participant list no longer shows `peerId`. */
+  async waitUntilUnlisted(peerId: string, timeoutMs: number): Promise<void> {
+    await this.page.waitForFunction(
+      (id) => {
+        const { document } = globalThis as unknown as { document: { querySelector(s: string): unknown } };
+        return !document.querySelector(`#participants li[data-peer-id="${id}"]`);
+      },
+      peerId,
+      { timeout: timeoutMs },
+    );
+  }
+
   /**
    * Kills the signaling transport and, before Socket.IO reconnects (it waits
    * about a second), leaves the room through the SDK.

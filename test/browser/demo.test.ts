@@ -136,18 +136,7 @@ describe("browser client SDK in headless Chromium", function () {
 
     const started = Date.now();
     await leaver.page.leave();
-    await Promise.all(
-      [stay1, stay2].map(({ page }) =>
-        page.page.waitForFunction(
-          (id) => {
-            const { document } = globalThis as unknown as { document: { querySelector(s: string): unknown } };
-            return !document.querySelector(`#participants li[data-peer-id="${id}"]`);
-          },
-          leaver.peerId,
-          { timeout: 1000 },
-        ),
-      ),
-    );
+    await Promise.all([stay1, stay2].map(({ page }) => page.waitUntilUnlisted(leaver.peerId, 1_000)));
     const elapsed = Date.now() - started;
     for (const { page, peerId } of [stay1, stay2]) {
       expect(await page.participantIds()).to.not.include(leaver.peerId);
@@ -159,6 +148,7 @@ describe("browser client SDK in headless Chromium", function () {
     expect(await leaver.page.listedIds()).to.deep.equal([]);
     console.log(`      the others' lists dropped the leaver after ${elapsed} ms`);
   });
+
   it("ends the session of a page that left during a signaling outage as soon as its socket is back", async () => {
     const joined = await joinThree("outage-leave");
     const [stay1, stay2, leaver] = joined as [(typeof joined)[0], (typeof joined)[0], (typeof joined)[0]];
@@ -168,18 +158,7 @@ describe("browser client SDK in headless Chromium", function () {
     await leaver.page.leaveDuringOutage();
     expect(await leaver.page.state()).to.equal("disconnected");
     // Without the SDK's farewell the SFU would hold the session for RECONNECT_GRACE_MS (15 s).
-    await Promise.all(
-      [stay1, stay2].map(({ page }) =>
-        page.page.waitForFunction(
-          (id) => {
-            const { document } = globalThis as unknown as { document: { querySelector(s: string): unknown } };
-            return !document.querySelector(`#participants li[data-peer-id="${id}"]`);
-          },
-          leaver.peerId,
-          { timeout: 8000 },
-        ),
-      ),
-    );
+    await Promise.all([stay1, stay2].map(({ page }) => page.waitUntilUnlisted(leaver.peerId, 8_000)));
     const elapsed = Date.now() - started;
     for (const { page } of [stay1, stay2]) {
       expect((await page.events()).left, `${page.name} saw the leaver leave`).to.deep.equal([
