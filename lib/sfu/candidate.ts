@@ -85,15 +85,12 @@ const PRIVATE_RANGES = (() => {
     ["fec0::", 10], // deprecated site-local
     ["ff00::", 8], // multicast
   ];
-  for (const [network, prefix] of v4) list.addSubnet(network, prefix, "ipv4");
+  for (const [network, prefix] of v4) {
+    list.addSubnet(network, prefix, "ipv4");
+    // The same range behind the well-known NAT64 prefix (RFC 6052), which a NAT64 gateway would reach.
+    list.addSubnet(`64:ff9b::${network}`, 96 + prefix, "ipv6");
+  }
   for (const [network, prefix] of v6) list.addSubnet(network, prefix, "ipv6");
-  return list;
-})();
-
-/** The well-known NAT64 prefix (RFC 6052): its last 32 bits are an IPv4 address a NAT64 gateway reaches. */
-const NAT64_WELL_KNOWN = (() => {
-  const list = new BlockList();
-  list.addSubnet("64:ff9b::", 96, "ipv6");
   return list;
 })();
 
@@ -108,19 +105,6 @@ const NAT64_WELL_KNOWN = (() => {
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return PRIVATE_RANGES.check(address, "ipv4");
-  if (family !== 6) return true;
-  if (address.includes("%") || PRIVATE_RANGES.check(address, "ipv6")) return true;
-  return NAT64_WELL_KNOWN.check(address, "ipv6") && PRIVATE_RANGES.check(embeddedIpv4(address), "ipv4");
-}
-
-/** The IPv4 address in the last 32 bits of a valid IPv6 address, in either spelling (`::a00:1`, `::10.0.0.1`). */
-function embeddedIpv4(ipv6: string): string {
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(ipv6);
-  if (dotted) return dotted[1]!;
-  const [head = "", tail] = ipv6.split("::");
-  const groups = tail === undefined ? head.split(":") : tail.split(":");
-  // With "::" the omitted groups are zeros; a short tail means the high half of the IPv4 is zero.
-  const high = parseInt(groups.length >= 2 ? groups.at(-2)! || "0" : "0", 16);
-  const low = parseInt(groups.at(-1)! || "0", 16);
-  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+  if (family === 6) return address.includes("%") || PRIVATE_RANGES.check(address, "ipv6");
+  return true;
 }
