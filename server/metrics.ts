@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { WorkerLoad, WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
-import type { Sfu, SfuState } from "../lib/sfu/Sfu.js";
+import type { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
+import type { Sfu } from "../lib/sfu/Sfu.js";
 
 /** One scrape reads many series; they share one state read (it crosses threads with workers). */
 const STATE_REUSE_MS = 500;
@@ -16,7 +16,7 @@ export class Metrics {
 
   constructor(sfu: Sfu, options: { defaultMetrics: boolean }) {
     const registers = [this.registry];
-    const state = recentState(sfu);
+    const state = recent(() => sfu.state());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
 
     new Gauge({
@@ -93,66 +93,41 @@ export class Metrics {
   /** Per-thread series for an SFU that forwards in worker threads. */
   watchWorkers(pool: WorkerPool): void {
     const registers = [this.registry];
-    // Both gauges read one snapshot per scrape: utilization is measured from one read to the next.
-    let loads: WorkerLoad[] = [];
-    new Gauge({
-      name: "sfu_worker_event_loop_utilization",
-      help: "Busy share (0-1) of each forwarding worker's event loop since the previous scrape",
-      labelNames: ["worker"],
-      registers,
-      collect() {
-        loads = pool.loads();
-        this.reset();
-        for (const load of loads) this.set({ worker: String(load.index) }, load.utilization);
-      },
-    });
-    new Gauge({
-      name: "sfu_worker_peers",
-      help: "Peers whose rooms run on each forwarding worker",
-      labelNames: ["worker"],
-      registers,
-      collect() {
-        this.reset();
-        for (const load of loads) this.set({ worker: String(load.index) }, load.peers);
-      },
-    });
+    // One read per scrape, shared by the series: utilization is measured from one read to the next.
+    const loads = recent(() => pool.loads());
+    const heaps = recent(() => pool.heaps());
+    const gauge = (name: string, help: string, read: () => Promise<Array<[number, number]>>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["worker"],
+        registers,
+        async collect() {
+          const values = await read();
+          this.reset();
+          for (const [worker, value] of values) this.set({ worker: String(worker) }, value);
+        },
+      });
+    gauge(
+      "sfu_worker_event_loop_utilization",
+      "Busy share (0-1) of each forwarding worker's event loop since the previous scrape",
+      async () => (await loads()).map((load) => [load.index, load.utilization]),
+    );
+    gauge("sfu_worker_peers", "Peers whose rooms run on each forwarding worker", async () =>
+      (await loads()).map((load) => [load.index, load.peers]),
+    );
     // The nodejs_heap_* series describe the main thread; each worker has a V8 heap of its own.
-    let heaps: Promise<Awaited<ReturnType<WorkerPool["heaps"]>>> | undefined;
-    const readHeaps = (fresh: boolean) => {
-      if (fresh || !heaps) heaps = pool.heaps();
-      return heaps;
-    };
-    new Gauge({
-      name: "sfu_worker_heap_used_bytes",
-      help: "V8 heap in use in each forwarding worker",
-      labelNames: ["worker"],
-      registers,
-      async collect() {
-        this.reset();
-        for (const heap of await readHeaps(true)) this.set({ worker: String(heap.index) }, heap.usedBytes);
-      },
-    });
-    new Gauge({
-      name: "sfu_worker_heap_total_bytes",
-      help: "V8 heap reserved by each forwarding worker",
-      labelNames: ["worker"],
-      registers,
-      async collect() {
-        this.reset();
-        for (const heap of await readHeaps(false)) this.set({ worker: String(heap.index) }, heap.totalBytes);
-      },
-    });
-    new Gauge({
-      name: "sfu_worker_external_memory_bytes",
-      help: "Memory outside the V8 heap (Buffers) held by each forwarding worker's objects",
-      labelNames: ["worker"],
-      registers,
-      async collect() {
-        this.reset();
-        for (const heap of await readHeaps(false))
-          this.set({ worker: String(heap.index) }, heap.externalBytes);
-      },
-    });
+    gauge("sfu_worker_heap_used_bytes", "V8 heap in use in each forwarding worker", async () =>
+      (await heaps()).map((heap) => [heap.index, heap.usedBytes]),
+    );
+    gauge("sfu_worker_heap_total_bytes", "V8 heap reserved by each forwarding worker", async () =>
+      (await heaps()).map((heap) => [heap.index, heap.totalBytes]),
+    );
+    gauge(
+      "sfu_worker_external_memory_bytes",
+      "Memory outside the V8 heap (Buffers) held by each forwarding worker's objects",
+      async () => (await heaps()).map((heap) => [heap.index, heap.externalBytes]),
+    );
   }
 
   /** Starts the join-duration clock for a new session. */
@@ -177,14 +152,15 @@ function totalCounter(registers: Registry[], name: string, help: string, read: (
   });
 }
 
-function recentState(sfu: Sfu): () => Promise<SfuState> {
-  let read: Promise<SfuState> | undefined;
+/** `read`, called at most once per STATE_REUSE_MS: the series of one scrape share a read. */
+function recent<T>(read: () => T): () => Promise<Awaited<T>> {
+  let value: Promise<Awaited<T>> | undefined;
   let readAt = 0;
   return () => {
-    if (!read || performance.now() - readAt > STATE_REUSE_MS) {
-      read = sfu.state();
+    if (!value || performance.now() - readAt > STATE_REUSE_MS) {
+      value = Promise.resolve(read());
       readAt = performance.now();
     }
-    return read;
+    return value;
   };
 }
