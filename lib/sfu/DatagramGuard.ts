@@ -101,8 +101,7 @@ const DTLS_APPLICATION_DATA = 23;
  * Everything else, and every non-DTLS datagram, is true.
  */
 export function isSafeDtls(data: Buffer, dtls: DtlsSocket | undefined): boolean {
-  const first = data[0];
-  if (first === undefined || first < 20 || first > 63) return true;
+  if (!isDtls(data)) return true;
   const connected = dtls?.connected === true;
   for (let at = 0; at < data.length;) {
     if (data.length - at < DTLS_HEADER) return false;
@@ -114,6 +113,12 @@ export function isSafeDtls(data: Buffer, dtls: DtlsSocket | undefined): boolean 
     at = end;
   }
   return true;
+}
+
+/** RFC 7983: a datagram whose first byte is 20-63 is DTLS. */
+function isDtls(data: Buffer): boolean {
+  const first = data[0];
+  return first !== undefined && first >= 20 && first <= 63;
 }
 
 /** Whether the record data[at, end) authenticates under the session's keys (werift's DTLS ciphers are all AEAD). */
@@ -259,13 +264,12 @@ export class DatagramGuard {
       }
       return true;
     }
-    return isKnown(sources, addr) && isSafeRtp(data) && isSafeDtls(data, this.#dtlsOf(data, protocol));
+    if (!isKnown(sources, addr)) return false;
+    return isDtls(data) ? isSafeDtls(data, this.#dtlsOf(protocol)) : isSafeRtp(data);
   }
 
-  /** The DTLS session on `protocol`'s ICE connection, looked up only for DTLS datagrams. */
-  #dtlsOf(data: Buffer, protocol: object): DtlsSocket | undefined {
-    const first = data[0]!;
-    if (first < 20 || first > 63) return undefined;
+  /** The DTLS session on `protocol`'s ICE connection. */
+  #dtlsOf(protocol: object): DtlsSocket | undefined {
     for (const transport of this.#pc().dtlsTransports) {
       const connection = transport.iceTransport.connection as unknown as ConnectionInternals;
       if (connection.protocols?.includes(protocol)) return transport.dtls;
