@@ -128,6 +128,8 @@ export class LoadPeer {
   #counter = 0;
   /** When packet 1 was due; packet n is due SEND_INTERVAL_MS × (n - 1) later. */
   #sendEpoch = 0;
+  /** When the send timer last fired (ms, nowMs clock). */
+  #lastTick = 0;
   #joinSentAt = 0;
   #joinMs: number | null = null;
   #iceConnected = false;
@@ -345,8 +347,17 @@ export class LoadPeer {
     this.#phaseTimer = setTimeout(() => {
       this.#sendEpoch = nowMs();
       this.#sendDue();
-      this.#sendTimer = setInterval(() => this.#sendDue(), SEND_INTERVAL_MS);
+      this.#lastTick = this.#sendEpoch;
+      this.#sendTimer = setInterval(() => this.#onTick(), SEND_INTERVAL_MS);
     }, Math.random() * SEND_INTERVAL_MS);
+  }
+
+  /** Each send-timer tick: how late it fired is this process's event-loop delay. */
+  #onTick(): void {
+    const now = nowMs();
+    this.#options.meter.onTimerDelay(now - this.#lastTick - SEND_INTERVAL_MS);
+    this.#lastTick = now;
+    this.#sendDue();
   }
 
   /**

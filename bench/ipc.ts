@@ -34,7 +34,7 @@ export interface ClientReport {
   /** Forwarded tracks whose MediaStream id was not the peerId of a known participant. */
   unknownStreamTracks: number;
   latency: HistogramBins;
-  /** This process's event-loop delay p99 since the window was set. */
+  /** This process's event-loop delay p99 since the window was set: how late its send timers fired. */
   eventLoopP99Ms: number;
 }
 
