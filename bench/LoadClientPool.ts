@@ -128,6 +128,11 @@ export class LoadClientPool {
     for (const worker of this.#workers) this.#send(worker, { type: "measure", startMs, endMs });
   }
 
+  /** Every peer stops sending and stays connected. */
+  silence(): void {
+    for (const worker of this.#workers) this.#send(worker, { type: "silence" });
+  }
+
   async reports(): Promise<ClientReport[]> {
     return Promise.all(
       this.#workers.map(

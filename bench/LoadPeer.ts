@@ -130,6 +130,8 @@ export class LoadPeer {
   #sendEpoch = 0;
   /** When the send timer last fired (ms, nowMs clock). */
   #lastTick = 0;
+  /** Told to stop sending (see stopSending). */
+  #silent = false;
   #joinSentAt = 0;
   #joinMs: number | null = null;
   #iceConnected = false;
@@ -191,12 +193,18 @@ export class LoadPeer {
     };
   }
 
+  /** Stops sending for good; the connection stays up and keeps receiving. */
+  stopSending(): void {
+    this.#silent = true;
+    clearTimeout(this.#phaseTimer);
+    clearInterval(this.#sendTimer);
+  }
+
   /** Stops sending and closes the connection and the socket. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#phaseTimer);
-    clearInterval(this.#sendTimer);
+    this.stopSending();
     this.#markReady();
     for (const stream of this.#receiveStreams) stream.close();
     this.#sender?.stream.close();
@@ -343,6 +351,7 @@ export class LoadPeer {
   }
 
   #startSending(): void {
+    if (this.#silent) return;
     // A random phase so that the peers of a process do not all send in the same millisecond.
     this.#phaseTimer = setTimeout(() => {
       this.#sendEpoch = nowMs();

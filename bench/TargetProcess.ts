@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { httpGet, parsePrometheus } from "./http.js";
-import { sampleTree, type TreeSample } from "./procfs.js";
+import { onCpuMicros, sampleTree, type TreeSample } from "./procfs.js";
 
 /** How to start one server under test. */
 export interface TargetSpec {
@@ -98,6 +98,11 @@ export class TargetProcess {
 
   sample(): TreeSample {
     return sampleTree([this.pid]);
+  }
+
+  /** CPU time of the server's threads so far, in µs, to the microsecond (see onCpuMicros); NaN once it is gone. */
+  onCpuMicros(): number {
+    return onCpuMicros(this.pid) ?? Number.NaN;
   }
 
   /** Scrapes `/metrics`; an empty map when the target has none or it failed. */

@@ -19,6 +19,8 @@ export type ParentMessage =
   /** Count packets whose send time falls in [startMs, endMs) on the shared clock. */
   | { type: "measure"; startMs: number; endMs: number }
   | { type: "report" }
+  /** Stop sending; the peers stay connected (the server's cost per silent connection). */
+  | { type: "silence" }
   | { type: "close" };
 
 /** What one load-client process measured. */

@@ -57,6 +57,9 @@ process.on("message", (raw: ParentMessage) => {
     case "report":
       send({ type: "report", report: meter.report() });
       break;
+    case "silence":
+      for (const peer of peers) peer.stopSending();
+      break;
     case "close":
       void closeAll().then(() => {
         send({ type: "closed" });

@@ -93,6 +93,32 @@ const IDLE_CPU: Row = {
   format: fixed(1),
   ratio: true,
 };
+/**
+ * The server's load split in two: a per-connection part (the silent phase,
+ * beyond the idle process) and a marginal part per forwarded packet (the
+ * window, beyond the silent phase).
+ */
+const SILENT_ROWS: Row[] = [
+  {
+    label: "server CPU, all peers connected and silent (ms per s)",
+    value: (r) => r.silentCpuMsPerSecond ?? Number.NaN,
+    format: fixed(1),
+    ratio: true,
+  },
+  {
+    label: "… per connection beyond idle (ms per s)",
+    value: (r) => ((r.silentCpuMsPerSecond ?? Number.NaN) - (r.idleCpuMsPerSecond ?? Number.NaN)) / r.peers,
+    format: fixed(2),
+    ratio: true,
+  },
+  {
+    label: "server CPU µs / forwarded packet beyond the silent load",
+    value: (r) =>
+      (r.serverCpuPercent * 1e4 - (r.silentCpuMsPerSecond ?? Number.NaN) * 1e3) / r.forwardedPerSecond,
+    format: fixed(1),
+    ratio: true,
+  },
+];
 const OTHER_CPU: Row = {
   label: "other CPU on the machine, % of one core",
   value: (r) => r.otherCpuPercent,
@@ -118,6 +144,7 @@ const ROWS: Row[] = [
   },
   { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
   IDLE_CPU,
+  ...SILENT_ROWS,
   LATENCY_P50,
   { label: "latency p95 (ms)", value: (r) => r.latencyMs.p95, format: fixed(1), ratio: true },
   LATENCY_P99,
@@ -468,13 +495,23 @@ directory unless \`--out=DIR\` is given.
   row below it is the stime part alone: time in the kernel, mostly the UDP sends.
 - **Join → all audio**: from the \`join\` emit to the first packet from every peer
   already in the room; the first peer of a room has nobody to hear and is left out.
-- **Idle server CPU** = utime+stime of the server's process tree over 5 s of
+- **Idle server CPU** = time the server's threads spent on a CPU over 5 s of
   idling before anyone joins, in ms per second (1 ms per s is 0.1 % of a core):
   timers, metrics and whatever else the server does with nobody connected. The
   5 s start once the server has idled 10 s, after V8's memory reducer has
   collected the start-up garbage (one collection about 8 s in, some 100 ms of
-  CPU, that would otherwise dominate the reading). /proc counts in 10 ms ticks,
-  so over 5 s a reading is good to about ±2 ms per s.
+  CPU, that would otherwise dominate the reading). It is read from each
+  thread's \`/proc/<pid>/task/<tid>/schedstat\`, in nanoseconds: \`/proc\`'s
+  utime and stime count 10 ms ticks, ±2 ms per s over 5 s.
+- **Silent connections**: after the window every peer stops sending and stays
+  connected; 2 s later the server's CPU is read over 5 s the same way. Beyond
+  the idle reading, divided by the peers, that is the cost of holding one
+  connection (ICE consent, RTCP, timers). The window's CPU beyond the silent
+  reading, divided by the packets forwarded, is the marginal cost of a packet.
+  For comparison, a fit over earlier runs on this rig split a plain werift
+  relay's cost into about 17 ms per s per connection and 22 µs per packet, and
+  a Go/Pion SFU's into about 13 ms per s and 8 µs. Not measured in search
+  probes.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
   server before any join, read after 10 s of idling) ÷ peers.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`

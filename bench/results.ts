@@ -62,6 +62,11 @@ export interface ScenarioResult {
    * start-up garbage is collected, in ms per s (0.1 % of a core each). Absent in older results.
    */
   idleCpuMsPerSecond?: number;
+  /**
+   * The same, over 5 s with every peer still connected but none sending, after the window: the
+   * cost of holding the connections. Absent in older results and in search probes.
+   */
+  silentCpuMsPerSecond?: number;
   rssIdleBytes: number;
   rssLoadedBytes: number;
   rssPerPeerBytes: number;

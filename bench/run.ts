@@ -69,6 +69,7 @@ async function runOne(
   target: TargetSpec,
   scenario: Scenario,
   seconds: number,
+  silentPhase = true,
 ): Promise<ScenarioResult> {
   console.log(`  ${target.label} ${scenario.rooms}x${scenario.peersPerRoom} ...`);
   try {
@@ -80,6 +81,7 @@ async function runOne(
       batchClients: options.batchClients,
       readyTimeoutMs: options.readyTimeoutMs,
       profileDir: options.profileDir,
+      silentPhase,
       cleanup,
       log: (line) => console.log(line),
     });
@@ -156,6 +158,7 @@ async function main(): Promise<void> {
               target,
               { rooms: 1, peersPerRoom },
               options.searchSeconds,
+              false,
             );
             console.log(
               `    delivery ${(result.deliveryRatio * 100).toFixed(2)} %, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +

@@ -20,6 +20,8 @@ export interface RunScenarioOptions {
   readyTimeoutMs: number;
   /** Profile the load clients too, into `<profileDir>/<target>-clients`. */
   profileDir: string | undefined;
+  /** After the window, measure the server with every peer connected and silent. */
+  silentPhase: boolean;
   cleanup: Cleanup;
   log: (line: string) => void;
 }
@@ -45,6 +47,14 @@ const WARMUP_MS = 5000;
 const WINDOW_LEAD_MS = 300;
 /** Packets sent at the end of the window still in flight. */
 const DRAIN_MS = 1000;
+/**
+ * The silent phase: once the peers stop sending, the last packets and the
+ * RTCP about them settle for SILENT_SETTLE_MS, then the server's CPU is read
+ * over SILENT_CPU_MS. What is left is the cost of holding the connections:
+ * ICE consent, RTCP, timers.
+ */
+const SILENT_SETTLE_MS = 2000;
+const SILENT_CPU_MS = 5000;
 /** Past this, remaining peers are started without waiting for the previous one. */
 const JOIN_PHASE_MAX_MS = 90_000;
 /** Spacing of joins that do not wait for the previous peer. */
@@ -78,8 +88,9 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
     const idle = target.sample();
+    const idleCpu = target.onCpuMicros();
     await sleep(IDLE_CPU_MS);
-    const idleAfter = target.sample();
+    const idleCpuMsPerSecond = (target.onCpuMicros() - idleCpu) / IDLE_CPU_MS;
     const threads = new ThreadMeter(target.pid, spec.forwardingThreads);
     // Every event loop of an idle server waits in epoll: this reading is what tells them from helpers.
     threads.sample();
@@ -119,6 +130,14 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the run:\n${target.output}`);
+    let silentCpuMsPerSecond: number | undefined;
+    if (options.silentPhase) {
+      pool.silence();
+      await sleep(SILENT_SETTLE_MS);
+      const silentBefore = target.onCpuMicros();
+      await sleep(SILENT_CPU_MS);
+      silentCpuMsPerSecond = (target.onCpuMicros() - silentBefore) / SILENT_CPU_MS;
+    }
 
     const totals = summarize(reports, scenario);
     const windowMicros = seconds * 1e6;
@@ -162,7 +181,8 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       corrupt: totals.corrupt,
       outOfOrder: totals.outOfOrder,
       unknownStreamTracks: totals.unknownStreamTracks,
-      idleCpuMsPerSecond: (idleAfter.cpuMicros - idle.cpuMicros) / IDLE_CPU_MS,
+      idleCpuMsPerSecond,
+      ...(silentCpuMsPerSecond === undefined ? {} : { silentCpuMsPerSecond }),
       rssIdleBytes: idle.rssBytes,
       rssLoadedBytes: serverAfter.rssBytes,
       rssPerPeerBytes: (serverAfter.rssBytes - idle.rssBytes) / peers,
