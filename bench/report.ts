@@ -443,19 +443,25 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search, worker scaling, the floor (about 20-22 min)
+npm run bench                 # full run: both targets, every scenario, the load search, worker scaling, the floor (about 25 min)
 npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
 
 The bench starts each server as its own process on a free 127.0.0.1 port, waits
-for \`GET /health\`, starts the load-client processes, joins the peers, waits
-5 s after the last join, measures one window, and tears everything down again
-before the next run. CPU runs well above steady state in the first seconds
-after a join (JIT compilation, collecting the join's garbage, the tail of ICE
-and DTLS), so the window opening 5 s after the last join makes CPU per packet
-a steady-state forwarding figure; what joining costs shows in join time.
+for \`GET /health\`, starts the load-client processes, joins the peers, warms
+up, measures one window, and tears everything down again before the next run.
+CPU runs well above steady state in the first seconds after a join (JIT
+compilation, collecting the join's garbage, the tail of ICE and DTLS), so the
+window opens once the server has had time to forward about 100,000 packets
+after the last join, and at least 5 s and at most 20 s after it (20 s at 1x5,
+4x5 and 1x10, 9.5 s at 1x15, 5 s from 2x15 up). V8 compiles a function by how
+often it runs, so at low packet rates the hot path is still being compiled
+long after the join: at 1x5, TurboFan took 7.7 % of the SFU's CPU from 5 to
+15 s after the last join and 3 % after that, and 15 % of the load clients'
+until 25 s (\`perf record\`, 10 s slices). The window thus gives a
+steady-state forwarding figure; what joining costs shows in join time.
 Ctrl-C kills every process it started. A full run rewrites this file,
 \`docs/performance-chart.svg\` and \`docs/performance-results.json\` (the raw
 numbers; \`npm run bench -- --render=docs/performance-results.json\` rebuilds the

@@ -7,7 +7,7 @@ import { LatencyHistogram } from "./LatencyHistogram.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
 import { machineBusyMicros } from "./procfs.js";
-import { percentile, type Scenario, type ScenarioResult } from "./results.js";
+import { nominalForwardedPerSecond, percentile, type Scenario, type ScenarioResult } from "./results.js";
 import { TargetProcess, type TargetSpec } from "./TargetProcess.js";
 import { ThreadMeter } from "./threads.js";
 
@@ -41,8 +41,20 @@ const IDLE_CPU_MS = 5000;
 /**
  * After the last join, before measuring. CPU in the first seconds after a join runs well above steady
  * state (JIT, collecting join garbage, the ICE/DTLS tail): the window measures forwarding, join time the join.
+ * V8 tiers a function up by how often it runs, so at low packet rates the hot path is still being
+ * compiled well after the join: at 1x5 (1,000 packets/s) TurboFan took 7.7 % of the SFU's CPU from 5 to
+ * 15 s after the last join and 3 % after that, and 15 % of the load clients' until 25 s. The wait is
+ * therefore the time to forward about WARMUP_PACKETS, within [WARMUP_MIN_MS, WARMUP_MAX_MS].
  */
-const WARMUP_MS = 5000;
+const WARMUP_PACKETS = 100_000;
+const WARMUP_MIN_MS = 5000;
+const WARMUP_MAX_MS = 20_000;
+
+/** How long a scenario warms up after its last join; see WARMUP_PACKETS. */
+export function warmupMs(scenario: Scenario): number {
+  const ms = (WARMUP_PACKETS / nominalForwardedPerSecond(scenario)) * 1000;
+  return Math.round(Math.min(WARMUP_MAX_MS, Math.max(WARMUP_MIN_MS, ms)));
+}
 /** Lead time so every process has the window before it opens. */
 const WINDOW_LEAD_MS = 300;
 /** Packets sent at the end of the window still in flight. */
@@ -108,7 +120,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const joinStart = Date.now();
     const outcomes = await joinAll(pool, scenario, joinStart + JOIN_PHASE_MAX_MS);
     log(`    joined ${outcomes.length} peers in ${((Date.now() - joinStart) / 1000).toFixed(1)} s`);
-    await sleep(WARMUP_MS);
+    await sleep(warmupMs(scenario));
     if (!target.alive) throw new Error(`${spec.label} exited:\n${target.output}`);
 
     const startMs = nowMs() + WINDOW_LEAD_MS;
