@@ -537,7 +537,14 @@ The load clients share the two cores with the server, so they are built to
 cost no more per packet than the server where the load is high, and not to be
 what limits a run:
 
-- a few processes (default 2) each host many peers, instead of a process per peer;
+- a few processes each host many peers, instead of a process per peer: one
+  process per 10,000 forwarded packets/s of the scenario, at most 2
+  (\`--client-procs\`). A datagram that finds its process asleep costs a
+  wake-up on both sides, the sender's kernel doing the waking on loopback; the
+  more of the traffic one process receives, the more datagrams share one. At
+  1x5, one process instead of two took the clients from about 60 to 30 µs per
+  packet and the SFU from about 40 to 30 (two runs each). Remote clients would
+  cost the server no wake-up at all;
 - werift runs only ICE, DTLS and the SDP side; the RTP packets go through
   \`lib/media\`, the SFU's own SRTP/RTP layer (see "How the SFU forwards"),
   imported, not copied. The SFU signals each forwarded track's SSRC (a=ssrc),
@@ -553,10 +560,10 @@ what limits a run:
   hops per sent one. The servers' RTCP (sender and receiver reports) is
   dropped unread: the client uses none of it. Measured in short runs against
   the SFU, this halved the clients' CPU per delivered packet: 1x15 about
-  45 → 20 µs (the SFU about 20), 1x25 21 → 9 µs (the SFU 10). At 1x5 they
-  still cost more per packet than the server (about 100 µs against 60): there
-  the fixed costs of two processes (send timers, JIT warm-up, a wake-up per
-  datagram) are shared by only 1,000 packets/s, under 15 % of a core. The layer
+  45 → 20 µs (the SFU about 20), 1x25 21 → 9 µs (the SFU 10). In the smallest
+  rooms they still cost about as much per packet as the server or more: the
+  fixed costs of a process (send timers, a wake-up per datagram) are shared by
+  only a few thousand packets/s, a few % of a core. The layer
   is checked against werift's SRTP and Chromium (\`test/media\`,
   \`test/browser\`), and every payload's checksum still checks each forwarded
   packet end to end. \`BENCH_WERIFT_RECEIVE=1\` and \`BENCH_WERIFT_SEND=1\` put
@@ -696,7 +703,7 @@ export function renderMarkdown(input: ReportInput): string {
     `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
-      `; ${input.clientProcesses} load-client processes` +
+      `; one load-client process per 10,000 forwarded packets/s, at most ${input.clientProcesses},` +
       (input.batchClients === undefined
         ? ""
         : input.batchClients

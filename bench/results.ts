@@ -72,6 +72,8 @@ export interface ScenarioResult {
   rssPerPeerBytes: number;
   /** Server event-loop delay p99 over the window (NaN when the target exposes none). */
   eventLoopP99Ms: number;
+  /** Load-client processes the peers were spread over. Absent in older results. */
+  clientProcesses?: number;
   /** Load clients' CPU as a percentage of one core, and per delivered packet. */
   clientCpuPercent: number;
   clientCpuMicrosPerPacket: number;
