@@ -703,12 +703,12 @@ export function renderMarkdown(input: ReportInput): string {
     `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
-      `; one load-client process per 10,000 forwarded packets/s, at most ${input.clientProcesses},` +
+      `; one load-client process per 10,000 forwarded packets/s, at most ${input.clientProcesses}` +
       (input.batchClients === undefined
         ? ""
         : input.batchClients
-          ? " under SCHED_BATCH"
-          : " under the normal scheduling policy"),
+          ? ", under SCHED_BATCH"
+          : ", under the normal scheduling policy"),
     "",
   );
   const all = [
