@@ -58,7 +58,7 @@ export const USAGE = `npm run bench [-- options]
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
   --search-seconds=8      window per search probe         (BENCH_SEARCH_SECONDS)
   --search-max-peers=60   search ceiling, peers in a room (BENCH_SEARCH_MAX_PEERS)
-  --client-procs=2        at most this many load-client processes, one per 10,000 forwarded
+  --client-procs=2        at most this many load-client processes, one per 40,000 forwarded
                           packets/s of the scenario        (BENCH_CLIENT_PROCS)
   --batch-clients / --no-batch-clients  load clients under SCHED_BATCH, default on (BENCH_BATCH_CLIENTS=1|0)
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)

@@ -538,13 +538,14 @@ cost no more per packet than the server where the load is high, and not to be
 what limits a run:
 
 - a few processes each host many peers, instead of a process per peer: one
-  process per 10,000 forwarded packets/s of the scenario, at most 2
-  (\`--client-procs\`). A datagram that finds its process asleep costs a
-  wake-up on both sides, the sender's kernel doing the waking on loopback; the
-  more of the traffic one process receives, the more datagrams share one. At
-  1x5, one process instead of two took the clients from about 60 to 30 µs per
-  packet and the SFU from about 40 to 30 (two runs each). Remote clients would
-  cost the server no wake-up at all;
+  process per 40,000 forwarded packets/s of the scenario (about 30 % of a
+  core), at most 2 (\`--client-procs\`). A datagram that finds its process
+  asleep costs a wake-up on both sides, the sender's kernel doing the waking on
+  loopback; the more of the traffic one process receives, the more datagrams
+  share one. One process instead of two took the clients from about 60 to 30 µs
+  per packet at 1x5 and from 9–11 to 7.5 µs at 1x25, and the SFU from about 40
+  to 30 µs at 1x5 and from 10 to 9 µs at 1x25 (two runs each). Remote clients
+  would cost the server no wake-up at all;
 - werift runs only ICE, DTLS and the SDP side; the RTP packets go through
   \`lib/media\`, the SFU's own SRTP/RTP layer (see "How the SFU forwards"),
   imported, not copied. The SFU signals each forwarded track's SSRC (a=ssrc),
@@ -703,7 +704,7 @@ export function renderMarkdown(input: ReportInput): string {
     `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
-      `; one load-client process per 10,000 forwarded packets/s, at most ${input.clientProcesses}` +
+      `; one load-client process per 40,000 forwarded packets/s, at most ${input.clientProcesses}` +
       (input.batchClients === undefined
         ? ""
         : input.batchClients

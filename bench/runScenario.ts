@@ -53,12 +53,13 @@ const WARMUP_MAX_MS = 20_000;
 
 /**
  * Forwarded packets per second one load-client process receives before a
- * second one starts (about 15 % of a core here). Every process a server's
- * send wakes costs both sides a wake-up: at 1x5, one process instead of two
- * halved the clients' CPU per packet (about 60 → 30 µs) and took about a
- * quarter off the SFU's (40 → 30 µs). Remote clients would wake nothing.
+ * second one starts (about 30 % of a core here). Every process a server's
+ * send wakes costs both sides a wake-up: one process instead of two took
+ * the clients' CPU per packet at 1x5 from about 60 to 30 µs and at 1x25
+ * from 9–11 to 7.5 µs, and the SFU's from about 40 to 30 µs at 1x5 and
+ * 10 to 9 at 1x25 (two runs each). Remote clients would wake nothing.
  */
-const PACKETS_PER_CLIENT_PROCESS = 10_000;
+const PACKETS_PER_CLIENT_PROCESS = 40_000;
 
 /** Load-client processes for a scenario: one per PACKETS_PER_CLIENT_PROCESS, at most `max`. */
 export function clientProcessesFor(scenario: Scenario, max: number): number {
