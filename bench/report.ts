@@ -670,8 +670,8 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
 - **The kernel floor.** A UDP send on loopback costs the sender 3–5 µs of system
   time here whatever forwards it, more at low packet rates, where nearly every
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
-  per-wake-up costs, not by per-packet work: at 1,000 packets/s the server
-  sleeps between almost every two datagrams it receives. Holding a connection
+  per-wake-up costs, not by per-packet work: at 1x5 the server receives 250
+  datagrams a second and sleeps between almost every two. Holding a connection
   costs the SFU about 0.4–1 ms of CPU per second (the silent-connection rows).
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
