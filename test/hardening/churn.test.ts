@@ -261,7 +261,10 @@ describe("churn: join/leave cycles leave nothing behind", function () {
     expect(peakPeers, "the run had peers open at once").to.be.greaterThan(2);
     expect(after.fds, "open fds").to.equal(baseline.fds);
     expect(after.udpSockets, "UDP sockets").to.equal(baseline.udpSockets);
-    expect(resourceDiff(baseline.resources, after.resources), "active resources").to.deep.equal({});
+    expect(
+      resourceDiff(baseline.resources, after.resources),
+      `active resources (pending timers created at: ${after.timers.join("; ")})`,
+    ).to.deep.equal({});
     expect([after.rooms, after.peers, after.connections]).to.deep.equal([1, 1, 1]);
     expect(heapGrowth, "heap growth (MB)").to.be.below(HEAP_BUDGET_MB);
     // The one who stayed saw every departure, each with its reason; an ICE timeout is "failed".

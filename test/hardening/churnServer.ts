@@ -4,6 +4,7 @@
  * apart from the test's clients. Prints `CHURN_SFU <url>` once listening and
  * answers `{ id, figures: { gc } }` IPC messages with `{ id, figures }`.
  */
+import { createHook } from "node:async_hooks";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
@@ -13,11 +14,30 @@ export interface Figures {
   udpSockets: number;
   /** process.getActiveResourcesInfo(), counted by type. */
   resources: Record<string, number>;
+  /** Where each pending timer that keeps the process alive was created: names a timer left behind. */
+  timers: string[];
   rooms: number;
   peers: number;
   connections: number;
   heapMb: number;
 }
+
+/** Pending timers by async id, with the first frame outside Node's own code that created them. */
+const timerSites = new Map<number, { timer: NodeJS.Timeout; site: string }>();
+createHook({
+  init(asyncId, type, _triggerAsyncId, resource) {
+    if (type !== "Timeout") return;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 30;
+    const frames = (new Error().stack ?? "").split("\n").slice(1);
+    Error.stackTraceLimit = limit;
+    const site = frames.find((frame) => !frame.includes("node:") && !frame.includes("churnServer.ts"));
+    timerSites.set(asyncId, { timer: resource as NodeJS.Timeout, site: site?.trim() ?? "unknown" });
+  },
+  destroy(asyncId) {
+    timerSites.delete(asyncId);
+  },
+}).enable();
 
 function udpInodes(): Set<string> {
   const inodes = new Set<string>();
@@ -58,6 +78,10 @@ async function figures(server: TestServer, collect: boolean): Promise<Figures> {
     fds: fds.length,
     udpSockets,
     resources,
+    // A timer that fired or was cleared is marked _destroyed at once; its destroy hook runs later.
+    timers: [...timerSites.values()]
+      .filter(({ timer }) => timer.hasRef() && !(timer as { _destroyed?: boolean })._destroyed)
+      .map(({ site }) => site),
     rooms: sfu.rooms.length,
     peers: sfu.peerCount,
     connections: signaling.connectionCount,
