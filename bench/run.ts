@@ -158,7 +158,7 @@ async function main(): Promise<void> {
               target,
               { rooms: 1, peersPerRoom },
               options.searchSeconds,
-              false,
+              false, // no silent phase: a probe only asks whether the load passes
             );
             console.log(
               `    delivery ${(result.deliveryRatio * 100).toFixed(2)} %, p99 ${result.latencyMs.p99.toFixed(1)} ms, ` +

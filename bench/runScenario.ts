@@ -60,20 +60,6 @@ const WARMUP_MAX_MS = 20_000;
  * 10 to 9 at 1x25 (two runs each). Remote clients would wake nothing.
  */
 const PACKETS_PER_CLIENT_PROCESS = 40_000;
-
-/** Load-client processes for a scenario: one per PACKETS_PER_CLIENT_PROCESS, at most `max`. */
-export function clientProcessesFor(scenario: Scenario, max: number): number {
-  return Math.min(
-    max,
-    Math.max(1, Math.ceil(nominalForwardedPerSecond(scenario) / PACKETS_PER_CLIENT_PROCESS)),
-  );
-}
-
-/** How long a scenario warms up after its last join; see WARMUP_PACKETS. */
-export function warmupMs(scenario: Scenario): number {
-  const ms = (WARMUP_PACKETS / nominalForwardedPerSecond(scenario)) * 1000;
-  return Math.round(Math.min(WARMUP_MAX_MS, Math.max(WARMUP_MIN_MS, ms)));
-}
 /** Lead time so every process has the window before it opens. */
 const WINDOW_LEAD_MS = 300;
 /** Packets sent at the end of the window still in flight. */
@@ -302,4 +288,18 @@ function summarize(reports: readonly ClientReport[], scenario: Scenario): Totals
     latency.merge(report.latency);
   }
   return { expected, delivered, corrupt, outOfOrder, unknownStreamTracks, latency };
+}
+
+/** Load-client processes for a scenario: one per PACKETS_PER_CLIENT_PROCESS, at most `max`. */
+function clientProcessesFor(scenario: Scenario, max: number): number {
+  return Math.min(
+    max,
+    Math.max(1, Math.ceil(nominalForwardedPerSecond(scenario) / PACKETS_PER_CLIENT_PROCESS)),
+  );
+}
+
+/** How long a scenario warms up after its last join; see WARMUP_PACKETS. */
+function warmupMs(scenario: Scenario): number {
+  const ms = (WARMUP_PACKETS / nominalForwardedPerSecond(scenario)) * 1000;
+  return Math.round(Math.min(WARMUP_MAX_MS, Math.max(WARMUP_MIN_MS, ms)));
 }
