@@ -516,8 +516,10 @@ directory unless \`--out=DIR\` is given.
   reading, divided by the packets forwarded, is the marginal cost of a packet.
   For comparison, a fit over earlier runs on this rig split a plain werift
   relay's cost into about 17 ms per s per connection and 22 µs per packet, and
-  a Go/Pion SFU's into about 13 ms per s and 8 µs. Not measured in search
-  probes.
+  a Go/Pion SFU's into about 13 ms per s and 8 µs. The silent reading is not
+  that fit: it has no media at all, while a fit over loaded runs also takes in
+  costs that grow with the peers while media flows; the naive relay reads 1–3
+  ms per s per connection here. Not measured in search probes.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
   server before any join, read after 10 s of idling) ÷ peers.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`
