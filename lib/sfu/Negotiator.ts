@@ -43,6 +43,8 @@ export class Negotiator {
   #established = false;
   #answerTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
+  /** Aborted by {@link close}: ends a step still waiting on werift, with its timeout timer. */
+  readonly #closing = new AbortController();
 
   constructor(options: NegotiatorOptions) {
     this.#pc = options.pc;
@@ -101,14 +103,17 @@ export class Negotiator {
 
   /** Sends the outstanding offer again, e.g. to a client that just resumed its session. */
   resendPendingOffer(): void {
+    if (this.#closed) return;
     const offer = this.pendingOffer;
     if (!offer) this.#scheduleOffer();
     else if (this.#options.sendOffer(offer)) this.#startAnswerTimer();
   }
 
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#clearAnswerTimer();
+    this.#closing.abort(new NegotiationError("the peer connection is closed"));
   }
 
   #scheduleOffer(): void {
@@ -179,7 +184,10 @@ export class Negotiator {
 
   async #step<T>(promise: Promise<T>, what: string): Promise<T> {
     try {
-      return await withTimeout(promise, this.#options.stepTimeoutMs, what);
+      const result = await withTimeout(promise, this.#options.stepTimeoutMs, what, this.#closing.signal);
+      // A close that lands after werift settled but before this line must still stop the task here.
+      this.#closing.signal.throwIfAborted();
+      return result;
     } catch (error) {
       if (error instanceof TimeoutError) {
         // werift's state is unknown after a hung step: the connection is beyond repair.
