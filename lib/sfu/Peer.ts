@@ -140,6 +140,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.#logger.info("rejecting non-audio m-sections", { mids: checked.rejectedMids });
     }
     const answer = await this.#negotiator.handleOffer(checked.sdp);
+    // Subscribing a closed peer would leave its tracks in other peers' forwarders.
+    this.#assertOpen();
     this.#syncPublications();
     if (!this.#established) {
       this.#established = true;
