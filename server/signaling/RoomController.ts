@@ -47,10 +47,13 @@ export class RoomController {
     if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
     assertNotJoined(session);
     await authorizer.authorize(request);
-    // The socket may have joined elsewhere, or shutdown begun, while the token was being checked:
-    // a peer created after the SHUTTING_DOWN notice would be told KICKED instead.
+    // The socket may have joined elsewhere, gone, or shutdown begun, while the token was being checked:
+    // a peer created after the SHUTTING_DOWN notice would be told KICKED instead, and a session
+    // resumed onto a socket already gone would never be detached again.
     if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
     assertNotJoined(session);
+    if (session.socket.disconnected)
+      throw new SfuError("NOT_JOINED", "the socket disconnected during the join");
 
     let peer = request.resumeToken
       ? sfu.findResumable(request.resumeToken, request.roomId, request.userId)

@@ -1,15 +1,17 @@
 import { expect } from "chai";
 import { SignJWT } from "jose";
 import request from "supertest";
-import type { AckResult, JoinedMessage } from "../../lib/protocol.js";
+import { SFU_NAMESPACE, type AckResult, type JoinedMessage } from "../../lib/protocol.js";
+import { JoinAuthorizer } from "../../server/signaling/auth.js";
 import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { startServer, TEST_ENV, type TestServer } from "../helpers/server.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { waitFor } from "../helpers/wait.js";
 
 const SECRET = "join-token-secret-for-tests-0123456789";
 const ADMIN = "admin-s3cret";
 const key = new TextEncoder().encode(SECRET);
+const GRACE_MS = Number(TEST_ENV.RECONNECT_GRACE_MS);
 
 /** A join token; `claims` and `options` override the valid defaults. */
 async function token(
@@ -171,6 +173,62 @@ describe("access control: join tokens and the admin bearer", function () {
       resumeToken: joined.resumeToken,
     });
     expect(resumed).to.include({ peerId: joined.peerId, resumed: true });
+  });
+
+  it("a resume whose socket drops while its token is checked leaves the session to end with its grace period", async () => {
+    const roomId = "auth-resume-drop";
+    const aliceToken = await token(roomId, "alice");
+    const alice = await connect();
+    const joined = await alice.join({ roomId, userId: "alice", token: aliceToken });
+    alice.socket.io.engine.close();
+    const detachedAt = await waitFor(() =>
+      server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached)
+        ? performance.now()
+        : undefined,
+    );
+
+    // The resume's token check is held until its socket is gone.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back below, and called with the instance as `this`
+    const authorize = JoinAuthorizer.prototype.authorize;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let checking = false;
+    JoinAuthorizer.prototype.authorize = async function (request) {
+      checking = true;
+      await held;
+      return authorize.call(this, request);
+    };
+    try {
+      const back = await connect();
+      const socketId = back.socket.id!;
+      back.socket.emit("join", {
+        roomId,
+        userId: "alice",
+        token: aliceToken,
+        resumeToken: joined.resumeToken,
+      });
+      await waitFor(() => checking, 5_000, "the token check to begin");
+      back.close();
+      await waitFor(
+        () => !server.application.io.of(SFU_NAMESPACE).sockets.has(socketId),
+        5_000,
+        "the disconnect",
+      );
+    } finally {
+      JoinAuthorizer.prototype.authorize = authorize;
+      release();
+    }
+
+    const gone = await waitFor(
+      () =>
+        server.service.peerSnapshots().some((p) => p.peerId === joined.peerId)
+          ? undefined
+          : performance.now(),
+      GRACE_MS + 3_000,
+      "the session to end",
+    ).catch(() => undefined);
+    expect(gone, "the session ended").to.be.a("number");
+    expect(gone! - detachedAt, "ms from detach to the end").to.be.below(GRACE_MS + 1_000);
   });
 
   it("answers 401 on every admin route without the bearer, 200 with it in any letter case of the scheme; /health stays open", async () => {
