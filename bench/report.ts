@@ -674,7 +674,8 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
   per-wake-up costs, not by per-packet work: at 1x5 the server receives 250
   datagrams a second and sleeps between almost every two. Holding a connection
-  costs the SFU about 0.4–1 ms of CPU per second (the silent-connection rows).
+  costs the SFU about 0.25–1 ms of CPU per second in the last two runs (the
+  silent-connection rows).
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
 - **RSS per peer** is read without forcing a garbage collection, so it counts
