@@ -67,8 +67,10 @@ export class RoomController {
       }
     } else {
       peer = await sfu.join(request);
+      // With forwarding workers the join crossed threads: shutdown may have begun meanwhile (the
+      // SFU ends this peer with the rest), or the socket gone or joined elsewhere.
+      if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
       metrics.joinStarted(peer.id, receivedAt);
-      // With forwarding workers the join crossed threads: the socket may have gone or joined meanwhile.
       if (session.socket.disconnected || session.peer) {
         peer.close(session.peer ? "leave" : "disconnect");
         assertNotJoined(session);

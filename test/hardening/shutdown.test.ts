@@ -174,4 +174,26 @@ describe("graceful shutdown of the real entry point", function () {
       await server.close();
     }
   });
+  it("refuses a join still being set up on a forwarding worker when the drain began: SHUTTING_DOWN, never KICKED", async () => {
+    const server = await startServer({ SFU_WORKERS: "1" });
+    const client = new SignalingClient(server.url);
+    sockets.push(client);
+    try {
+      await client.connected();
+      // The drain begins while the join is on its way to the worker and back.
+      for (const socket of server.application.io.of("/sfu").sockets.values()) {
+        socket.prependAny((event: string) => {
+          if (event === "join") setImmediate(() => void server.application.close());
+        });
+      }
+      const ack = await client.request("join", { roomId: "r", userId: "u" });
+      await sleep(300);
+      expect(ack).to.deep.include({ ok: false });
+      if (!ack.ok) expect(ack.error.code).to.equal("SHUTTING_DOWN");
+      expect(client.events("error").map((e) => e.code)).to.deep.equal(["SHUTTING_DOWN"]);
+      expect(client.events("joined"), "joined events").to.deep.equal([]);
+    } finally {
+      await server.close();
+    }
+  });
 });
