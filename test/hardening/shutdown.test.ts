@@ -3,6 +3,7 @@ import { get } from "node:http";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { SignJWT } from "jose";
+import type { AckResult } from "../../lib/protocol.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { startServer } from "../helpers/server.js";
@@ -148,52 +149,50 @@ describe("graceful shutdown of the real entry point", function () {
     expect(out).to.include('sfu_process_errors_total{kind="uncaughtException"} 1');
   });
 
+  /** Starts a server with `env` that begins its drain the moment a join arrives; sends `join`. */
+  async function joinAsDrainBegins(env: Record<string, string>, join: Record<string, unknown>) {
+    const server = await startServer(env);
+    const client = new SignalingClient(server.url);
+    sockets.push(client);
+    try {
+      await client.connected();
+      for (const socket of server.application.io.of("/sfu").sockets.values()) {
+        socket.prependAny((event: string) => {
+          if (event === "join") setImmediate(() => void server.application.close());
+        });
+      }
+      const ack = await client.request("join", join);
+      await sleep(300);
+      return { ack, client };
+    } finally {
+      await server.close();
+    }
+  }
+
+  function expectShuttingDownOnly(ack: AckResult<Record<string, unknown>>, client: SignalingClient): void {
+    expect(ack).to.deep.include({ ok: false });
+    if (!ack.ok) expect(ack.error.code).to.equal("SHUTTING_DOWN");
+    expect(client.events("error").map((e) => e.code)).to.deep.equal(["SHUTTING_DOWN"]);
+    expect(client.events("joined"), "joined events").to.deep.equal([]);
+  }
+
   it("refuses a join whose token was still being checked when the drain began: SHUTTING_DOWN, never KICKED", async () => {
     const secret = "shutdown-test-secret-0123456789abcdef";
-    const server = await startServer({ JOIN_TOKEN_SECRET: secret });
-    const client = new SignalingClient(server.url);
-    sockets.push(client);
-    try {
-      await client.connected();
-      // Begin the drain the moment the join arrives: its handler is then awaiting the token check.
-      for (const socket of server.application.io.of("/sfu").sockets.values()) {
-        socket.prependAny((event: string) => {
-          if (event === "join") setImmediate(() => void server.application.close());
-        });
-      }
-      const jwt = await new SignJWT({ room: "r", sub: "u" })
-        .setProtectedHeader({ alg: "HS256" })
-        .setExpirationTime("5m")
-        .sign(new TextEncoder().encode(secret));
-      const ack = await client.request("join", { roomId: "r", userId: "u", token: jwt });
-      await sleep(300);
-      expect(ack).to.deep.include({ ok: false });
-      if (!ack.ok) expect(ack.error.code).to.equal("SHUTTING_DOWN");
-      expect(client.events("error").map((e) => e.code)).to.deep.equal(["SHUTTING_DOWN"]);
-    } finally {
-      await server.close();
-    }
+    const jwt = await new SignJWT({ room: "r", sub: "u" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(secret));
+    // The join's handler is awaiting the token check when the drain begins.
+    const { ack, client } = await joinAsDrainBegins(
+      { JOIN_TOKEN_SECRET: secret },
+      { roomId: "r", userId: "u", token: jwt },
+    );
+    expectShuttingDownOnly(ack, client);
   });
+
   it("refuses a join still being set up on a forwarding worker when the drain began: SHUTTING_DOWN, never KICKED", async () => {
-    const server = await startServer({ SFU_WORKERS: "1" });
-    const client = new SignalingClient(server.url);
-    sockets.push(client);
-    try {
-      await client.connected();
-      // The drain begins while the join is on its way to the worker and back.
-      for (const socket of server.application.io.of("/sfu").sockets.values()) {
-        socket.prependAny((event: string) => {
-          if (event === "join") setImmediate(() => void server.application.close());
-        });
-      }
-      const ack = await client.request("join", { roomId: "r", userId: "u" });
-      await sleep(300);
-      expect(ack).to.deep.include({ ok: false });
-      if (!ack.ok) expect(ack.error.code).to.equal("SHUTTING_DOWN");
-      expect(client.events("error").map((e) => e.code)).to.deep.equal(["SHUTTING_DOWN"]);
-      expect(client.events("joined"), "joined events").to.deep.equal([]);
-    } finally {
-      await server.close();
-    }
+    // The join is on its way to the worker and back when the drain begins.
+    const { ack, client } = await joinAsDrainBegins({ SFU_WORKERS: "1" }, { roomId: "r", userId: "u" });
+    expectShuttingDownOnly(ack, client);
   });
 });
