@@ -44,16 +44,9 @@ export class RoomController {
     const receivedAt = performance.now();
     const { sfu, sessions, validator, authorizer, metrics } = this.#options;
     const request = validator.join(payload);
-    if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
-    assertNotJoined(session);
+    this.#assertStillWanted(session);
     await authorizer.authorize(request);
-    // The socket may have joined elsewhere, gone, or shutdown begun, while the token was being checked:
-    // a peer created after the SHUTTING_DOWN notice would be told KICKED instead, and a session
-    // resumed onto a socket already gone would never be detached again.
-    if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
-    assertNotJoined(session);
-    if (session.socket.disconnected)
-      throw new SfuError("NOT_JOINED", "the socket disconnected during the join");
+    this.#assertStillWanted(session);
 
     let peer = request.resumeToken
       ? sfu.findResumable(request.resumeToken, request.roomId, request.userId)
@@ -67,15 +60,15 @@ export class RoomController {
       }
     } else {
       peer = await sfu.join(request);
-      // With forwarding workers the join crossed threads: shutdown may have begun meanwhile (the
-      // SFU ends this peer with the rest), or the socket gone or joined elsewhere.
-      if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
-      metrics.joinStarted(peer.id, receivedAt);
-      if (session.socket.disconnected || session.peer) {
-        peer.close(session.peer ? "leave" : "disconnect");
-        assertNotJoined(session);
-        throw new SfuError("NOT_JOINED", "the socket disconnected during the join");
+      // With forwarding workers the join crossed threads, so the same can have happened meanwhile.
+      try {
+        this.#assertStillWanted(session);
+      } catch (error) {
+        // A draining SFU ends this peer with the rest.
+        if (!this.#options.isDraining()) peer.close(session.peer ? "leave" : "disconnect");
+        throw error;
       }
+      metrics.joinStarted(peer.id, receivedAt);
     }
     session.bind(peer);
     sessions.assign(peer.id, session);
@@ -122,6 +115,19 @@ export class RoomController {
 
   close(): void {
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
+  }
+
+  /**
+   * A join goes on only while the SFU is not draining and its socket is still
+   * there and has not joined meanwhile: a peer created after the SHUTTING_DOWN
+   * notice would be told KICKED instead, and a session resumed onto a socket
+   * already gone would never be detached again.
+   */
+  #assertStillWanted(session: ClientSession): void {
+    if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
+    assertNotJoined(session);
+    if (session.socket.disconnected)
+      throw new SfuError("NOT_JOINED", "the socket disconnected during the join");
   }
 
   #release(session: ClientSession): PeerSession | undefined {
