@@ -42,10 +42,8 @@ const IDLE_CPU_MS = 5000;
 /**
  * After the last join, before measuring. CPU in the first seconds after a join runs well above steady
  * state (JIT, collecting join garbage, the ICE/DTLS tail): the window measures forwarding, join time the join.
- * V8 tiers a function up by how often it runs, so at low packet rates the hot path is still being
- * compiled well after the join: at 1x5 (1,000 packets/s) TurboFan took 7.7 % of the SFU's CPU from 5 to
- * 15 s after the last join and 3 % after that, and 15 % of the load clients' until 25 s. The wait is
- * therefore the time to forward about WARMUP_PACKETS, within [WARMUP_MIN_MS, WARMUP_MAX_MS].
+ * V8 tiers a function up by how often it runs, so the wait is the time to forward about WARMUP_PACKETS,
+ * within [WARMUP_MIN_MS, WARMUP_MAX_MS]; the measurements behind it are in PERFORMANCE.md's "Running the bench".
  */
 const WARMUP_PACKETS = 100_000;
 const WARMUP_MIN_MS = 5000;
@@ -53,11 +51,9 @@ const WARMUP_MAX_MS = 20_000;
 
 /**
  * Forwarded packets per second one load-client process receives before a
- * second one starts (about 30 % of a core here). Every process a server's
- * send wakes costs both sides a wake-up: one process instead of two took
- * the clients' CPU per packet at 1x5 from about 60 to 30 µs and at 1x25
- * from 9–11 to 7.5 µs, and the SFU's from about 40 to 30 µs at 1x5 and
- * 10 to 9 at 1x25 (two runs each). Remote clients would wake nothing.
+ * second one starts (about 30 % of a core here): every process a server's
+ * send wakes costs both sides a wake-up (measured in PERFORMANCE.md's
+ * "Keeping the load clients cheap").
  */
 const PACKETS_PER_CLIENT_PROCESS = 40_000;
 /** Lead time so every process has the window before it opens. */
