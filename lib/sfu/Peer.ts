@@ -221,14 +221,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (!this.#closed) this.#negotiator.requestNegotiation();
   }
 
-  /** The signaling socket went away: keep the session for the grace period. */
-  detach(): void {
+  /**
+   * The signaling socket went away: keep the session for the grace period.
+   * `graceMs: null` leaves ending it to the caller. A forwarding worker's
+   * peers are timed by the main thread, which also takes the resumes: a timer
+   * here would end a session that a resume on its way had just taken over.
+   */
+  detach(graceMs: number | null = this.#options.reconnectGraceMs): void {
     if (this.#closed || !this.#attached) return;
     this.#attached = false;
-    this.#graceTimer = setTimeout(() => this.close("disconnect"), this.#options.reconnectGraceMs);
-    this.#logger.info("signaling detached; waiting for a resume", {
-      graceMs: this.#options.reconnectGraceMs,
-    });
+    if (graceMs !== null) this.#graceTimer = setTimeout(() => this.close("disconnect"), graceMs);
+    this.#logger.info("signaling detached; waiting for a resume", { graceMs });
   }
 
   /** A socket resumed this session: cancel the grace timer and catch the client up. */

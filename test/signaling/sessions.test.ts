@@ -26,6 +26,33 @@ for (const workers of ["0", "2"]) {
       expect(sfu.server.application.sfu.peerCount).to.equal(1);
     });
 
+    it("keeps a session whose resume is taken just as its grace period runs out", async () => {
+      const alice = await join("late", "alice");
+      const bob = await join("late", "bob");
+      bob.signaling.socket.disconnect();
+      const detached = async () => {
+        const { rooms } = await sfu.server.application.sfu.state();
+        return rooms.flatMap((room) => room.peers).find((peer) => peer.peerId === bob.peerId)?.detached;
+      };
+      const deadline = Date.now() + 5000;
+      while (!(await detached())) {
+        if (Date.now() > deadline) throw new Error("bob's session was never detached");
+        await sleep(25);
+      }
+      // A busy main thread: the grace period ends while it cannot run, and the resume is the first
+      // thing it takes up. With forwarding workers, the worker thread ran on meanwhile.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+      const peer = sfu.server.application.sfu.findResumable(bob.joined!.resumeToken, "late", "bob");
+      expect(peer, "still resumable when the resume is taken").to.not.equal(undefined);
+      peer!.attach();
+
+      await sleep(1000);
+      expect(peer!.closed, "the resumed session is still open").to.equal(false);
+      expect(await detached()).to.equal(false);
+      expect(alice.signaling.events("user-left")).to.be.empty;
+      expect(sfu.server.application.sfu.peerCount).to.equal(2);
+    });
+
     it("resumes a session on a new socket with the same peerId, no user-left, audio still flowing", async () => {
       const alice = await join("resume", "alice");
       const bob = await join("resume", "bob");

@@ -17,9 +17,16 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
   readonly displayName: string | undefined;
   readonly resumeToken: string;
   readonly worker: ForwardingWorker;
+  readonly #reconnectGraceMs: number;
   #closed = false;
+  #graceTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: { info: PeerInfo; worker: ForwardingWorker; logger: Logger }) {
+  constructor(options: {
+    info: PeerInfo;
+    worker: ForwardingWorker;
+    reconnectGraceMs: number;
+    logger: Logger;
+  }) {
     super(options.logger);
     ({
       id: this.id,
@@ -29,6 +36,7 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
       resumeToken: this.resumeToken,
     } = options.info);
     this.worker = options.worker;
+    this.#reconnectGraceMs = options.reconnectGraceMs;
   }
 
   get closed(): boolean {
@@ -50,12 +58,22 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
     await this.worker.call("candidate", { peerId: this.id, candidate });
   }
 
+  /**
+   * The grace period runs here, on the thread that takes the resumes: a
+   * resume either finds the session open and stops the timer, or finds it
+   * ended. Timed in the worker, the session could end there while a resume
+   * was already acknowledged here.
+   */
   detach(): void {
-    if (!this.#closed) this.worker.post({ kind: "detach", peerId: this.id });
+    if (this.#closed || this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => this.close("disconnect"), this.#reconnectGraceMs);
+    this.worker.post({ kind: "detach", peerId: this.id });
   }
 
   attach(): void {
     this.#assertOpen();
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
     this.worker.post({ kind: "attach", peerId: this.id });
   }
 
@@ -70,6 +88,7 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
   ended(reason: LeaveReason): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#graceTimer);
     this.emit("close", reason);
     this.removeAllListeners();
   }

@@ -239,7 +239,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
       worker.post({ kind: "close-peer", peerId: info.id, reason: "failed" });
       return;
     }
-    const peer = new RemotePeer({ info, worker, logger: this.#logger });
+    const { reconnectGraceMs } = this.#options.service;
+    const peer = new RemotePeer({ info, worker, reconnectGraceMs, logger: this.#logger });
     this.#peers.set(peer.id, peer);
     room.add(peer);
     peer.once("connected", () => this.emit("peer-connected", peer));

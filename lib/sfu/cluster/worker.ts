@@ -40,7 +40,8 @@ port.on("message", (message: ToWorker) => {
       peers.get(message.peerId)?.attach();
       return;
     case "detach":
-      peers.get(message.peerId)?.detach();
+      // The main thread runs the grace period (RemotePeer.detach).
+      peers.get(message.peerId)?.detach(null);
       return;
     case "close-peer":
       peers.get(message.peerId)?.close(message.reason);
