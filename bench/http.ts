@@ -20,6 +20,17 @@ export async function httpGet(url: string, timeoutMs = 2000): Promise<{ status: 
   return { status: response.status, body: await response.text() };
 }
 
+/** The samples of one metric by the value of one label, e.g. prom-client's heap spaces by `space`. */
+export function parsePrometheusByLabel(text: string, name: string, label: string): Map<string, number> {
+  const values = new Map<string, number>();
+  const pattern = new RegExp(`^${name}\\{[^}]*\\b${label}="([^"]*)"[^}]*\\}\\s+(\\S+)`, "gm");
+  for (const [, key, value] of text.matchAll(pattern)) {
+    const number = Number(value);
+    if (Number.isFinite(number)) values.set(key!, number);
+  }
+  return values;
+}
+
 /**
  * Reads the named samples (without labels) from a Prometheus text exposition.
  * Labelled series of the same name are summed, which is what a total wants.

@@ -133,6 +133,8 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry]),
   ];
   const sfuEnv = {
+    // Loopback only, like the load clients and the naive relay.
+    HOST: "127.0.0.1",
     STUN_SERVERS: "",
     ICE_ADVERTISE_IP: "127.0.0.1",
     LOG_LEVEL: "warn",

@@ -75,6 +75,19 @@ const RSS_LOADED: Row = {
   format: fixed(0),
   ratio: true,
 };
+/** The RSS growth's V8 part by space (main thread), whatever the peer count; see "Reading the numbers". */
+const HEAP_GROWTH_ROWS: Row[] = (
+  [
+    ["young generation", "young"],
+    ["compiled code", "code"],
+    ["old generation", "old"],
+  ] as const
+).map(([what, space]) => ({
+  label: `… V8 ${what} growth over idle (MB)`,
+  value: (r: ScenarioResult) => (r.heapGrowthBytes ? r.heapGrowthBytes[space] / MB : Number.NaN),
+  format: fixed(1),
+  ratio: false,
+}));
 const EVENT_LOOP_P99: Row = {
   label: "event-loop delay p99 (ms)",
   value: (r) => r.eventLoopP99Ms,
@@ -166,6 +179,7 @@ const ROWS: Row[] = [
     format: fixed(0),
     ratio: true,
   },
+  ...HEAP_GROWTH_ROWS,
   EVENT_LOOP_P99,
   CLIENT_CPU,
   {
@@ -461,7 +475,10 @@ often it runs, so at low packet rates the hot path is still being compiled
 long after the join: at 1x5, TurboFan took 7.7 % of the SFU's CPU from 5 to
 15 s after the last join and 3 % after that, and 15 % of the load clients'
 until 25 s (\`perf record\`, 10 s slices). The window thus gives a
-steady-state forwarding figure; what joining costs shows in join time.
+steady-state forwarding figure; what joining costs shows in join time. A
+longer warm-up lowers both targets, not their ratio: with at least 30 s (one
+run, 15 s window) 1x15 read 7.8 µs for the SFU and 24.5 for the naive relay
+(0.32), 2x15 8.4 and 19.7 (0.42), within the spread between runs.
 Ctrl-C kills every process it started. A full run rewrites this file,
 \`docs/performance-chart.svg\` and \`docs/performance-results.json\` (the raw
 numbers; \`npm run bench -- --render=docs/performance-results.json\` rebuilds the
@@ -469,8 +486,8 @@ other two from it without running anything); \`--quick\` writes to a temp
 directory unless \`--out=DIR\` is given.
 
 - **SFU target**: \`node --import tsx server/index.ts\` (\`--sfu-entry=dist/server/index.js\`
-  runs the built output after \`npm run build\`) with \`PORT=<free port> STUN_SERVERS=
-  ICE_ADVERTISE_IP=127.0.0.1 LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true\`.
+  runs the built output after \`npm run build\`) with \`PORT=<free port> HOST=127.0.0.1
+  STUN_SERVERS= ICE_ADVERTISE_IP=127.0.0.1 LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true\`.
 - **Naive relay**: \`bench/naive-relay.ts\`, the simplest werift forwarder that
   speaks the same protocol (each subscriber gets its own \`MediaStreamTrack\`,
   fed with \`writeRtp\` from the source's \`onReceiveRtp\`). Every ratio in the
@@ -521,7 +538,10 @@ directory unless \`--out=DIR\` is given.
   costs that grow with the peers while media flows; the naive relay reads 1–3
   ms per s per connection here. Not measured in search probes.
 - **RSS per peer** = (server tree RSS at the end of the window − RSS of the idle
-  server before any join, read after 10 s of idling) ÷ peers.
+  server before any join, read after 10 s of idling) ÷ peers. The rows under it
+  split off the main thread's V8 heap growth over the same interval, by space
+  (reserved size, from prom-client's \`nodejs_heap_space_size_total_bytes\`;
+  large objects go with their generation). They are totals, not per peer.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`
   (\`nodejs_eventloop_lag_p99_seconds\`, prom-client's default metrics; a scrape
   at the window's start resets it). The naive relay exposes the same metric.
@@ -692,7 +712,13 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   0.8 MB per peer, most of it werift's per-transceiver state (a room of N holds
   N² transceivers); the SFU leaves out the werift events the forwarding path
   never uses, and keeps each SRTP keystream batch in a buffer of its own so
-  that the cipher's output dies young.
+  that the cipher's output dies young. Part of the growth does not depend on
+  the peers: the young generation grows from its idle size to the 2 × 2 MB cap
+  once packets flow, and V8 compiles the forwarding path (the heap-growth
+  rows). In the smallest rooms that fixed part, divided by 5 peers, is a good
+  share of the per-peer figure. The idle RSS itself differs by several MB
+  from one start of the same server to the next, which moves the 1x5 figure
+  by about 1 MB per peer.
 - **Worker threads** (\`SFU_WORKERS\`) each run their own V8 heap and event loop:
   they add RSS (tens of MB each) and a fixed CPU share, and pay off once one
   thread's load nears a core, which these 2-core runs cannot reach with the load

@@ -70,6 +70,12 @@ export interface ScenarioResult {
   rssIdleBytes: number;
   rssLoadedBytes: number;
   rssPerPeerBytes: number;
+  /**
+   * Growth of the main thread's V8 heap spaces (reserved size) from the idle server to the end of
+   * the window, from prom-client's `nodejs_heap_space_size_total_bytes`. Absent in older results
+   * and when the target exposes no such metric.
+   */
+  heapGrowthBytes?: HeapGrowth;
   /** Server event-loop delay p99 over the window (NaN when the target exposes none). */
   eventLoopP99Ms: number;
   /** Load-client processes the peers were spread over. Absent in older results. */
@@ -87,6 +93,13 @@ export interface ScenarioResult {
   threadCpu?: ThreadCpu;
   /** Set when the scenario could not run to the end. */
   error: string | null;
+}
+
+/** V8 heap growth by space, in bytes; `old` takes in large objects. */
+export interface HeapGrowth {
+  young: number;
+  code: number;
+  old: number;
 }
 
 /**

@@ -7,7 +7,13 @@ import { LatencyHistogram } from "./LatencyHistogram.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
 import { machineBusyMicros } from "./procfs.js";
-import { nominalForwardedPerSecond, percentile, type Scenario, type ScenarioResult } from "./results.js";
+import {
+  nominalForwardedPerSecond,
+  percentile,
+  type HeapGrowth,
+  type Scenario,
+  type ScenarioResult,
+} from "./results.js";
 import { TargetProcess, type TargetSpec } from "./TargetProcess.js";
 import { ThreadMeter } from "./threads.js";
 
@@ -100,6 +106,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const started = target;
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
+    const idleHeap = await target.heapSpaces();
     const idle = target.sample();
     const idleCpu = target.onCpuMicros();
     await sleep(IDLE_CPU_MS);
@@ -141,6 +148,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
     const metricsAfter = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
+    const loadedHeap = await target.heapSpaces();
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the run:\n${target.output}`);
@@ -200,6 +208,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       rssIdleBytes: idle.rssBytes,
       rssLoadedBytes: serverAfter.rssBytes,
       rssPerPeerBytes: (serverAfter.rssBytes - idle.rssBytes) / peers,
+      ...heapGrowth(idleHeap, loadedHeap),
       eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
       clientProcesses,
       clientCpuPercent: (clientCpu / windowMicros) * 100,
@@ -268,6 +277,23 @@ interface Totals {
 }
 
 /** Merges the load clients' reports; every packet sent is owed to every other peer of its room. */
+/** How the V8 heap spaces grew between two scrapes; nothing when either scrape lacked them. */
+function heapGrowth(
+  idle: ReadonlyMap<string, number>,
+  loaded: ReadonlyMap<string, number>,
+): { heapGrowthBytes?: HeapGrowth } {
+  const growth = (...spaces: string[]): number =>
+    spaces.reduce((sum, space) => sum + (loaded.get(space) ?? 0) - (idle.get(space) ?? 0), 0);
+  if (!idle.has("new") || !loaded.has("new")) return {};
+  return {
+    heapGrowthBytes: {
+      young: growth("new", "new_large_object"),
+      code: growth("code", "code_large_object"),
+      old: growth("old", "large_object"),
+    },
+  };
+}
+
 function summarize(reports: readonly ClientReport[], scenario: Scenario): Totals {
   const latency = new LatencyHistogram();
   let expected = 0;
