@@ -627,6 +627,10 @@ server.
 - Server, load clients and anything else running share one 2-core machine; p99
   latency in particular moves with other load (see "other CPU"), so compare the
   two targets within one run rather than across runs.
+- The naive relay's CPU per packet moves more between runs than the SFU's: in
+  three full runs of the same forwarding code it read 60.7, 54.7 and 40.7 µs
+  at 1x5 (the SFU 24.0, 25.3 and 20.0) and 26.3, 24.0 and 24.1 µs at 1x15 (the
+  SFU 10.3, 7.9 and 7.9). A ratio from one run carries that spread.
 - Loopback only: no loss, jitter or NIC cost. The clients are werift peers, not
   browsers (no Opus encoder, no jitter buffer).
 - Latency is stamped when a client's event loop handles the packet, so it
@@ -694,7 +698,7 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
   per-wake-up costs, not by per-packet work: at 1x5 the server receives 250
   datagrams a second and sleeps between almost every two. Holding a connection
-  costs the SFU about 0.25–1 ms of CPU per second in the last two runs (the
+  costs the SFU about 0.25–0.65 ms of CPU per second in the last three full runs (the
   silent-connection rows).
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
