@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { httpGet, parsePrometheus, parsePrometheusByLabel } from "./http.js";
+import { httpGet } from "./http.js";
 import { onCpuMicros, sampleTree, type TreeSample } from "./procfs.js";
 
 /** How to start one server under test. */
@@ -105,25 +105,13 @@ export class TargetProcess {
     return onCpuMicros(this.pid) ?? Number.NaN;
   }
 
-  /** The main thread's V8 heap spaces by name, reserved bytes; empty when the target has no such metric. */
-  async heapSpaces(): Promise<Map<string, number>> {
+  /** Scrapes `/metrics`: the exposition text, empty when the target has none or it failed. */
+  async scrape(): Promise<string> {
     try {
       const { status, body } = await httpGet(`${this.url}/metrics`);
-      return status === 200
-        ? parsePrometheusByLabel(body, "nodejs_heap_space_size_total_bytes", "space")
-        : new Map();
+      return status === 200 ? body : "";
     } catch {
-      return new Map();
-    }
-  }
-
-  /** Scrapes `/metrics`; an empty map when the target has none or it failed. */
-  async scrape(names: readonly string[]): Promise<Map<string, number>> {
-    try {
-      const { status, body } = await httpGet(`${this.url}/metrics`);
-      return status === 200 ? parsePrometheus(body, names) : new Map();
-    } catch {
-      return new Map();
+      return "";
     }
   }
 

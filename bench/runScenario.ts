@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Cleanup } from "./Cleanup.js";
-import { freePort } from "./http.js";
+import { freePort, parsePrometheus, parsePrometheusByLabel } from "./http.js";
 import type { ClientReport, PeerSpec } from "./ipc.js";
 import { LatencyHistogram } from "./LatencyHistogram.js";
 import { LoadClientPool } from "./LoadClientPool.js";
@@ -81,6 +81,8 @@ const UNWAITED_JOIN_GAP_MS = 100;
 
 const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
 const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
+/** What the window reads from `/metrics` at its start and end. */
+const WINDOW_METRICS = [METRIC_LAG_P99, METRIC_FORWARDED];
 
 interface JoinOutcome {
   expected: number;
@@ -106,7 +108,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const started = target;
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
-    const idleHeap = await target.heapSpaces();
+    const idleHeap = heapSpaces(await target.scrape());
     const idle = target.sample();
     const idleCpu = target.onCpuMicros();
     await sleep(IDLE_CPU_MS);
@@ -141,14 +143,15 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const clientsBefore = pool.sample();
     const machineBefore = machineBusyMicros();
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
-    const metricsBefore = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
+    const metricsBefore = parsePrometheus(await target.scrape(), WINDOW_METRICS);
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
     const threadsAfter = threads.sample();
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
-    const metricsAfter = await target.scrape([METRIC_LAG_P99, METRIC_FORWARDED]);
-    const loadedHeap = await target.heapSpaces();
+    const exposition = await target.scrape();
+    const metricsAfter = parsePrometheus(exposition, WINDOW_METRICS);
+    const loadedHeap = heapSpaces(exposition);
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the run:\n${target.output}`);
@@ -276,7 +279,11 @@ interface Totals {
   latency: LatencyHistogram;
 }
 
-/** Merges the load clients' reports; every packet sent is owed to every other peer of its room. */
+/** The main thread's V8 heap spaces by name (reserved bytes), from prom-client's default metrics. */
+function heapSpaces(exposition: string): Map<string, number> {
+  return parsePrometheusByLabel(exposition, "nodejs_heap_space_size_total_bytes", "space");
+}
+
 /** How the V8 heap spaces grew between two scrapes; nothing when either scrape lacked them. */
 function heapGrowth(
   idle: ReadonlyMap<string, number>,
@@ -294,6 +301,7 @@ function heapGrowth(
   };
 }
 
+/** Merges the load clients' reports; every packet sent is owed to every other peer of its room. */
 function summarize(reports: readonly ClientReport[], scenario: Scenario): Totals {
   const latency = new LatencyHistogram();
   let expected = 0;
