@@ -34,11 +34,7 @@ for (const workers of ["0", "2"]) {
         const { rooms } = await sfu.server.application.sfu.state();
         return rooms.flatMap((room) => room.peers).find((peer) => peer.peerId === bob.peerId)?.detached;
       };
-      const deadline = Date.now() + 5000;
-      while (!(await detached())) {
-        if (Date.now() > deadline) throw new Error("bob's session was never detached");
-        await sleep(25);
-      }
+      await waitFor(detached, 5000, "bob's session to be detached");
       // A busy main thread: the grace period ends while it cannot run, and the resume is the first
       // thing it takes up. With forwarding workers, the worker thread ran on meanwhile.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
