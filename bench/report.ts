@@ -627,10 +627,22 @@ server.
 - Server, load clients and anything else running share one 2-core machine; p99
   latency in particular moves with other load (see "other CPU"), so compare the
   two targets within one run rather than across runs.
-- The naive relay's CPU per packet moves more between runs than the SFU's: in
-  three full runs of the same forwarding code it read 60.7, 54.7 and 40.7 µs
-  at 1x5 (the SFU 24.0, 25.3 and 20.0) and 26.3, 24.0 and 24.1 µs at 1x15 (the
-  SFU 10.3, 7.9 and 7.9). A ratio from one run carries that spread.
+- Both targets' CPU per packet moves between runs: in four full runs of the same
+  forwarding code the naive relay read 60.7, 54.7, 40.7 and 50.0 µs at 1x5 (the
+  SFU 24.0, 25.3, 20.0 and 20.7) and 26.3, 24.0, 24.1 and 25.8 µs at 1x15 (the
+  SFU 10.3, 7.9, 7.9 and 9.9). A ratio from one run carries that spread.
+- **Small rooms stay near half the naive relay's CPU per packet.** Over those
+  four runs the SFU used 0.26–0.45 of the naive relay's CPU per packet from 1x10
+  up (a third or less in 6 of the 16 scenario runs) and 0.34–0.49 at 1x5 and
+  4x5. Small rooms are priced by wake-ups, which every Node forwarder pays: at
+  1x5 the bare forwarder of "Node's UDP floor" cost 22.7, 16.7, 15.3 and 16.0 µs
+  per packet, against a third of the naive relay of 20.2, 18.2, 13.6 and 16.7
+  µs, so a forwarder with no WebRTC at all came within 1.5 µs of that mark or
+  went over it. The SFU's idle timers and five silent connections add about 4 µs
+  per packet at that rate (the idle and silent rows). At 4x5 a third of the
+  naive relay left 1.7–6.5 µs per packet above the floor; the SFU sat 6.2–8.4 µs
+  above it, about 2 of them idle and connection upkeep, the rest SRTP both ways,
+  RTCP and header writing for 1,000 received datagrams a second.
 - Loopback only: no loss, jitter or NIC cost. The clients are werift peers, not
   browsers (no Opus encoder, no jitter buffer).
 - Latency is stamped when a client's event loop handles the packet, so it
@@ -698,7 +710,7 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
   per-wake-up costs, not by per-packet work: at 1x5 the server receives 250
   datagrams a second and sleeps between almost every two. Holding a connection
-  costs the SFU about 0.25–0.65 ms of CPU per second in the last three full runs (the
+  costs the SFU about 0.25–0.65 ms of CPU per second in the last four full runs (the
   silent-connection rows).
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
