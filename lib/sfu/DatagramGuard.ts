@@ -141,7 +141,7 @@ function decrypts(dtls: DtlsSocket, data: Buffer, at: number, end: number): bool
 }
 
 /** Remote addresses remembered per ICE socket; a client has a handful, an attacker cannot add any. */
-const MAX_KNOWN_SOURCES = 8;
+export const MAX_KNOWN_SOURCES = 8;
 
 /**
  * werift internals the guard wraps. They are private in werift's typings, so
@@ -258,10 +258,7 @@ export class DatagramGuard {
     if (isStunMessage(data)) {
       const verdict = checkStunRequest(data, this.#passwordFor);
       if (verdict === "forged-request") return false;
-      if (verdict === "authentic-request" && !isKnown(sources, addr)) {
-        if (sources.length >= MAX_KNOWN_SOURCES) sources.shift();
-        sources.push([addr[0], addr[1]]);
-      }
+      if (verdict === "authentic-request") rememberSource(sources, addr);
       return true;
     }
     if (!isKnown(sources, addr)) return false;
@@ -297,8 +294,28 @@ export class DatagramGuard {
 }
 
 function isKnown(sources: readonly Address[], addr: Address): boolean {
-  for (const source of sources) if (source[1] === addr[1] && source[0] === addr[0]) return true;
-  return false;
+  return indexOfSource(sources, addr) >= 0;
+}
+
+function indexOfSource(sources: readonly Address[], addr: Address): number {
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    if (source[1] === addr[1] && source[0] === addr[0]) return i;
+  }
+  return -1;
+}
+
+/**
+ * Records `addr` as the most recent known source of a socket; the least
+ * recently checked one goes when the list is full. A client's live pair
+ * passes a check every few seconds (consent), so it stays however many
+ * other addresses it has tried.
+ */
+export function rememberSource(sources: Address[], addr: Address): void {
+  const index = indexOfSource(sources, addr);
+  if (index >= 0) sources.splice(index, 1);
+  else if (sources.length >= MAX_KNOWN_SOURCES) sources.shift();
+  sources.push([addr[0], addr[1]]);
 }
 
 /** Our ufrag: the part of the request's USERNAME ("ours:theirs") before the colon. */

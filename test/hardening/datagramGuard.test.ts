@@ -1,7 +1,13 @@
 import { createSocket, type Socket } from "node:dgram";
 import { expect } from "chai";
-import { Connection, StunProtocol, type DtlsSocket } from "werift";
-import { checkStunRequest, isSafeDtls, isSafeRtp } from "../../lib/sfu/DatagramGuard.js";
+import { Connection, StunProtocol, type Address, type DtlsSocket } from "werift";
+import {
+  checkStunRequest,
+  isSafeDtls,
+  isSafeRtp,
+  MAX_KNOWN_SOURCES,
+  rememberSource,
+} from "../../lib/sfu/DatagramGuard.js";
 import { loopbackPeer } from "../helpers/loopbackPeer.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -206,6 +212,22 @@ describe("datagram checks on the SFU's ICE sockets", function () {
       for (const data of [rtp, dtls, response, indication, Buffer.alloc(0)]) {
         expect(checkStunRequest(data, lookup)).to.equal("not-a-request");
       }
+    });
+  });
+
+  describe("rememberSource", () => {
+    it("keeps the address that passed a check most recently when the list is full", () => {
+      const sources: Address[] = [];
+      const live: Address = ["203.0.113.7", 50_000];
+      rememberSource(sources, live);
+      for (let port = 1; port < MAX_KNOWN_SOURCES; port++) rememberSource(sources, ["198.51.100.1", port]);
+      rememberSource(sources, ["203.0.113.7", 50_000]); // the live pair's consent check
+      rememberSource(sources, ["198.51.100.1", 100]); // one address too many
+
+      expect(sources).to.have.length(MAX_KNOWN_SOURCES);
+      expect(sources).to.deep.include(live);
+      expect(sources, "the oldest other address goes").not.to.deep.include(["198.51.100.1", 1]);
+      expect(sources.filter(([host, port]) => host === live[0] && port === live[1])).to.have.length(1);
     });
   });
 
