@@ -192,7 +192,12 @@ export class AudioForwarder {
     const bytes = view.payload.length;
     let sent = 0;
     for (const subscriber of this.#subscribers) {
-      if (subscriber.write(view, nowMs)) sent++;
+      // One subscriber's failure must not cost the others this packet; try/catch allocates nothing unless thrown.
+      try {
+        if (subscriber.write(view, nowMs)) sent++;
+      } catch (error) {
+        this.#onError(error);
+      }
     }
     if (sent === 0) return;
     this.packetsForwarded += sent;
