@@ -12,7 +12,13 @@ import {
 import { rtpHeaderLength } from "./rtp.js";
 import type { RtpReceiveStream } from "./RtpReceiveStream.js";
 import type { RtpSendStream } from "./RtpSendStream.js";
-import { SrtpContext, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from "./SrtpContext.js";
+import {
+  SrtpContext,
+  SRTP_AEAD_AES_128_GCM,
+  SRTP_AES128_CM_HMAC_SHA1_80,
+  SRTP_REPLAYED,
+} from "./SrtpContext.js";
+import { SrtpReceiveState } from "./SrtpReceiveState.js";
 
 /** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
 const REPORT_INTERVAL_MS = 1000;
@@ -45,12 +51,17 @@ interface WeriftSsrcState {
  *   routes, clones and re-emits them; everything else (DTLS, RTCP, unknown
  *   SSRCs or payload types) goes on to werift untouched. Receiver reports for
  *   those streams go out from here too. Incoming receiver reports (the
- *   remote's view of what the SFU sends) are dropped unread.
+ *   remote's view of what the SFU sends) are dropped unread. The SRTP state
+ *   of each inbound SSRC (rollover counter, replay window) lives here for as
+ *   long as the keys do, so a stream closed and opened again for the same
+ *   SSRC carries on with the sender's packet index.
  */
 export class MediaTransport {
   readonly #dtls: RTCDtlsTransport;
   readonly #sendStreams = new Set<RtpSendStream>();
   readonly #receiveStreams = new Map<number, RtpReceiveStream>();
+  /** Per inbound SSRC, under the current keys; never more than the SSRCs that had a receive stream. */
+  readonly #srtpStates = new Map<number, SrtpReceiveState>();
   #session: SrtpSession | undefined;
   #outbound: SrtpContext | undefined;
   #inbound: SrtpContext | undefined;
@@ -165,6 +176,8 @@ export class MediaTransport {
     this.#session = session;
     this.#outbound = session ? contextFor(session, "local") : undefined;
     this.#inbound = session ? contextFor(session, "remote") : undefined;
+    // New keys start every SSRC afresh (RFC 3711 §3.3.1: a new master key, a new index space).
+    this.#srtpStates.clear();
   }
 
   /**
@@ -205,11 +218,13 @@ export class MediaTransport {
     try {
       const headerLength = rtpHeaderLength(data, length - context.tagLength);
       if (headerLength < 0) return true;
-      const rollover =
-        stream.rolloverFor(context) ?? stream.startRollover(context, this.#weriftState(stream.ssrc));
-      const end = context.unprotect(data, headerLength, length, rollover, stream.keystream);
+      let srtp = stream.srtp;
+      if (srtp === undefined || srtp.context !== context)
+        srtp = stream.srtp = this.#srtpState(stream.ssrc, context);
+      const end = context.unprotect(data, headerLength, length, srtp.rollover, srtp.keystream, srtp.replay);
       if (end < 0) {
-        stream.authFailures++;
+        if (end === SRTP_REPLAYED) stream.replaysDropped++;
+        else stream.authFailures++;
         return true;
       }
       const nowMs = performance.now();
@@ -222,6 +237,16 @@ export class MediaTransport {
       }
     }
     return true;
+  }
+
+  /** The SRTP state of `ssrc` under `context`: what earlier streams of the SSRC left, or a new one. */
+  #srtpState(ssrc: number, context: SrtpContext): SrtpReceiveState {
+    let state = this.#srtpStates.get(ssrc);
+    if (state === undefined || state.context !== context) {
+      state = new SrtpReceiveState(context, this.#weriftState(ssrc));
+      this.#srtpStates.set(ssrc, state);
+    }
+    return state;
   }
 
   /** Where werift's SRTP context got to with `ssrc`, if it decrypted any of it before we took over. */

@@ -1,7 +1,6 @@
 import { RtcpReceiverInfo, type RTCRtpReceiver } from "werift";
 import type { MediaTransport } from "./MediaTransport.js";
-import { RolloverCounter } from "./RolloverCounter.js";
-import { createKeystreamCache, type KeystreamCache, type SrtpContext } from "./SrtpContext.js";
+import type { SrtpReceiveState } from "./SrtpReceiveState.js";
 
 /** Called with a decrypted packet: packet[0, headerLength) is the header, payload up to `end`. */
 export type RtpPacketHandler = (packet: Buffer, headerLength: number, end: number, nowMs: number) => void;
@@ -24,10 +23,12 @@ const MAX_DROPOUT = 3000;
 const MAX_MISORDER = 100;
 
 /**
- * One incoming RTP stream (one SSRC) on the SFU's own receive path: its SRTP
- * rollover state and the RFC 3550 reception statistics that go into the RTCP
- * receiver reports werift would otherwise have sent, so the publisher keeps
- * seeing loss and jitter (a browser adapts Opus FEC and bitrate to them).
+ * One incoming RTP stream (one SSRC) on the SFU's own receive path, and the
+ * RFC 3550 reception statistics that go into the RTCP receiver reports
+ * werift would otherwise have sent, so the publisher keeps seeing loss and
+ * jitter (a browser adapts Opus FEC and bitrate to them). Its SRTP state
+ * (rollover counter, replay window) belongs to the transport's session: see
+ * {@link SrtpReceiveState}.
  */
 export class RtpReceiveStream {
   readonly ssrc: number;
@@ -36,22 +37,26 @@ export class RtpReceiveStream {
   readonly #transport: MediaTransport;
   readonly #receiver: RTCRtpReceiver;
   readonly #clockRate: number;
-  #context: SrtpContext | undefined;
-  #rollover: RolloverCounter | undefined;
-  /** @internal Keystream made ahead for this stream's next packets. */
-  readonly keystream: KeystreamCache = createKeystreamCache();
+  /** @internal The transport's SRTP state for this SSRC, kept here to spare a lookup per packet. */
+  srtp: SrtpReceiveState | undefined;
   /** Packets that failed SRTP authentication and were dropped. */
   authFailures = 0;
+  /** Authentic packets dropped as replays: duplicates, or older than the replay window. */
+  replaysDropped = 0;
   #started = false;
   #baseSeq = 0;
   #maxSeq = 0;
+  /** RFC 3550 A.1 bad_seq: the packet that would confirm a jump as a restart. */
+  #badSeq = SEQ_MOD + 1;
   #cycles = 0;
   #received = 0;
   #expectedPrior = 0;
   #receivedPrior = 0;
   #reportedReceived = 0;
   #jitter = 0;
-  #lastTransit = Number.NaN;
+  /** The previous packet's arrival, in timestamp units (NaN: none to compare with), and its timestamp. */
+  #lastArrival = Number.NaN;
+  #lastTimestamp = 0;
   #closed = false;
 
   constructor(options: RtpReceiveStreamOptions) {
@@ -68,52 +73,57 @@ export class RtpReceiveStream {
     return this.#closed;
   }
 
-  /** Packets received and authenticated. */
+  /** Packets counted for the receiver reports since the sequence numbering (re)started. */
   get packetsReceived(): number {
     return this.#received;
   }
 
-  /** @internal The rollover state for packets under `context`; undefined when the DTLS keys changed. */
-  rolloverFor(context: SrtpContext): RolloverCounter | undefined {
-    return context === this.#context ? this.#rollover : undefined;
-  }
-
-  /** @internal Starts the rollover state for new keys, continuing from `initial` if werift saw the stream first. */
-  startRollover(context: SrtpContext, initial?: { roc: number; highestSeq: number }): RolloverCounter {
-    this.#context = context;
-    this.#rollover = new RolloverCounter(initial);
-    this.keystream.buffer = undefined;
-    return this.#rollover;
-  }
-
-  /** @internal Counts an authenticated packet (RFC 3550 A.1 and A.8). */
+  /**
+   * @internal Counts an authenticated packet (RFC 3550 A.1 and A.8). A jump
+   * of the sequence number is taken as the sender restarting its numbering
+   * only when the next packet follows it; a lone stray packet (a late
+   * duplicate, a misdirected one) leaves the statistics alone.
+   */
   received(seq: number, timestamp: number, nowMs: number): void {
     if (!this.#started) {
       this.#started = true;
-      this.#baseSeq = seq;
-      this.#maxSeq = seq;
+      this.#restart(seq);
     } else {
-      const delta = (seq - this.#maxSeq + SEQ_MOD) % SEQ_MOD;
+      const delta = (seq - this.#maxSeq) & 0xffff;
       if (delta < MAX_DROPOUT) {
         if (seq < this.#maxSeq) this.#cycles += SEQ_MOD;
         this.#maxSeq = seq;
       } else if (delta <= SEQ_MOD - MAX_MISORDER) {
-        // The sender restarted its numbering: start counting afresh.
-        this.#baseSeq = seq;
-        this.#maxSeq = seq;
-        this.#cycles = 0;
-        this.#received = 0;
-        this.#expectedPrior = 0;
-        this.#receivedPrior = 0;
+        if (seq !== this.#badSeq) {
+          this.#badSeq = (seq + 1) & 0xffff;
+          return;
+        }
+        this.#restart(seq);
       }
+      // Anything else is a duplicate or reordered packet: counted, as A.1 does.
     }
     this.#received++;
-    const transit = (nowMs * this.#clockRate) / 1000 - timestamp;
-    if (!Number.isNaN(this.#lastTransit)) {
-      const d = Math.abs(transit - this.#lastTransit);
+    const arrival = (nowMs * this.#clockRate) / 1000;
+    if (!Number.isNaN(this.#lastArrival)) {
+      // A.8's transit difference; timestamps differ by their signed 32-bit distance, so their wrap is no jump.
+      const d = Math.abs(arrival - this.#lastArrival - ((timestamp - this.#lastTimestamp) | 0));
       this.#jitter += (d - this.#jitter) / 16;
     }
-    this.#lastTransit = transit;
+    this.#lastArrival = arrival;
+    this.#lastTimestamp = timestamp;
+  }
+
+  /** RFC 3550 A.1 init_seq: counting starts afresh at `seq`; the next packet's transit has nothing to compare with. */
+  #restart(seq: number): void {
+    this.#baseSeq = seq;
+    this.#maxSeq = seq;
+    this.#badSeq = SEQ_MOD + 1;
+    this.#cycles = 0;
+    this.#received = 0;
+    this.#expectedPrior = 0;
+    this.#receivedPrior = 0;
+    this.#reportedReceived = 0;
+    this.#lastArrival = Number.NaN;
   }
 
   /** A report block for this stream, or undefined if nothing arrived since the last one. */

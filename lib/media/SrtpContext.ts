@@ -1,6 +1,7 @@
 import { createCipheriv, type Cipher } from "node:crypto";
 import { Ghash } from "./Ghash.js";
 import { HmacSha1 } from "./HmacSha1.js";
+import type { ReplayWindow } from "./ReplayWindow.js";
 import type { RolloverCounter } from "./RolloverCounter.js";
 
 /** DTLS-SRTP protection profile ids (RFC 5764, RFC 7714), as werift reports them. */
@@ -13,6 +14,11 @@ export interface SrtpMasterKey {
   masterKey: Uint8Array;
   masterSalt: Uint8Array;
 }
+
+/** What `unprotect` returns for a packet that failed authentication. */
+export const SRTP_AUTH_FAILED = -1;
+/** What `unprotect` returns for an authentic packet its replay window has seen before. */
+export const SRTP_REPLAYED = -2;
 
 /** Largest RTP packet the context protects in place (header, payload and tag). */
 export const MAX_SRTP_PACKET = 1500;
@@ -119,9 +125,11 @@ export class SrtpContext {
 
   /**
    * Authenticates and decrypts packet[0, end) in place (`end` includes the
-   * tag). Returns the end of the plaintext payload, or -1 when the packet
-   * fails authentication; then the rollover state is left as it was. With
-   * `cache`, keystream for the stream's next packets is made ahead, as in `protect`.
+   * tag). Returns the end of the plaintext payload; SRTP_AUTH_FAILED when the
+   * packet fails authentication, or SRTP_REPLAYED when `replay` has seen its
+   * index (RFC 3711 §3.3.2); either way the packet is left encrypted and the
+   * rollover and replay state as they were. With `cache`, keystream for the
+   * stream's next packets is made ahead, as in `protect`.
    */
   unprotect(
     packet: Uint8Array,
@@ -129,9 +137,10 @@ export class SrtpContext {
     end: number,
     rollover: RolloverCounter,
     cache?: KeystreamCache,
+    replay?: ReplayWindow,
   ): number {
     const payloadEnd = end - this.tagLength;
-    if (payloadEnd < headerLength) return -1;
+    if (payloadEnd < headerLength) return SRTP_AUTH_FAILED;
     const seq = (packet[2]! << 8) | packet[3]!;
     const roc = rollover.estimate(seq);
     const base = this.#prepareKeystream(packet, roc, seq, this.#blocksFor(payloadEnd - headerLength), cache);
@@ -148,7 +157,9 @@ export class SrtpContext {
     }
     let diff = 0;
     for (let i = 0; i < this.tagLength; i++) diff |= expected[i]! ^ packet[payloadEnd + i]!;
-    if (diff !== 0) return -1;
+    if (diff !== 0) return SRTP_AUTH_FAILED;
+    // Checked once the packet is known authentic, so only a real replay is counted as one.
+    if (replay !== undefined && !replay.accept(roc * 0x10000 + seq)) return SRTP_REPLAYED;
     const ks = base + (ghash ? BLOCK : 0);
     for (let i = headerLength, k = ks; i < payloadEnd; i++, k++) packet[i] = packet[i]! ^ keystream[k]!;
     rollover.accept(seq, roc);
