@@ -18,7 +18,7 @@ export interface MediaOptions {
 /** Per-peer limits and timeouts. */
 export interface PeerLimits {
   sdp: SdpLimits;
-  /** Remote ICE candidates accepted per peer over its life. */
+  /** Remote ICE candidates accepted per ICE generation (the first offer, then each ICE restart). */
   maxIceCandidates: number;
   /** Audio tracks one peer may publish. */
   maxPublishedTracks: number;

@@ -35,8 +35,8 @@ export interface Application {
   close: () => Promise<void>;
 }
 
-/** Socket.IO payloads are SDP at most: a few tens of KB, not the 1 MB default. */
-const SOCKET_BUFFER_BYTES = 64 * 1024;
+/** Room for an SDP's JSON escaping (a CRLF line end becomes 4 bytes) and the frame around it. */
+const SOCKET_FRAME_HEADROOM_BYTES = 64 * 1024;
 /** Time for the SHUTTING_DOWN notice to reach clients before transports close. */
 const NOTICE_FLUSH_MS = 200;
 
@@ -78,7 +78,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   const httpServer = createServer(app);
   const io = new Server(httpServer, {
     cors: corsOptions,
-    maxHttpBufferSize: SOCKET_BUFFER_BYTES,
+    maxHttpBufferSize: socketBufferBytes(config.maxSdpBytes),
     serveClient: false,
     // Detect a dead client within ~15 s; the reconnect grace period starts then.
     pingInterval: 10_000,
@@ -105,6 +105,15 @@ export function createApplication(deps: ApplicationDeps): Application {
   return { app, httpServer, io, sfu, metrics, signaling, close };
 }
 
+/**
+ * Socket.IO's frame limit, above which it drops the socket without an ack.
+ * Twice MAX_SDP_BYTES plus headroom fits any SDP up to the limit, and well
+ * beyond it, so an oversized SDP is answered by the SDP check with BAD_REQUEST.
+ */
+export function socketBufferBytes(maxSdpBytes: number): number {
+  return 2 * maxSdpBytes + SOCKET_FRAME_HEADROOM_BYTES;
+}
+
 /** Forwarding in this thread, or spread over SFU_WORKERS worker threads. */
 function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
   const service: Omit<SfuServiceOptions, "logger"> = {
@@ -116,7 +125,11 @@ function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
       allowPrivateCandidates: config.allowPrivateCandidates,
     },
     limits: {
-      sdp: { maxBytes: config.maxSdpBytes, maxMediaSections: config.maxPeersPerRoom + 8 },
+      // A full room's every forwarded track, plus the client's own lines (and some it may offer and have rejected).
+      sdp: {
+        maxBytes: config.maxSdpBytes,
+        maxMediaSections: config.maxPeersPerRoom * config.maxPublishedTracks + 8,
+      },
       maxIceCandidates: 256,
       maxPublishedTracks: config.maxPublishedTracks,
       negotiationTimeoutMs: config.negotiationTimeoutMs,

@@ -56,6 +56,8 @@ const ipList = makeValidator<string[]>((value) => {
 const originList = makeValidator<"*" | string[]>((value) => {
   if (value.trim() === "*") return "*";
   const origins = splitList(value);
+  // An empty list would refuse every browser: almost certainly a mistake, so it stops start-up.
+  if (origins.length === 0) throw new EnvError("is empty: list the allowed origins, or * for any");
   for (const origin of origins) {
     if (!/^https?:\/\/[^\s/]+$/.test(origin))
       throw new EnvError(`"${origin}" is not an origin like https://host:port`);
@@ -77,11 +79,14 @@ const optionalPort = makeValidator<number>((value) => {
   return Number(value);
 });
 
-const positiveInt = (options: { default: number; desc: string; min?: number }) =>
+const positiveInt = (options: { default: number; desc: string; min?: number; max?: number }) =>
   makeValidator<number>((value) => {
     const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < (options.min ?? 1)) {
-      throw new EnvError(`"${value}" is not a whole number >= ${options.min ?? 1}`);
+    const min = options.min ?? 1;
+    const max = options.max ?? Number.MAX_SAFE_INTEGER;
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      const range = options.max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new EnvError(`"${value}" is not a whole number ${range}`);
     }
     return parsed;
   })({ default: options.default, desc: options.desc });
@@ -116,9 +121,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       NEGOTIATION_TIMEOUT_MS: positiveInt({ default: 10000, min: 100, desc: "bound on each SDP step" }),
       ICE_TIMEOUT_MS: positiveInt({ default: 30000, min: 100, desc: "ICE must connect within this" }),
       MAX_PUBLISHED_TRACKS: positiveInt({ default: 1, desc: "audio tracks one peer may publish" }),
-      MAX_SDP_BYTES: positiveInt({ default: 60000, min: 1024, desc: "largest accepted SDP" }),
+      // 100 peers' forwarded m-lines come to ~70 KB of SDP (~700 bytes each); 1 MiB bounds the socket buffer.
+      MAX_SDP_BYTES: positiveInt({ default: 131072, min: 1024, max: 1048576, desc: "largest accepted SDP" }),
       EVENT_RATE_LIMIT: positiveInt({ default: 50, desc: "signaling events per second per socket" }),
-      SHUTDOWN_TIMEOUT_MS: positiveInt({ default: 8000, min: 100, desc: "hard limit on graceful shutdown" }),
+      // PROTOCOL §10: the process exits within 10 s of SIGTERM, logs flushed.
+      SHUTDOWN_TIMEOUT_MS: positiveInt({
+        default: 8000,
+        min: 100,
+        max: 9000,
+        desc: "hard limit on graceful shutdown",
+      }),
       SFU_WORKERS: positiveInt({ default: 0, min: 0, desc: "forwarding worker threads; 0 = main thread" }),
     },
     { reporter: throwFirstError },

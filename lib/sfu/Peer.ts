@@ -9,13 +9,13 @@ import {
   useSdesMid,
   type MediaStreamTrack,
 } from "werift";
-import { SfuError } from "../errors.js";
+import { BadRequestError, SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { AudioForwarder } from "./AudioForwarder.js";
-import { isPrivateAddress, parseCandidate } from "./candidate.js";
+import { bundleMid, iceUfrag, isPrivateAddress, parseCandidate } from "./candidate.js";
 import { ForwardedTrack } from "./ForwardedTrack.js";
 import { Negotiator } from "./Negotiator.js";
 import { checkSdp } from "./sdp.js";
@@ -84,7 +84,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   #attached = true;
   #closed = false;
   #everConnected = false;
+  /** Remote candidates of the current ICE generation (the client's current ufrag). */
   #remoteCandidates = 0;
+  #remoteUfrag: string | undefined;
+  /** Client offers being applied: candidates wait for them, as they may belong to a new ICE generation. */
+  #offersInFlight = 0;
+  readonly #heldCandidates: string[] = [];
   #graceTimer: NodeJS.Timeout | undefined;
   #iceTimer: NodeJS.Timeout | undefined;
 
@@ -139,7 +144,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (checked.rejectedMids.length > 0) {
       this.#logger.info("rejecting non-audio m-sections", { mids: checked.rejectedMids });
     }
-    const answer = await this.#negotiator.handleOffer(checked.sdp);
+    this.#startIceGeneration(checked.sdp);
+    this.#offersInFlight++;
+    let answer: SessionDescription;
+    try {
+      answer = await this.#negotiator.handleOffer(checked.sdp);
+    } finally {
+      this.#offersInFlight--;
+      this.#releaseHeldCandidates();
+    }
     // Subscribing a closed peer would leave its tracks in other peers' forwarders.
     this.#assertOpen();
     this.#syncPublications();
@@ -159,13 +172,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     await this.#negotiator.handleAnswer(checked.sdp);
   }
 
-  /** Adds a trickled client candidate; `""` marks end-of-candidates. */
+  /**
+   * Adds a trickled client candidate; `""` marks end-of-candidates. Everything
+   * is bundled on one ICE transport, so the candidate's sdpMid, sdpMLineIndex
+   * and usernameFragment are not needed: it goes to the bundle transport, like
+   * Pion does. One that arrives before its offer is applied waits for it.
+   */
   async addIceCandidate(candidate: IceCandidate): Promise<void> {
     this.#assertOpen();
     if (candidate.candidate === "") return;
     const parsed = parseCandidate(candidate.candidate);
     if (++this.#remoteCandidates > this.#options.limits.maxIceCandidates) {
-      throw new SfuError("RATE_LIMITED", "too many ICE candidates for this session");
+      throw new SfuError("RATE_LIMITED", "too many ICE candidates for this ICE generation");
     }
     if (!this.#options.media.allowPrivateCandidates && isPrivateAddress(parsed.address)) {
       this.#logger.debug("ignoring a private candidate", { address: parsed.address });
@@ -173,11 +191,40 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     // The SFU only gathers UDP; a TCP candidate could never pair.
     if (parsed.transport !== "udp") return;
-    await this.#pc.addIceCandidate({
-      candidate: candidate.candidate,
-      sdpMid: candidate.sdpMid ?? undefined,
-      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
-    });
+    if (this.#offersInFlight > 0 || !this.#pc.remoteDescription) {
+      this.#heldCandidates.push(candidate.candidate);
+      return;
+    }
+    await this.#applyCandidate(candidate.candidate);
+  }
+
+  async #applyCandidate(line: string): Promise<void> {
+    const remote = this.#pc.remoteDescription;
+    const sdpMid = remote ? bundleMid(remote.sdp) : undefined;
+    if (sdpMid === undefined) throw new BadRequestError("the session has no media section for a candidate");
+    try {
+      await this.#pc.addIceCandidate({ candidate: line, sdpMid });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new BadRequestError(`the candidate could not be added: ${reason}`, { cause: error });
+    }
+  }
+
+  #releaseHeldCandidates(): void {
+    if (this.#offersInFlight > 0 || this.#closed || !this.#pc.remoteDescription) return;
+    for (const line of this.#heldCandidates.splice(0)) {
+      this.#applyCandidate(line).catch((error: unknown) =>
+        this.#logger.debug("dropping a held candidate", { error }),
+      );
+    }
+  }
+
+  /** A new remote ufrag is a new ICE generation (an ICE restart): its candidates are counted afresh. */
+  #startIceGeneration(sdp: string): void {
+    const ufrag = iceUfrag(sdp);
+    if (ufrag === this.#remoteUfrag) return;
+    this.#remoteUfrag = ufrag;
+    this.#remoteCandidates = 0;
   }
 
   /** Starts forwarding another participant's track to this peer. */
@@ -274,6 +321,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     this.#subscriptions.clear();
     this.#pendingSources.clear();
+    this.#heldCandidates.length = 0;
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", { reason, hostileDatagramsDropped: this.#datagramGuard.dropped });
     this.emit("close", reason);

@@ -108,3 +108,24 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 6) return address.includes("%") || PRIVATE_RANGES.check(address, "ipv6");
   return true;
 }
+
+/**
+ * The mid that carries a bundled session's one ICE transport: the first mid
+ * of the BUNDLE group, or the first live m-section's mid without one.
+ */
+export function bundleMid(sdp: string): string | undefined {
+  const lines = sdp.split(/\r?\n/);
+  const group = lines.find((l) => l.startsWith("a=group:BUNDLE "))?.split(" ")[1];
+  if (group) return group;
+  let live = false;
+  for (const line of lines) {
+    if (line.startsWith("m=")) live = line.split(" ")[1] !== "0";
+    else if (live && line.startsWith("a=mid:")) return line.slice("a=mid:".length);
+  }
+  return undefined;
+}
+
+/** The remote ICE username fragment of a description: it changes with every ICE restart. */
+export function iceUfrag(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}

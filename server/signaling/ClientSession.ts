@@ -16,6 +16,7 @@ export class ClientSession {
   #logger: Logger;
   #peer: PeerSession | undefined;
   #unbinders: Array<() => void> = [];
+  #afterAck: Array<() => void> = [];
 
   constructor(options: { socket: SfuSocket; eventRateLimit: number; logger: Logger }) {
     this.socket = options.socket;
@@ -48,6 +49,16 @@ export class ClientSession {
     for (const unbind of this.#unbinders.splice(0)) unbind();
     this.#peer = undefined;
     return peer;
+  }
+
+  /** Runs `task` once the ack of the event being handled has gone out. */
+  afterAck(task: () => void): void {
+    this.#afterAck.push(task);
+  }
+
+  /** Called by the namespace right after it sent an ack (or the error in its place). */
+  acknowledged(): void {
+    for (const task of this.#afterAck.splice(0)) task();
   }
 
   sendError(error: ErrorMessage): void {

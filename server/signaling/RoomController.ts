@@ -72,7 +72,13 @@ export class RoomController {
     }
     session.bind(peer);
     sessions.assign(peer.id, session);
-    if (resumed) peer.attach();
+    if (resumed) {
+      const resumedPeer = peer;
+      // The client learns it resumed (joined, then the ack) before the SFU's offer it missed comes again.
+      session.afterAck(() => {
+        if (session.peer === resumedPeer && !resumedPeer.closed) resumedPeer.attach();
+      });
+    }
 
     const room = sfu.getRoom(peer.roomId);
     const joined: JoinedMessage = {

@@ -4,7 +4,8 @@ import { SfuError } from "../../lib/errors.js";
 /**
  * Verifies join tokens (PROTOCOL §7): an HS256 JWT signed with
  * JOIN_TOKEN_SECRET, unexpired, whose `room` is the roomId (or "*") and whose
- * `sub` is the userId. Without a secret every join is allowed.
+ * `sub` is the userId. Without a secret every join is allowed. A token
+ * without `exp` is refused: a join token must not be valid forever.
  */
 export class JoinAuthorizer {
   readonly #key: Uint8Array | undefined;
@@ -27,9 +28,7 @@ export class JoinAuthorizer {
         requiredClaims: ["exp"],
       }));
     } catch (error) {
-      const reason =
-        error instanceof joseErrors.JWTExpired ? "the join token has expired" : "the join token is invalid";
-      throw new SfuError("UNAUTHORIZED", reason);
+      throw new SfuError("UNAUTHORIZED", rejection(error));
     }
     if (claims.room !== request.roomId && claims.room !== "*") {
       throw new SfuError("UNAUTHORIZED", "the join token is not valid for this room");
@@ -37,4 +36,17 @@ export class JoinAuthorizer {
     if (claims.sub !== request.userId)
       throw new SfuError("UNAUTHORIZED", "the join token is for another user");
   }
+}
+
+/** Why jose refused a token, in words a client developer can act on. */
+function rejection(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "the join token has expired";
+  if (
+    error instanceof joseErrors.JWTClaimValidationFailed &&
+    error.claim === "exp" &&
+    error.reason === "missing"
+  ) {
+    return "the join token lacks an `exp` claim; join tokens must expire";
+  }
+  return "the join token is invalid";
 }

@@ -134,6 +134,7 @@ export class SignalingNamespace {
     this.#options.metrics.signalingEvents.inc({ event, result: result.ok ? "ok" : result.error.code });
     if (ack) ack(result);
     else if (!result.ok) session.sendError({ ...result.error, event });
+    session.acknowledged();
   }
 
   #toErrorPayload(error: unknown, session: ClientSession, event: string): ErrorPayload {

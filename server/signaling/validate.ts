@@ -2,26 +2,32 @@ import { z } from "zod";
 import { BadRequestError } from "../../lib/errors.js";
 import type { IceCandidate, JoinMessage, LeaveMessage, SessionDescription } from "../../lib/protocol.js";
 
+// A schema-level error would also replace the message of every check without its own: each check names its rule.
+const text = () => z.string({ error: "must be a string" });
+
 // PROTOCOL §2: 1-128 characters, no whitespace or control characters.
-const identifier = z
-  .string({ error: "must be a string" })
+const identifier = text()
   .min(1, "must not be empty")
   .max(128, "must be at most 128 characters")
   .regex(/^[^\s\p{Cc}]+$/u, "must not contain whitespace or control characters");
 
-const displayName = z
-  .string({ error: "must be a string" })
+const displayName = text()
   .max(128, "must be at most 128 characters")
   .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
 
-const secret = (max: number) => z.string({ error: "must be a string" }).min(1).max(max);
+/** An optional join field: null counts as absent (PROTOCOL §11). */
+const optional = <T>(schema: z.ZodType<T>) => schema.nullish().transform((value) => value ?? undefined);
+
+/** A token: empty counts as absent, so an empty resumeToken starts a new session (PROTOCOL §6, §11). */
+const secret = (max: number) =>
+  optional(text().max(max, `must be at most ${max} characters`)).transform((value) => value || undefined);
 
 const joinSchema = z.object({
   roomId: identifier,
   userId: identifier,
-  displayName: displayName.optional(),
-  token: secret(4096).optional(),
-  resumeToken: secret(256).optional(),
+  displayName: optional(displayName),
+  token: secret(4096),
+  resumeToken: secret(256),
 });
 
 const leaveSchema = z.object({ roomId: identifier });
@@ -29,14 +35,19 @@ const leaveSchema = z.object({ roomId: identifier });
 const descriptionSchema = (type: "offer" | "answer", maxSdpBytes: number) =>
   z.object({
     type: z.literal(type, { error: `must be "${type}"` }),
-    sdp: z.string({ error: "must be a string" }).min(1, "must not be empty").max(maxSdpBytes, "is too large"),
+    sdp: text().min(1, "must not be empty").max(maxSdpBytes, `is larger than ${maxSdpBytes} bytes`),
   });
 
 const candidateSchema = z.object({
-  candidate: z.string({ error: "must be a string" }).max(1024, "is too long"),
-  sdpMid: z.string().max(32).nullable().optional(),
-  sdpMLineIndex: z.number().int().min(0).max(1023).nullable().optional(),
-  usernameFragment: z.string().max(256).nullable().optional(),
+  candidate: text().max(1024, "must be at most 1024 characters"),
+  sdpMid: text().max(32, "must be at most 32 characters").nullish(),
+  sdpMLineIndex: z
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(0, "must be between 0 and 1023")
+    .max(1023, "must be between 0 and 1023")
+    .nullish(),
+  usernameFragment: text().max(256, "must be at most 256 characters").nullish(),
 });
 
 /** Parses every client payload; each failure is a BAD_REQUEST naming the field. */
@@ -74,7 +85,8 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     throw new BadRequestError("payload must be an object");
   }
-  const result = schema.safeParse(payload);
+  // With the input in each issue, a missing field (undefined) can be told from a wrong one.
+  const result = schema.safeParse(payload, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue?.path.join(".") || "payload";

@@ -15,6 +15,8 @@ describe("configuration from the environment", () => {
       joinTokenSecret: undefined,
       adminToken: undefined,
       icePortRange: undefined,
+      maxSdpBytes: 131072,
+      shutdownTimeoutMs: 8000,
     });
     expect(config.stunServers).to.deep.equal([{ urls: "stun:stun.l.google.com:19302" }]);
     expect(config.iceAdvertiseIps).to.deep.equal([]);
@@ -52,6 +54,9 @@ describe("configuration from the environment", () => {
     [{ ICE_UDP_PORT_MIN: "40000" }, "ICE_UDP_PORT_MAX"],
     [{ ICE_UDP_PORT_MIN: "40100", ICE_UDP_PORT_MAX: "40000" }, "ICE_UDP_PORT_MIN"],
     [{ CORS_ORIGINS: "not a url" }, "CORS_ORIGINS"],
+    [{ CORS_ORIGINS: " , " }, "CORS_ORIGINS"],
+    [{ SHUTDOWN_TIMEOUT_MS: "9001" }, "SHUTDOWN_TIMEOUT_MS"],
+    [{ MAX_SDP_BYTES: "1048577" }, "MAX_SDP_BYTES"],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
@@ -61,6 +66,26 @@ describe("configuration from the environment", () => {
         .that.includes(variable);
     });
   }
+
+  it("refuses an empty CORS_ORIGINS, which would refuse every browser, saying what to write instead", () => {
+    expect(() => loadConfig({ CORS_ORIGINS: "" }))
+      .to.throw(ConfigError)
+      .with.property("message", "CORS_ORIGINS: is empty: list the allowed origins, or * for any");
+  });
+
+  it("bounds SHUTDOWN_TIMEOUT_MS at 9000 so that the SFU exits within 10 s of SIGTERM (PROTOCOL §10)", () => {
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: "9000" }).shutdownTimeoutMs).to.equal(9000);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: "60000" }))
+      .to.throw(ConfigError)
+      .with.property("message", 'SHUTDOWN_TIMEOUT_MS: "60000" is not a whole number from 100 to 9000');
+  });
+
+  it("bounds MAX_SDP_BYTES at 1 MiB", () => {
+    expect(loadConfig({ MAX_SDP_BYTES: "1048576" }).maxSdpBytes).to.equal(1048576);
+    expect(() => loadConfig({ MAX_SDP_BYTES: "2000000" }))
+      .to.throw(ConfigError)
+      .with.property("message", 'MAX_SDP_BYTES: "2000000" is not a whole number from 1024 to 1048576');
+  });
 
   it("stops the server at start-up with one line naming the variable and a non-zero exit", function () {
     this.timeout(30_000);
@@ -73,5 +98,18 @@ describe("configuration from the environment", () => {
     const lines = result.stderr.trim().split("\n");
     expect(lines).to.have.length(1);
     expect(lines[0]).to.match(/^configuration error: PORT: /);
+  });
+
+  it("stops the server at start-up with one line when CORS_ORIGINS is empty", function () {
+    this.timeout(30_000);
+    const result = spawnSync(process.execPath, ["--import", "tsx", "server/index.ts"], {
+      env: { ...process.env, CORS_ORIGINS: "" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).to.equal(1);
+    expect(result.stderr.trim().split("\n")).to.deep.equal([
+      "configuration error: CORS_ORIGINS: is empty: list the allowed origins, or * for any",
+    ]);
   });
 });

@@ -111,16 +111,29 @@ describe("access control: join tokens and the admin bearer", function () {
         continue;
       }
       if (ack.ok) unauthorizedJoins++;
-      // An empty or oversized token fails validation before it is checked.
-      else
-        expect(ack.error.code, name).to.equal(
-          ["empty", "huge"].includes(name) ? "BAD_REQUEST" : "UNAUTHORIZED",
-        );
+      // An oversized token fails validation before it is checked; an empty one counts as none.
+      else expect(ack.error.code, name).to.equal(name === "huge" ? "BAD_REQUEST" : "UNAUTHORIZED");
       expect(await roomIds(), `${name} created a room`).to.not.include(roomId);
       client.close();
     }
     console.log(`      ${outcomes.join("; ")}`);
     expect(unauthorizedJoins, "unauthorized joins").to.equal(0);
+  });
+
+  it("tells a client why its token was refused: missing, lacking exp, expired", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const client = await connect();
+    const cases: Array<[string | undefined, string]> = [
+      [undefined, "a join token is required"],
+      ["", "a join token is required"],
+      [await token("r", "u1", { exp: null }), "the join token lacks an `exp` claim; join tokens must expire"],
+      [await token("r", "u1", { exp: now - 60 }), "the join token has expired"],
+      ["not.a.jwt", "the join token is invalid"],
+    ];
+    for (const [jwt, message] of cases) {
+      const ack = await client.request("join", { roomId: "r", userId: "u1", token: jwt });
+      expect(ack, String(jwt)).to.deep.equal({ ok: false, error: { code: "UNAUTHORIZED", message } });
+    }
   });
 
   it("does not let a resumeToken stand in for the join token", async () => {

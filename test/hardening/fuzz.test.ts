@@ -255,13 +255,24 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     }
   });
 
-  it("disconnects only the socket that sends a frame over 64 KiB", async () => {
+  it("answers an SDP over MAX_SDP_BYTES with BAD_REQUEST, and disconnects only a socket whose frame is over its buffer", async () => {
     const big = new SignalingClient(server.url);
     const other = new SignalingClient(server.url);
     try {
       await Promise.all([big.connected(), other.connected()]);
+      // Over MAX_SDP_BYTES but well inside the socket buffer: the SDP check answers.
+      const oversized = await big.request("offer", {
+        type: "offer",
+        sdp: "v=0\r\n" + "a=x\r\n".repeat(14_000),
+      });
+      expect(oversized).to.deep.equal({
+        ok: false,
+        error: { code: "BAD_REQUEST", message: `sdp is larger than ${MAX_SDP_BYTES} bytes` },
+      });
+      expect(big.socket.connected).to.equal(true);
       const reason = new Promise<string>((resolve) => big.socket.once("disconnect", resolve));
-      big.socket.emit("offer", { type: "offer", sdp: "v=0\r\n" + "a=x\r\n".repeat(14_000) });
+      // 2 × 30,000 + 64 KiB is 125,536 bytes; this frame is over 280,000.
+      big.socket.emit("offer", { type: "offer", sdp: "v=0\r\n" + "a=x\r\n".repeat(40_000) });
       expect(await reason).to.be.a("string");
       const ack = await other.request("leave", { roomId: "r" });
       expect(ack).to.deep.include({ ok: false });

@@ -21,7 +21,7 @@ export interface FuzzSeeds {
   answer: string;
 }
 
-/** Largest string the fuzzer sends: a whole frame must stay under the SFU's 64 KiB socket buffer. */
+/** Largest string the fuzzer sends: a whole frame must stay under {@link MAX_FRAME}. */
 const HUGE = 50_000;
 const CONTROL = "\u0000\u0001\u0007\b\t\n\u000b\f\r\u001b\u007f";
 const ODD = "äöü€😀\u200b\u202e\ufeff\ud800<>&\"'`\\/%$#@!{}[]";
@@ -114,14 +114,15 @@ function joinCase(rng: Prng): FuzzCase {
 /** The join rules (PROTOCOL §2, §3) applied to a payload as it will look after JSON. */
 function invalidJoin(payload: Record<string, unknown>): boolean {
   const wire = (value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value);
+  // null is absent, and an empty token or resumeToken is none (PROTOCOL §11).
   const optional = (value: unknown, ok: (text: string) => boolean) =>
-    value !== undefined && (typeof wire(value) !== "string" || !ok(value as string));
+    wire(value) !== undefined && wire(value) !== null && (typeof value !== "string" || !ok(value));
   return (
     badIdentifier(payload.roomId) ||
     badIdentifier(payload.userId) ||
     optional(payload.displayName, (t) => t.length <= 128 && !/\p{Cc}/u.test(t)) ||
-    optional(payload.token, (t) => t.length >= 1 && t.length <= 4096) ||
-    optional(payload.resumeToken, (t) => t.length >= 1 && t.length <= 256)
+    optional(payload.token, (t) => t.length <= 4096) ||
+    optional(payload.resumeToken, (t) => t.length <= 256)
   );
 }
 
@@ -183,8 +184,32 @@ export function candidateLine(rng: Prng): string {
   return rng.chance(0.05) ? line + rng.string(rng.int(1, 10), CONTROL) : line;
 }
 
+/**
+ * How clients address a candidate: not at all, with nulls, or with a mid or
+ * index the SFU never saw. All are valid: the SFU bundles everything.
+ */
+const ADDRESSING: Array<Record<string, unknown>> = [
+  {},
+  { sdpMid: null, sdpMLineIndex: null },
+  { sdpMid: "unknown" },
+  { sdpMid: "5" },
+  { sdpMLineIndex: 9 },
+  { sdpMLineIndex: 1023 },
+  { sdpMid: "x", sdpMLineIndex: 3, usernameFragment: "stale" },
+];
+
 function iceCandidateCase(rng: Prng): FuzzCase {
-  const shape = rng.pick(["not-object", "binary", "line", "line", "line", "line", "fields", "end"] as const);
+  const shape = rng.pick([
+    "not-object",
+    "binary",
+    "line",
+    "line",
+    "line",
+    "line",
+    "fields",
+    "addressing",
+    "end",
+  ] as const);
   if (shape === "not-object")
     return { event: "ice-candidate", payload: notAnObject(rng), invalid: true, shape };
   if (shape === "binary") {
@@ -196,6 +221,11 @@ function iceCandidateCase(rng: Prng): FuzzCase {
     };
   }
   if (shape === "end") return { event: "ice-candidate", payload: { candidate: "" }, invalid: false, shape };
+  if (shape === "addressing") {
+    const ip = rng.pick(["203.0.113.7", "127.0.0.1", "2001:db8::1"]);
+    const candidate = `candidate:${rng.int(0, 1e9)} 1 udp ${rng.int(1, 2 ** 31)} ${ip} ${rng.int(1, 65535)} typ host`;
+    return { event: "ice-candidate", payload: { candidate, ...rng.pick(ADDRESSING) }, invalid: false, shape };
+  }
   const payload: Record<string, unknown> = { candidate: candidateLine(rng), sdpMid: "0", sdpMLineIndex: 0 };
   let invalid = false;
   if (shape === "fields") {
@@ -341,7 +371,10 @@ export function wireSize(payload: unknown): number {
   return Buffer.byteLength(json ?? "") + binary;
 }
 
-/** The largest frame the fuzzer sends: the SFU disconnects a socket whose frame exceeds 64 KiB. */
+/**
+ * The largest frame the fuzzer sends: the SFU disconnects a socket whose frame
+ * exceeds 2 × MAX_SDP_BYTES + 64 KiB (125,536 bytes at the fuzz's 30,000).
+ */
 export const MAX_FRAME = 60_000;
 
 /** The next fuzz case for `event`; `roomId` is the lane's room, if it is in one. */

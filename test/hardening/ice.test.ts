@@ -7,6 +7,7 @@ import { startServer, type TestServer } from "../helpers/server.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { closedOffer } from "../helpers/loopbackPeer.js";
+import { MediaClient } from "../helpers/MediaClient.js";
 
 /** A werift offer whose connection is closed at once: enough for the SFU to answer and gather. */
 async function offerSdp(): Promise<string> {
@@ -112,7 +113,7 @@ describe("ICE candidates the SFU gathers and accepts", function () {
     expect(kept(false)).to.deep.equal(["10.1.2.3", "::ffff:7f00:1", "host-1.local", "203.0.113.9"]);
   });
 
-  it("caps a session at 256 trickled candidates, counting the private ones it ignores", async () => {
+  it("caps an ICE generation at 256 trickled candidates, counting the private ones it ignores", async () => {
     const server = await startServer({ ALLOW_PRIVATE_CANDIDATES: "false", EVENT_RATE_LIMIT: "100000" });
     const client = new SignalingClient(server.url);
     try {
@@ -136,6 +137,35 @@ describe("ICE candidates the SFU gathers and accepts", function () {
       await waitFor(() => server.application.sfu.peerCount === 1);
     } finally {
       client.close();
+      await server.close();
+    }
+  });
+
+  it("counts candidates per ICE generation: after an ICE restart the client may trickle 256 again", async () => {
+    const server = await startServer({ EVENT_RATE_LIMIT: "100000" });
+    const client = await MediaClient.join(server.url, { roomId: "ice", userId: "u" });
+    try {
+      const trickle = async (generation: number, count: number) => {
+        const codes: string[] = [];
+        for (let n = 0; n < count; n++) {
+          const ack = await client.signaling.request("ice-candidate", {
+            candidate: `candidate:${generation}${n} 1 udp 2130706431 203.0.113.${n % 250} ${10_000 + n} typ host`,
+          });
+          codes.push(ack.ok ? "ok" : ack.error.code);
+        }
+        return codes;
+      };
+      const first = await trickle(1, 257);
+      expect(first.at(-1), "the first generation is capped").to.equal("RATE_LIMITED");
+      await client.offer({ iceRestart: true });
+      const second = await trickle(2, 250);
+      expect(
+        second.filter((c) => c !== "ok"),
+        "the new generation is not",
+      ).to.deep.equal([]);
+      expect(server.application.sfu.peerCount).to.equal(1);
+    } finally {
+      await client.close();
       await server.close();
     }
   });

@@ -43,24 +43,55 @@ describe("signaling acks and errors", function () {
     ["room", "payload must be an object"],
     [{ userId: "u" }, "roomId is required"],
     [{ roomId: "r" }, "userId is required"],
-    [{ roomId: 5, userId: "u" }, "roomId"],
-    [{ roomId: "", userId: "u" }, "roomId"],
-    [{ roomId: "a b", userId: "u" }, "roomId"],
-    [{ roomId: "r", userId: "x".repeat(129) }, "userId"],
-    [{ roomId: "r", userId: "u\u0000" }, "userId"],
-    [{ roomId: "r", userId: "u", displayName: "y".repeat(200) }, "displayName"],
+    [{ roomId: 5, userId: "u" }, "roomId must be a string"],
+    [{ roomId: null, userId: "u" }, "roomId must be a string"],
+    [{ roomId: "", userId: "u" }, "roomId must not be empty"],
+    [{ roomId: "a b", userId: "u" }, "roomId must not contain whitespace or control characters"],
+    [{ roomId: "r", userId: "x".repeat(129) }, "userId must be at most 128 characters"],
+    [{ roomId: "r", userId: "u\u0000" }, "userId must not contain whitespace or control characters"],
+    [
+      { roomId: "r", userId: "u", displayName: "y".repeat(200) },
+      "displayName must be at most 128 characters",
+    ],
+    [{ roomId: "r", userId: "u", displayName: 5 }, "displayName must be a string"],
+    [{ roomId: "r", userId: "u", token: ["t"] }, "token must be a string"],
+    [{ roomId: "r", userId: "u", token: "t".repeat(4097) }, "token must be at most 4096 characters"],
+    [{ roomId: "r", userId: "u", resumeToken: 5 }, "resumeToken must be a string"],
+    [
+      { roomId: "r", userId: "u", resumeToken: "t".repeat(257) },
+      "resumeToken must be at most 256 characters",
+    ],
   ];
   for (const [payload, message] of badJoins) {
-    it(`refuses join ${JSON.stringify(payload)?.slice(0, 40)} with BAD_REQUEST and creates nothing`, async () => {
+    it(`refuses join ${JSON.stringify(payload)?.slice(0, 70)} with BAD_REQUEST and creates nothing`, async () => {
       const client = await connect();
       const ack = await client.request("join", payload);
       expect(ack.ok).to.equal(false);
       if (ack.ok) return;
-      expect(ack.error.code).to.equal("BAD_REQUEST");
-      expect(ack.error.message).to.include(message);
+      expect(ack.error).to.deep.equal({ code: "BAD_REQUEST", message });
       expect(server.application.sfu.rooms).to.be.empty;
     });
   }
+
+  it("treats null optional join fields as absent, and an empty resumeToken or token as none", async () => {
+    const client = await connect();
+    const shapes = [
+      { resumeToken: "" },
+      { resumeToken: null },
+      { displayName: null },
+      { token: "" },
+      { token: null },
+      { displayName: null, token: null, resumeToken: null },
+    ];
+    for (const shape of shapes) {
+      const ack = await client.request("join", { roomId: "optional", userId: "u", ...shape });
+      expect(ack.ok, JSON.stringify(shape)).to.equal(true);
+      const joined = (ack as unknown as { joined: Record<string, unknown> }).joined;
+      expect(joined).to.include({ roomId: "optional", userId: "u", resumed: false });
+      expect(await client.request("leave", { roomId: "optional" })).to.deep.equal({ ok: true });
+    }
+    expect(server.application.sfu.peerCount).to.equal(0);
+  });
 
   it("answers NOT_JOINED for media events and leave before join", async () => {
     const client = await connect();

@@ -1,5 +1,7 @@
 import { expect } from "chai";
+import type { Socket } from "socket.io-client";
 import { useSfu } from "../helpers/fixture.js";
+import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 // The same sessions with forwarding in the main thread and in worker threads, where every step crosses threads.
@@ -78,6 +80,35 @@ for (const workers of ["0", "2"]) {
       await sleep(2000);
       expect(alice.signaling.events("user-left")).to.be.empty;
       expect(alice.signaling.events("user-joined").map((m) => m.userId)).to.deep.equal(["bob"]);
+    });
+
+    it("on resume sends joined and the join ack before the SFU offer the client had missed", async () => {
+      const alice = await join("order", "alice");
+      alice.holdOffers = true;
+      await join("order", "bob");
+      await waitFor(() => alice.heldOffers.length > 0, 10_000, "the SFU's offer to alice");
+      alice.signaling.close();
+      await sleep(300);
+
+      const back = new SignalingClient(sfu.server.url);
+      try {
+        await back.connected();
+        const order: string[] = [];
+        back.socket.onAny((event: string) => order.push(event));
+        const resume = { roomId: "order", userId: "alice", resumeToken: alice.joined!.resumeToken };
+        // The ack callback runs as its packet arrives, so the order seen here is the order on the wire.
+        (back.socket as unknown as Socket).emit("join", resume, (ack: { ok: boolean }) =>
+          order.push(ack.ok ? "ack" : "refused"),
+        );
+        await waitFor(() => order.includes("offer"), 10_000, "the offer again");
+        expect(order.filter((e) => ["joined", "ack", "refused", "offer"].includes(e))).to.deep.equal([
+          "joined",
+          "ack",
+          "offer",
+        ]);
+      } finally {
+        back.close();
+      }
     });
 
     it("treats a wrong resume token as a new session", async () => {
