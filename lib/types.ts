@@ -57,6 +57,9 @@ export interface TrackSnapshot {
   packetsReceived: number;
   packetsForwarded: number;
   bytesForwarded: number;
+  /** Publisher's packets dropped on the SFU's receive path: failed SRTP authentication, and replays (RFC 3711 §3.3.2). */
+  srtpAuthFailures: number;
+  srtpReplaysDropped: number;
 }
 
 export interface RoomSnapshot {

@@ -115,6 +115,8 @@ export class AudioForwarder {
       packetsReceived: this.packetsReceived,
       packetsForwarded: this.packetsForwarded,
       bytesForwarded: this.bytesForwarded,
+      srtpAuthFailures: this.#stream?.authFailures ?? 0,
+      srtpReplaysDropped: this.#stream?.replaysDropped ?? 0,
     };
   }
 

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { TrackSnapshot } from "../../lib/types.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -57,6 +58,48 @@ describe("the SFU's own forwarding path with werift peers", function () {
       const remoteInbound = [...report.values()].filter((s) => s.type === "remote-inbound-rtp");
       expect(remoteInbound, `${client.options.userId} got receiver reports`).to.have.length(1);
     }
+  });
+
+  it("drops a replayed SRTP packet, forwards nothing for it and counts it on /debug/tracks", async () => {
+    for (const userId of ["alice", "bob"]) {
+      clients.push(await MediaClient.join(server.url, { roomId: "replay", userId }));
+    }
+    const [alice, bob] = clients as [MediaClient, MediaClient];
+    // Keep what alice's ICE connection sends: her SRTP packets, as they went to the SFU.
+    const connection = alice.pc.dtlsTransports[0]!.iceTransport.connection;
+    const sent: Buffer[] = [];
+    const send = connection.send.bind(connection);
+    connection.send = (data: Buffer) => {
+      // RTP (RFC 5761 §4): version 2, and a second byte outside RTCP's 192-223.
+      const rtp = data.length > 12 && data[0]! >> 6 === 2 && (data[1]! < 192 || data[1]! > 223);
+      if (rtp) sent.push(Buffer.from(data));
+      return send(data);
+    };
+    alice.startSending();
+    await bob.waitForPackets(alice.peerId, 50);
+    alice.stopSending();
+    await sleep(300);
+    const heard = bob.packetsFrom(alice.peerId);
+
+    // The same packets again, from alice's own address: an attacker on her path could do this.
+    for (const datagram of [sent.at(-1)!, sent.at(-1)!, sent.at(-5)!]) await send(datagram);
+    const tracks = async () => {
+      const response = await fetch(`${server.url}/debug/tracks`);
+      const body = (await response.json()) as { tracks: TrackSnapshot[] };
+      return body.tracks.find((t) => t.peerId === alice.peerId)!;
+    };
+    const track = await waitFor(
+      async () => {
+        const snapshot = await tracks();
+        return snapshot.srtpReplaysDropped === 3 && snapshot;
+      },
+      2000,
+      "three replays counted",
+    );
+    expect(track.srtpAuthFailures).to.equal(0);
+    await sleep(300);
+    expect(bob.packetsFrom(alice.peerId), "packets bob heard after the replays").to.equal(heard);
+    expect(bob.stats(alice.peerId)!.corrupt).to.equal(0);
   });
 
   it("keeps the counters the metrics read in step with what receivers got", async () => {
