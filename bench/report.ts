@@ -627,22 +627,24 @@ server.
 - Server, load clients and anything else running share one 2-core machine; p99
   latency in particular moves with other load (see "other CPU"), so compare the
   two targets within one run rather than across runs.
-- Both targets' CPU per packet moves between runs: in four full runs of the same
-  forwarding code the naive relay read 60.7, 54.7, 40.7 and 50.0 µs at 1x5 (the
-  SFU 24.0, 25.3, 20.0 and 20.7) and 26.3, 24.0, 24.1 and 25.8 µs at 1x15 (the
-  SFU 10.3, 7.9, 7.9 and 9.9). A ratio from one run carries that spread.
+- Both targets' CPU per packet moves between runs: in five full runs the naive
+  relay read 60.7, 54.7, 40.7, 50.0 and 54.0 µs at 1x5 (the SFU 24.0, 25.3,
+  20.0, 20.7 and 26.7) and 26.3, 24.0, 24.1, 25.8 and 28.8 µs at 1x15 (the SFU
+  10.3, 7.9, 7.9, 9.9 and 9.0). A ratio from one run carries that spread.
 - **Small rooms stay near half the naive relay's CPU per packet.** Over those
-  four runs the SFU used 0.26–0.45 of the naive relay's CPU per packet from 1x10
-  up (a third or less in 6 of the 16 scenario runs) and 0.34–0.49 at 1x5 and
+  five runs the SFU used 0.26–0.45 of the naive relay's CPU per packet from 1x10
+  up (a third or less in 7 of the 20 scenario runs) and 0.34–0.59 at 1x5 and
   4x5. Small rooms are priced by wake-ups, which every Node forwarder pays: at
-  1x5 the bare forwarder of "Node's UDP floor" cost 22.7, 16.7, 15.3 and 16.0 µs
-  per packet, against a third of the naive relay of 20.2, 18.2, 13.6 and 16.7
-  µs, so a forwarder with no WebRTC at all came within 1.5 µs of that mark or
-  went over it. The SFU's idle timers and five silent connections add about 4 µs
-  per packet at that rate (the idle and silent rows). At 4x5 a third of the
-  naive relay left 1.7–6.5 µs per packet above the floor; the SFU sat 6.2–8.4 µs
-  above it, about 2 of them idle and connection upkeep, the rest SRTP both ways,
-  RTCP and header writing for 1,000 received datagrams a second.
+  1x5 the bare forwarder of "Node's UDP floor" cost 22.7, 16.7, 15.3, 16.0 and
+  20.7 µs per packet, against a third of the naive relay of 20.2, 18.2, 13.6,
+  16.7 and 18.0 µs, so a forwarder with no WebRTC at all came within 1.5 µs of
+  that mark or went over it. The SFU's idle timers and five silent connections
+  add 4–8 µs per packet at that rate (the idle and silent rows). At 4x5 a third
+  of the naive relay left 1.7–6.5 µs per packet above the floor; the SFU sat
+  6.2–8.4 µs above it (17.0 in one run, in which the load clients too cost
+  nearly twice their usual CPU per packet), 2–3.5 of them idle and connection
+  upkeep, the rest SRTP both ways, RTCP and header writing for 1,000 received
+  datagrams a second.
 - Loopback only: no loss, jitter or NIC cost. The clients are werift peers, not
   browsers (no Opus encoder, no jitter buffer).
 - Latency is stamped when a client's event loop handles the packet, so it
@@ -666,8 +668,9 @@ own (\`lib/media\`), keyed from the SRTP keys werift negotiated
 
 - **Receive.** For a published track whose SSRC the publisher signalled,
   \`MediaTransport\` takes its datagrams off the ICE connection's data event
-  before werift sees them; \`SrtpContext\` authenticates and decrypts in place and
-  \`readRtp\` fills one reused view. No werift decrypt, parse, routing, clone or
+  before werift sees them; \`SrtpContext\` authenticates, drops replays (a
+  128-packet window, RFC 3711 §3.3.2) and decrypts in place, and \`readRtp\`
+  fills one reused view. No werift decrypt, parse, routing, clone or
   event dispatch per packet. The SFU sends the RTCP receiver reports for these
   streams itself (RFC 3550 statistics), and drops incoming receiver reports (the
   clients' view of what the SFU sends) unread. Everything else — DTLS, sender
@@ -710,8 +713,10 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   datagram wakes an idle client process. Small rooms (1x5) are dominated by such
   per-wake-up costs, not by per-packet work: at 1x5 the server receives 250
   datagrams a second and sleeps between almost every two. Holding a connection
-  costs the SFU about 0.25–0.65 ms of CPU per second in the last four full runs (the
-  silent-connection rows).
+  costs the SFU about 0.25–0.65 ms of CPU per second in most scenarios of the
+  last five full runs, up to 1.07 at 1x5 (the silent-connection rows); a silent
+  connection exchanges under one datagram a second with its client, the ICE
+  consent checks (25 silent connections: about 20 datagrams a second in all).
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
 - **RSS per peer** is read without forcing a garbage collection, so it counts
