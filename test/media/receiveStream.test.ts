@@ -1,7 +1,8 @@
 import { expect } from "chai";
-import type { RTCRtpReceiver, RtcpReceiverInfo } from "werift";
+import type { RtcpReceiverInfo } from "werift";
 import type { MediaTransport } from "../../lib/media/MediaTransport.js";
 import { RtpReceiveStream } from "../../lib/media/RtpReceiveStream.js";
+import { fakeReceiver } from "../helpers/fakeReceiver.js";
 
 /** Opus at 48 kHz, one packet every 20 ms. */
 const TICKS = 960;
@@ -10,17 +11,12 @@ const INTERVAL_MS = 20;
 /** A receive stream whose transport and werift receiver are stand-ins: only its statistics are under test. */
 function stream(): RtpReceiveStream {
   const transport = { addReceiveStream() {}, removeReceiveStream() {} } as unknown as MediaTransport;
-  const receiver = {
-    lastSRtimestamp: {},
-    receiveLastSRTimestamp: {},
-    rtcpSsrc: 1,
-  } as unknown as RTCRtpReceiver;
   return new RtpReceiveStream({
     transport,
     ssrc: 42,
     payloadType: 111,
     clockRate: 48_000,
-    receiver,
+    receiver: fakeReceiver(),
     onPacket() {},
   });
 }

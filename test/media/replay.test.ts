@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { Event, RtpHeader, SrtpSession, type RTCDtlsTransport, type RTCRtpReceiver } from "werift";
+import { Event, RtpHeader, SrtpSession, type RTCDtlsTransport } from "werift";
 import { MediaTransport } from "../../lib/media/MediaTransport.js";
 import { REPLAY_WINDOW, ReplayWindow } from "../../lib/media/ReplayWindow.js";
 import { RolloverCounter } from "../../lib/media/RolloverCounter.js";
@@ -13,6 +13,7 @@ import {
   SRTP_REPLAYED,
   SrtpContext,
 } from "../../lib/media/SrtpContext.js";
+import { fakeReceiver } from "../helpers/fakeReceiver.js";
 
 const SSRC = 0x1234abcd;
 
@@ -159,17 +160,12 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
     }
 
     function openStream(transport: MediaTransport, heard: number[]): RtpReceiveStream {
-      const receiver = {
-        lastSRtimestamp: {},
-        receiveLastSRTimestamp: {},
-        rtcpSsrc: 1,
-      } as unknown as RTCRtpReceiver;
       return new RtpReceiveStream({
         transport,
         ssrc: SSRC,
         payloadType: 111,
         clockRate: 48_000,
-        receiver,
+        receiver: fakeReceiver(),
         onPacket: (packet) => heard.push(packet.readUInt16BE(2)),
       });
     }

@@ -1,31 +1,19 @@
 import { expect } from "chai";
 import { RtpHeader, RtpPacket } from "werift";
-import { expectedPayload, MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
+import { expectedPayload } from "../helpers/MediaClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 describe("a publisher that stops and resumes sending on the same SSRC", function () {
   this.timeout(60_000);
-  let server: TestServer;
-  const clients: MediaClient[] = [];
-
-  beforeEach(async () => {
-    server = await startServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
-  });
+  const sfu = useSfu();
 
   it("is heard again after unmuting once its sequence number has wrapped", async () => {
-    const alice = await MediaClient.join(server.url, { roomId: "wrap", userId: "alice" });
-    clients.push(alice);
-    const bob = await MediaClient.join(server.url, { roomId: "wrap", userId: "bob", publish: false });
-    clients.push(bob);
+    const alice = await sfu.join("wrap", "alice");
+    const bob = await sfu.join("wrap", "bob", { publish: false });
     const transceiver = alice.pc.getTransceivers()[0]!;
     const microphone = transceiver.sender.track!;
-    const room = server.service.getRoom("wrap")!;
+    const room = sfu.server.service.getRoom("wrap")!;
     const published = await waitFor(() => room.tracks[0], 5000, "alice's track");
     await waitFor(() => alice.pc.connectionState === "connected", 5000, "alice connected");
     await waitFor(() => published.subscriberCount === 1, 5000, "bob subscribed");
