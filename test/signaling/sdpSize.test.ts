@@ -36,7 +36,7 @@ describe("SDP size at MAX_PEERS_PER_ROOM", function () {
     await server.close();
   });
 
-  it("answers the offer of a full room of 100, larger than the old 60000-byte and 64 KiB limits", async () => {
+  it("answers the offer of a full room of 100 peers, over 64 KiB of SDP", async () => {
     const sdp = await fullRoomOffer(100);
     expect(sdp.length).to.be.above(64 * 1024);
     expect(await client.request("offer", { type: "offer", sdp })).to.deep.equal({ ok: true });
