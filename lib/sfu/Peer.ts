@@ -90,6 +90,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Client offers being applied: candidates wait for them, as they may belong to a new ICE generation. */
   #offersInFlight = 0;
   readonly #heldCandidates: string[] = [];
+  /**
+   * Whether a remote description is applied, and the mid trickled candidates
+   * go to: read after each negotiation step, as werift serialises the whole
+   * description on every read.
+   */
+  #hasRemoteDescription = false;
+  #bundleMid: string | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   #iceTimer: NodeJS.Timeout | undefined;
 
@@ -151,6 +158,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       answer = await this.#negotiator.handleOffer(checked.sdp);
     } finally {
       this.#offersInFlight--;
+      this.#readRemoteDescription();
       this.#releaseHeldCandidates();
     }
     // Subscribing a closed peer would leave its tracks in other peers' forwarders.
@@ -169,7 +177,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
   async handleAnswer(description: SessionDescription): Promise<void> {
     this.#assertOpen();
     const checked = checkSdp("answer", description.sdp, this.#sdpOptions());
-    await this.#negotiator.handleAnswer(checked.sdp);
+    try {
+      await this.#negotiator.handleAnswer(checked.sdp);
+    } finally {
+      this.#readRemoteDescription();
+    }
   }
 
   /**
@@ -191,7 +203,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     // The SFU only gathers UDP; a TCP candidate could never pair.
     if (parsed.transport !== "udp") return;
-    if (this.#offersInFlight > 0 || !this.#pc.remoteDescription) {
+    if (this.#offersInFlight > 0 || !this.#hasRemoteDescription) {
       this.#heldCandidates.push(candidate.candidate);
       return;
     }
@@ -199,8 +211,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   async #applyCandidate(line: string): Promise<void> {
-    const remote = this.#pc.remoteDescription;
-    const sdpMid = remote ? bundleMid(remote.sdp) : undefined;
+    const sdpMid = this.#bundleMid;
     if (sdpMid === undefined) throw new BadRequestError("the session has no media section for a candidate");
     try {
       await this.#pc.addIceCandidate({ candidate: line, sdpMid });
@@ -211,12 +222,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   #releaseHeldCandidates(): void {
-    if (this.#offersInFlight > 0 || this.#closed || !this.#pc.remoteDescription) return;
+    if (this.#offersInFlight > 0 || this.#closed || !this.#hasRemoteDescription) return;
     for (const line of this.#heldCandidates.splice(0)) {
       this.#applyCandidate(line).catch((error: unknown) =>
         this.#logger.debug("dropping a held candidate", { error }),
       );
     }
+  }
+
+  #readRemoteDescription(): void {
+    if (this.#closed) return;
+    const remote = this.#pc.remoteDescription;
+    this.#hasRemoteDescription = remote !== undefined;
+    this.#bundleMid = remote ? bundleMid(remote.sdp) : undefined;
   }
 
   /** A new remote ufrag is a new ICE generation (an ICE restart): its candidates are counted afresh. */
