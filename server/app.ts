@@ -110,7 +110,7 @@ export function createApplication(deps: ApplicationDeps): Application {
  * Twice MAX_SDP_BYTES plus headroom fits any SDP up to the limit, and well
  * beyond it, so an oversized SDP is answered by the SDP check with BAD_REQUEST.
  */
-export function socketBufferBytes(maxSdpBytes: number): number {
+function socketBufferBytes(maxSdpBytes: number): number {
   return 2 * maxSdpBytes + SOCKET_FRAME_HEADROOM_BYTES;
 }
 

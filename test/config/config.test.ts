@@ -89,11 +89,7 @@ describe("configuration from the environment", () => {
 
   it("stops the server at start-up with one line naming the variable and a non-zero exit", function () {
     this.timeout(30_000);
-    const result = spawnSync(process.execPath, ["--import", "tsx", "server/index.ts"], {
-      env: { ...process.env, PORT: "not-a-port" },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const result = startServerWith({ PORT: "not-a-port" });
     expect(result.status).to.equal(1);
     const lines = result.stderr.trim().split("\n");
     expect(lines).to.have.length(1);
@@ -102,14 +98,19 @@ describe("configuration from the environment", () => {
 
   it("stops the server at start-up with one line when CORS_ORIGINS is empty", function () {
     this.timeout(30_000);
-    const result = spawnSync(process.execPath, ["--import", "tsx", "server/index.ts"], {
-      env: { ...process.env, CORS_ORIGINS: "" },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const result = startServerWith({ CORS_ORIGINS: "" });
     expect(result.status).to.equal(1);
     expect(result.stderr.trim().split("\n")).to.deep.equal([
       "configuration error: CORS_ORIGINS: is empty: list the allowed origins, or * for any",
     ]);
   });
 });
+
+/** Runs the server's entry point with `env` over this process's environment until it exits (at most 20 s). */
+function startServerWith(env: Record<string, string>) {
+  return spawnSync(process.execPath, ["--import", "tsx", "server/index.ts"], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+}
