@@ -19,6 +19,7 @@ import {
   SRTP_REPLAYED,
 } from "./SrtpContext.js";
 import { SrtpReceiveState } from "./SrtpReceiveState.js";
+import { interceptIceData, srtpStreamState } from "../werift/srtp.js";
 
 /** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
 const REPORT_INTERVAL_MS = 1000;
@@ -29,12 +30,6 @@ const RTCP_RECEIVER_REPORT = 201;
 const NTP_UNIX_OFFSET = 2_208_988_800;
 
 const transports = new WeakMap<RTCDtlsTransport, MediaTransport>();
-
-/** The state werift's SRTP context keeps per SSRC; read once to continue a stream it already decrypted. */
-interface WeriftSsrcState {
-  rolloverCounter: number;
-  lastSequenceNumber: number;
-}
 
 /**
  * The SFU's own RTP path over one werift DTLS transport (one peer connection;
@@ -180,20 +175,11 @@ export class MediaTransport {
     this.#srtpStates.clear();
   }
 
-  /**
-   * Puts `#receive` in front of werift's handling of incoming datagrams. The
-   * ICE connection's `onData` event is where werift's DTLS and SRTP layers
-   * both listen; its `execute` is a plain property, replaced here by one that
-   * keeps what it handles and passes everything else to the original.
-   */
+  /** Puts `#receive` in front of werift's handling of incoming datagrams. */
   #intercept(): void {
     if (this.#intercepting) return;
     this.#intercepting = true;
-    const event = this.#dtls.iceTransport.connection.onData;
-    const werift = event.execute;
-    event.execute = (data: Buffer) => {
-      if (!this.#receive(data)) werift(data);
-    };
+    interceptIceData(this.#dtls.iceTransport.connection, (data) => this.#receive(data));
   }
 
   /** Per incoming datagram: true if it was an SRTP packet of one of our streams (delivered or dropped). */
@@ -243,17 +229,10 @@ export class MediaTransport {
   #srtpState(ssrc: number, context: SrtpContext): SrtpReceiveState {
     let state = this.#srtpStates.get(ssrc);
     if (state === undefined || state.context !== context) {
-      state = new SrtpReceiveState(context, this.#weriftState(ssrc));
+      state = new SrtpReceiveState(context, srtpStreamState(this.#session, ssrc));
       this.#srtpStates.set(ssrc, state);
     }
     return state;
-  }
-
-  /** Where werift's SRTP context got to with `ssrc`, if it decrypted any of it before we took over. */
-  #weriftState(ssrc: number): { roc: number; highestSeq: number } | undefined {
-    const states = this.#session?.remoteContext.srtpSSRCStates as Record<number, WeriftSsrcState | undefined>;
-    const state = states?.[ssrc];
-    return state ? { roc: state.rolloverCounter, highestSeq: state.lastSequenceNumber } : undefined;
   }
 
   #startReports(): void {

@@ -9,14 +9,8 @@ import {
   type RTCPeerConnection,
 } from "werift";
 import type { Logger } from "../logger.js";
-
-/** The ICE credentials werift keeps on each connection: the current pair and those of earlier generations. */
-export interface IceCredentials {
-  localUsername: string;
-  localPassword: string;
-  /** ufrag → password of earlier ICE generations (werift's `userHistory`). */
-  userHistory?: Record<string, string>;
-}
+import { dtlsTransportOf, filterIceSocket, watchIceSockets, type IceSocket } from "../werift/iceSockets.js";
+import { localIcePassword } from "../werift/ice.js";
 
 /** What a datagram is, as far as the STUN credential check goes. */
 export type StunVerdict = "authentic-request" | "forged-request" | "not-a-request";
@@ -144,19 +138,6 @@ function decrypts(dtls: DtlsSocket, data: Buffer, at: number, end: number): bool
 export const MAX_KNOWN_SOURCES = 8;
 
 /**
- * werift internals the guard wraps. They are private in werift's typings, so
- * their presence is checked at run time and a missing one is reported once
- * (test/hardening/datagramGuard.test.ts fails on a werift upgrade that drops them).
- */
-interface ConnectionInternals extends IceCredentials {
-  ensureProtocol?: (protocol: object) => void;
-  protocols?: object[];
-}
-interface ProtocolInternals {
-  datagramReceived?: (data: Buffer, addr: Address) => void;
-}
-
-/**
  * Checks every datagram on a peer's ICE sockets before werift sees it.
  * werift trusts its sockets: it answers any STUN binding request, hands
  * every other datagram from any address to DTLS and SRTP, and there a
@@ -185,7 +166,7 @@ export class DatagramGuard {
   readonly #pc: () => RTCPeerConnection;
   readonly #logger: Logger;
   readonly #connections = new WeakSet<object>();
-  readonly #protocols = new WeakSet<object>();
+  readonly #sockets = new WeakSet<IceSocket>();
   readonly #passwordFor = (ufrag: string) => this.#lookupPassword(ufrag);
   #dropped = 0;
   #reportedMissing = false;
@@ -204,7 +185,7 @@ export class DatagramGuard {
   /** werift's `iceFilterStunResponse`: answer only requests whose USERNAME names one of our ufrags. */
   readonly filter = (message: Message, _addr: unknown, protocol: Protocol): boolean => {
     // A socket that escaped protect() is guarded from its next datagram on.
-    this.#guardProtocol(protocol);
+    this.#guardSocket(protocol);
     const ufrag = localUfrag(message);
     if (ufrag !== undefined && this.#lookupPassword(ufrag) !== undefined) return true;
     this.#dropped++;
@@ -218,43 +199,34 @@ export class DatagramGuard {
    */
   protect(): void {
     for (const transport of this.#pc().iceTransports) {
-      const connection = transport.connection as unknown as ConnectionInternals;
+      const connection = transport.connection;
       if (this.#connections.has(connection)) continue;
-      const ensureProtocol = connection.ensureProtocol;
-      if (typeof ensureProtocol !== "function" || !Array.isArray(connection.protocols)) {
-        this.#reportMissing("Connection.ensureProtocol");
+      const missing = watchIceSockets(connection, (socket) => this.#guardSocket(socket));
+      if (missing) {
+        this.#reportMissing(missing);
         continue;
       }
       this.#connections.add(connection);
-      connection.ensureProtocol = (protocol: object) => {
-        this.#guardProtocol(protocol);
-        ensureProtocol.call(connection, protocol);
-      };
-      for (const protocol of connection.protocols) this.#guardProtocol(protocol);
     }
   }
 
-  #guardProtocol(protocol: object): void {
-    if (this.#protocols.has(protocol)) return;
-    const internals = protocol as ProtocolInternals;
-    const receive = internals.datagramReceived;
-    if (typeof receive !== "function") {
-      this.#reportMissing("StunProtocol.datagramReceived");
-      return;
-    }
-    this.#protocols.add(protocol);
+  #guardSocket(socket: IceSocket): void {
+    if (this.#sockets.has(socket)) return;
     const sources: Address[] = [];
-    internals.datagramReceived = (data: Buffer, addr: Address) => {
-      if (this.#admit(data, addr, sources, protocol)) receive.call(protocol, data, addr);
-      else this.#dropped++;
-    };
+    const missing = filterIceSocket(socket, (data, addr) => {
+      if (this.#admit(data, addr, sources, socket)) return true;
+      this.#dropped++;
+      return false;
+    });
+    if (missing) this.#reportMissing(missing);
+    else this.#sockets.add(socket);
   }
 
   /**
    * Per datagram. Media takes the branch that allocates nothing: a scan of
    * at most {@link MAX_KNOWN_SOURCES} addresses and a look at the RTP header.
    */
-  #admit(data: Buffer, addr: Address, sources: Address[], protocol: object): boolean {
+  #admit(data: Buffer, addr: Address, sources: Address[], socket: IceSocket): boolean {
     if (isStunMessage(data)) {
       const verdict = checkStunRequest(data, this.#passwordFor);
       if (verdict === "forged-request") return false;
@@ -262,28 +234,11 @@ export class DatagramGuard {
       return true;
     }
     if (!isKnown(sources, addr)) return false;
-    return isDtls(data) ? isSafeDtls(data, this.#dtlsOf(protocol)) : isSafeRtp(data);
-  }
-
-  /** The DTLS session on `protocol`'s ICE connection. */
-  #dtlsOf(protocol: object): DtlsSocket | undefined {
-    for (const transport of this.#pc().dtlsTransports) {
-      const connection = transport.iceTransport.connection as unknown as ConnectionInternals;
-      if (connection.protocols?.includes(protocol)) return transport.dtls;
-    }
-    return undefined;
+    return isDtls(data) ? isSafeDtls(data, dtlsTransportOf(this.#pc(), socket)?.dtls) : isSafeRtp(data);
   }
 
   #lookupPassword(ufrag: string): string | undefined {
-    for (const transport of this.#pc().iceTransports) {
-      const connection = transport.connection as unknown as IceCredentials;
-      if (ufrag === connection.localUsername) return connection.localPassword;
-      // Own keys only: a USERNAME of "constructor:x" must not find Object.prototype members.
-      const history = connection.userHistory;
-      if (history && Object.hasOwn(history, ufrag) && typeof history[ufrag] === "string")
-        return history[ufrag];
-    }
-    return undefined;
+    return localIcePassword(this.#pc(), ufrag);
   }
 
   #reportMissing(what: string): void {

@@ -3,6 +3,7 @@ import { NegotiationError, SfuError, TimeoutError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SessionDescription } from "../protocol.js";
 import { withTimeout } from "../util/timeout.js";
+import { pinControlledRole, restartIceChecks } from "../werift/ice.js";
 
 export interface NegotiatorOptions {
   pc: RTCPeerConnection;
@@ -71,7 +72,7 @@ export class Negotiator {
       await this.#step(this.#pc.setRemoteDescription({ type: "offer", sdp }), "setRemoteDescription(offer)");
       const answer = await this.#step(this.#pc.createAnswer(), "createAnswer");
       await this.#step(this.#pc.setLocalDescription(answer), "setLocalDescription(answer)");
-      this.#pinIceRole();
+      pinControlledRole(this.#pc);
       this.#startRestartedIce();
       this.#established = true;
       this.#scheduleOffer();
@@ -126,7 +127,7 @@ export class Negotiator {
     this.#needed = false;
     const offer = await this.#step(this.#pc.createOffer(), "createOffer");
     await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");
-    this.#pinIceRole();
+    pinControlledRole(this.#pc);
     const sdp = this.#pc.localDescription?.sdp ?? offer.sdp;
     // A detached client gets this offer again when it resumes; no answer is awaited until then.
     if (this.#options.sendOffer({ type: "offer", sdp })) this.#startAnswerTimer();
@@ -153,24 +154,9 @@ export class Negotiator {
     }).catch((error: unknown) => this.#fail(error));
   }
 
-  /**
-   * werift starts ICE checks only for transports whose DTLS is not up yet, so
-   * after a client's ICE restart (new credentials, DTLS still connected) no
-   * check would ever run and the new pair would never be selected.
-   */
+  /** After a client's ICE restart, checks must run even though DTLS is still up (see restartIceChecks). */
   #startRestartedIce(): void {
-    for (const dtls of this.#pc.dtlsTransports) {
-      const ice = dtls.iceTransport;
-      if (dtls.state !== "connected" || ice.connection.nominated) continue;
-      ice.start().catch((error: unknown) => this.#logger.warn("ICE restart checks failed", { error }));
-    }
-  }
-
-  #pinIceRole(): void {
-    for (const transport of this.#pc.iceTransports) {
-      const connection = transport.connection;
-      if (!connection.remoteIsLite) connection.iceControlling = false;
-    }
+    restartIceChecks(this.#pc, (error) => this.#logger.warn("ICE restart checks failed", { error }));
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {

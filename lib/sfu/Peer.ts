@@ -4,7 +4,6 @@ import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
-  type RTCRtpTransceiver,
   useAudioLevelIndication,
   useSdesMid,
   type MediaStreamTrack,
@@ -20,7 +19,8 @@ import { ForwardedTrack } from "./ForwardedTrack.js";
 import { Negotiator } from "./Negotiator.js";
 import { checkSdp } from "./sdp.js";
 import { DatagramGuard } from "./DatagramGuard.js";
-import { slimForwardingTransceiver } from "./slimTransceiver.js";
+import { disableDefaultStun } from "../werift/ice.js";
+import { releaseTransceiver, slimForwardingTransceiver } from "../werift/transceiver.js";
 
 export interface PeerOptions {
   roomId: string;
@@ -369,10 +369,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   #beforeGathering(): void {
     this.#datagramGuard.protect();
-    // Without a STUN server werift queries stun.l.google.com, and setLocalDescription waits for it:
-    // STUN_SERVERS="" means none (no DNS lookup, no packet to Google, no stalled answer).
-    if (this.#options.media.iceServers.some((server) => isStunServer(server.urls))) return;
-    for (const transport of this.#pc.iceTransports) transport.connection.stunServer = undefined;
+    // STUN_SERVERS="" means none, not werift's default server.
+    if (!this.#options.media.iceServers.some((server) => isStunServer(server.urls)))
+      disableDefaultStun(this.#pc);
   }
 
   #onConnectionState(state: string): void {
@@ -458,28 +457,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
 function isStunServer(urls: string | string[]): boolean {
   return (Array.isArray(urls) ? urls : [urls]).some((url) => /^stuns?:/i.test(url));
-}
-
-/** The abort reason for a stopped transceiver's RTCP loops: a constant, so it pins no call stack. */
-const TRANSCEIVER_RELEASED = Object.freeze(new Error("forwarding stopped"));
-
-/**
- * Undoes what stopping a transceiver in werift leaves behind on a connection
- * that lives on. The sender stays subscribed to the connection's shared DTLS
- * transport, and the DOMException that sender and receiver abort their RTCP
- * loops with keeps the call stack of that moment, closures and all, down to
- * the peer that left. A long-lived peer in a room with churn kept every peer
- * that had ever left this way (test/hardening/churn.test.ts). Call it before
- * the transceiver is stopped: aborting first with a constant reason makes
- * werift's own abort a no-op.
- */
-function releaseTransceiver(transceiver: RTCRtpTransceiver): void {
-  type Internals = { dtlsDisposer?: Array<() => void>; rtcpCancel?: AbortController };
-  const sender = transceiver.sender as unknown as Internals;
-  const receiver = transceiver.receiver as unknown as Internals;
-  sender.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
-  receiver.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
-  for (const dispose of sender.dtlsDisposer?.splice(0) ?? []) dispose();
 }
 
 function peerConfig(

@@ -1,10 +1,7 @@
 import { expect } from "chai";
 import { Event, RTCPeerConnection } from "werift";
-import {
-  DEFERRABLE_EVENTS,
-  DeferredEvent,
-  slimForwardingTransceiver,
-} from "../../lib/sfu/slimTransceiver.js";
+import { DeferredEvent } from "../../lib/werift/DeferredEvent.js";
+import { DEFERRABLE_EVENTS, slimForwardingTransceiver } from "../../lib/werift/transceiver.js";
 
 type Fields = Record<string, unknown>;
 

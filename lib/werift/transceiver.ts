@@ -1,112 +1,14 @@
-import { Event, type RTCRtpTransceiver } from "werift";
-
-type AnyEvent = Event<unknown[]>;
-type Listener = (...args: unknown[]) => unknown;
-
-const ignoreError = (): void => undefined;
-
 /**
- * Stands in for a werift `Event` that nothing listens to: a werift Event
- * carries ten closures (about 1 KB), and a forwarding transceiver has a dozen
- * that never fire or are never heard. The real Event is made on first use
- * (a subscription, a completion, a handler); until then executing is a no-op,
- * as it is on a werift Event without listeners.
+ * werift's per-transceiver state that the SFU trims or releases. Each member
+ * used here is named with the werift version it was read from;
+ * test/werift/internals.test.ts names it if an upgrade moves it.
  */
-export class DeferredEvent {
-  #real: AnyEvent | undefined;
-  #execute: Listener | undefined;
-
-  /** Whether anything has used this event beyond executing it. */
-  get materialized(): boolean {
-    return this.#real !== undefined;
-  }
-
-  get execute(): Listener {
-    if (this.#real) return this.#real.execute;
-    // A caller may keep this function: it reaches the listeners that subscribe later.
-    return (this.#execute ??= (...args: unknown[]) => this.#real?.execute(...args));
-  }
-
-  get subscribe(): AnyEvent["subscribe"] {
-    return this.#materialize().subscribe;
-  }
-
-  get queuingSubscribe(): AnyEvent["queuingSubscribe"] {
-    return this.#materialize().queuingSubscribe;
-  }
-
-  get once(): AnyEvent["once"] {
-    return this.#materialize().once;
-  }
-
-  get watch(): AnyEvent["watch"] {
-    return this.#materialize().watch;
-  }
-
-  get asPromise(): AnyEvent["asPromise"] {
-    return this.#materialize().asPromise;
-  }
-
-  get complete(): AnyEvent["complete"] {
-    return this.#materialize().complete;
-  }
-
-  get error(): AnyEvent["error"] {
-    return this.#materialize().error;
-  }
-
-  get allUnsubscribe(): AnyEvent["allUnsubscribe"] {
-    return this.#materialize().allUnsubscribe;
-  }
-
-  get ended(): boolean {
-    return this.#real?.ended ?? false;
-  }
-
-  set ended(value: boolean) {
-    this.#materialize().ended = value;
-  }
-
-  get onended(): (() => void) | undefined {
-    return this.#real?.onended;
-  }
-
-  set onended(value: (() => void) | undefined) {
-    this.#materialize().onended = value;
-  }
-
-  get onerror(): (e: unknown) => void {
-    return this.#real?.onerror ?? ignoreError;
-  }
-
-  set onerror(value: (e: unknown) => void) {
-    this.#materialize().onerror = value;
-  }
-
-  get length(): number {
-    return this.#real?.length ?? 0;
-  }
-
-  get returnTrigger(): AnyEvent["returnTrigger"] {
-    return this.#materialize().returnTrigger;
-  }
-
-  get returnListener(): AnyEvent["returnListener"] {
-    return this.#materialize().returnListener;
-  }
-
-  pipe(target: AnyEvent): void {
-    this.#materialize().pipe(target);
-  }
-
-  #materialize(): AnyEvent {
-    return (this.#real ??= new Event());
-  }
-}
+import { Event, type RTCRtpTransceiver } from "werift";
+import { DeferredEvent } from "./DeferredEvent.js";
 
 /**
  * The Events of a fresh sendonly transceiver that werift neither subscribes
- * to nor keeps a reference to elsewhere (werift 0.25): the SFU's forwarding
+ * to nor keeps a reference to elsewhere (werift 0.25.2): the SFU's forwarding
  * path never listens to them either. Events werift subscribes to itself
  * (the transceiver's stop and release events, the receiver's packet-lost
  * event, the default track's onReceiveRtp) stay as they are.
@@ -121,7 +23,8 @@ export const DEFERRABLE_EVENTS = {
 
 /**
  * Trims werift's per-transceiver state on a forwarding transceiver, right
- * after `addTransceiver`: idle Events become {@link DeferredEvent}s, and the
+ * after `addTransceiver`: idle Events (fields of werift 0.25.2's transceiver,
+ * sender, bandwidth estimator, receiver and track, swapped in place) become {@link DeferredEvent}s, and the
  * random ids werift builds by string concatenation (a chain of about
  * twenty string pieces each) become flat strings of the same value. Returns
  * how many Events it replaced; an Event that already has a listener is kept.
@@ -152,7 +55,7 @@ export function slimForwardingTransceiver(transceiver: RTCRtpTransceiver): numbe
 }
 
 function isIdle(event: { ended: boolean; length: number }): boolean {
-  // `length` counts only plain subscriptions; queuing ones sit in the private promise stack.
+  // `length` counts only plain subscriptions; queuing ones sit in werift 0.25.2's private `Event.event.promiseStack`.
   const state = (event as unknown as { event?: { promiseStack?: unknown[] } }).event;
   return !event.ended && event.length === 0 && state?.promiseStack?.length === 0;
 }
@@ -176,4 +79,32 @@ function flattenIds(transceiver: RTCRtpTransceiver): void {
   flatten(fields(transceiver.sender), "trackId");
   flatten(fields(transceiver.receiver), "uuid");
   flatten(track, "uuid", "id");
+}
+
+/** The abort reason for a stopped transceiver's RTCP loops: a constant, so it pins no call stack. */
+const TRANSCEIVER_RELEASED = Object.freeze(new Error("forwarding stopped"));
+
+interface RtcpInternals {
+  /** werift 0.25.2 `RTCRtpSender.dtlsDisposer`: the sender's subscriptions to the shared DTLS transport. */
+  dtlsDisposer?: Array<() => void>;
+  /** werift 0.25.2 `RTCRtpSender.rtcpCancel` / `RTCRtpReceiver.rtcpCancel`: aborts the RTCP report loop. */
+  rtcpCancel?: AbortController;
+}
+
+/**
+ * Undoes what stopping a transceiver in werift leaves behind on a connection
+ * that lives on. The sender stays subscribed to the connection's shared DTLS
+ * transport, and the DOMException that sender and receiver abort their RTCP
+ * loops with keeps the call stack of that moment, closures and all, down to
+ * the peer that left. A long-lived peer in a room with churn kept every peer
+ * that had ever left this way (test/hardening/churn.test.ts). Call it before
+ * the transceiver is stopped: aborting first with a constant reason makes
+ * werift's own abort a no-op.
+ */
+export function releaseTransceiver(transceiver: RTCRtpTransceiver): void {
+  const sender = transceiver.sender as unknown as RtcpInternals;
+  const receiver = transceiver.receiver as unknown as RtcpInternals;
+  sender.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
+  receiver.rtcpCancel?.abort(TRANSCEIVER_RELEASED);
+  for (const dispose of sender.dtlsDisposer?.splice(0) ?? []) dispose();
 }

@@ -1,0 +1,71 @@
+/**
+ * ICE behaviour of werift's peer connection that the SFU corrects. Every
+ * member read or written here is named with the werift version it was read
+ * from (version.ts); test/werift/internals.test.ts fails, naming
+ * the member, when an upgrade moves one.
+ */
+import type { IceConnection, RTCPeerConnection } from "werift";
+
+/** werift's per-connection ICE state beyond its `IceConnection` typing. */
+interface ConnectionInternals {
+  /** ufrag → password of earlier ICE generations (werift 0.25.2 `Connection.userHistory`). */
+  userHistory?: Record<string, string>;
+}
+
+/**
+ * Keeps the SFU the controlled ICE agent. The client always offers first, so
+ * the SFU is controlled for the life of the connection; werift re-derives
+ * the role from every local description (0.25.2
+ * `SecureTransportManager.setLocalRole`: an offer makes it controlling, as
+ * the browser still is), which stalls checks that are still running. Call
+ * after every setLocalDescription.
+ */
+export function pinControlledRole(pc: RTCPeerConnection): void {
+  for (const transport of pc.iceTransports) {
+    const connection = transport.connection;
+    // werift 0.25.2 `Connection.remoteIsLite`: against an ICE-lite client the SFU must control (RFC 8445 §6.1.1).
+    // werift 0.25.2 `Connection.iceControlling` setter: flips the role of the running agent.
+    if (!connection.remoteIsLite) connection.iceControlling = false;
+  }
+}
+
+/**
+ * Starts ICE checks on transports whose DTLS is up but whose ICE has no
+ * nominated pair: werift 0.25.2 starts checks only for transports whose DTLS
+ * is not connected yet (`RTCPeerConnection.connect`), so after an ICE restart
+ * (new credentials, DTLS still connected) no check would ever run.
+ */
+export function restartIceChecks(pc: RTCPeerConnection, onError: (error: unknown) => void): void {
+  for (const dtls of pc.dtlsTransports) {
+    // werift 0.25.2 `RTCDtlsTransport.iceTransport` and `Connection.nominated`: unset by a restart.
+    const ice = dtls.iceTransport;
+    if (dtls.state !== "connected" || ice.connection.nominated) continue;
+    ice.start().catch(onError);
+  }
+}
+
+/**
+ * Without a STUN server werift 0.25.2 queries stun.l.google.com
+ * (`Connection.stunServer` defaults to it) and setLocalDescription waits for
+ * the answer: clearing it means no DNS lookup, no packet to Google, no
+ * stalled answer. Call before gathering starts.
+ */
+export function disableDefaultStun(pc: RTCPeerConnection): void {
+  for (const transport of pc.iceTransports) transport.connection.stunServer = undefined;
+}
+
+/**
+ * The local ICE password of `ufrag` on any of the connection's ICE
+ * transports, this generation's or an earlier one's (werift 0.25.2 keeps
+ * those in `Connection.userHistory` and still answers checks for them).
+ */
+export function localIcePassword(pc: RTCPeerConnection, ufrag: string): string | undefined {
+  for (const transport of pc.iceTransports) {
+    const connection: IceConnection & ConnectionInternals = transport.connection;
+    if (ufrag === connection.localUsername) return connection.localPassword;
+    // Own keys only: a USERNAME of "constructor:x" must not find Object.prototype members.
+    const history = connection.userHistory;
+    if (history && Object.hasOwn(history, ufrag) && typeof history[ufrag] === "string") return history[ufrag];
+  }
+  return undefined;
+}

@@ -1,0 +1,245 @@
+import { readFileSync } from "node:fs";
+import { expect } from "chai";
+import {
+  Event,
+  MediaStreamTrack,
+  RtpHeader,
+  RtpPacket,
+  type IceConnection,
+  type RTCPeerConnection,
+  type RTCRtpTransceiver,
+  type SrtpSession,
+} from "werift";
+import {
+  disableDefaultStun,
+  localIcePassword,
+  pinControlledRole,
+  restartIceChecks,
+} from "../../lib/werift/ice.js";
+import {
+  dtlsTransportOf,
+  filterIceSocket,
+  watchIceSockets,
+  type IceSocket,
+} from "../../lib/werift/iceSockets.js";
+import { interceptIceData, srtpStreamState } from "../../lib/werift/srtp.js";
+import { releaseTransceiver } from "../../lib/werift/transceiver.js";
+import { WERIFT_VERSION } from "../../lib/werift/version.js";
+import { loopbackPeer } from "../helpers/loopbackPeer.js";
+import { waitFor } from "../helpers/wait.js";
+
+type Fields = Record<string, unknown>;
+
+/** The message a test fails with when werift no longer has `member` as lib/werift expects it. */
+const moved = (member: string) => `werift moved ${member} (read from werift ${WERIFT_VERSION})`;
+
+function fields(owner: object): Fields {
+  return owner as Fields;
+}
+
+/**
+ * Every non-public werift member lib/werift relies on, checked on real werift
+ * objects: two loopback peer connections, the second answering like the SFU,
+ * with RTP flowing from the first. A failure names the member that moved.
+ */
+describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, function () {
+  this.timeout(20_000);
+  let client: RTCPeerConnection;
+  let sfu: RTCPeerConnection;
+  let sending: NodeJS.Timeout | undefined;
+  let stunServerBeforeGathering: unknown;
+  const sockets: IceSocket[] = [];
+  const watchMissing: Array<string | undefined> = [];
+  let filtered = 0;
+  let received = 0;
+  let seq = 0;
+  /** The SSRC werift's sender on the client writes every packet with. */
+  let ssrc = 0;
+
+  before(async () => {
+    client = loopbackPeer();
+    sfu = loopbackPeer();
+    for (const pc of [client, sfu]) {
+      pc.iceGatheringStateChange.subscribe(() => disableDefaultStun(pc));
+    }
+    // As the SFU does: every socket its ICE connection opens is watched from its first datagram.
+    sfu.iceGatheringStateChange.subscribe(() => {
+      for (const transport of sfu.iceTransports) {
+        if (watched.has(transport.connection)) continue;
+        watched.add(transport.connection);
+        watchMissing.push(
+          watchIceSockets(transport.connection, (socket) => {
+            sockets.push(socket);
+            filterIceSocket(socket, () => {
+              filtered++;
+              return true;
+            });
+          }),
+        );
+      }
+    });
+    const watched = new WeakSet<IceConnection>();
+    const track = new MediaStreamTrack({ kind: "audio" });
+    ssrc = client.addTransceiver(track, { direction: "sendonly" }).sender.ssrc;
+    sfu.onTrack.subscribe((remote) => remote.onReceiveRtp.subscribe(() => received++));
+    await client.setLocalDescription(await client.createOffer());
+    await sfu.setRemoteDescription(client.localDescription!);
+    stunServerBeforeGathering = sfu.iceTransports[0]?.connection.stunServer;
+    await sfu.setLocalDescription(await sfu.createAnswer());
+    await client.setRemoteDescription(sfu.localDescription!);
+    await waitFor(
+      () => client.connectionState === "connected" && sfu.connectionState === "connected",
+      10_000,
+      "the loopback peers to connect",
+    );
+    sending = setInterval(() => {
+      const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq++, timestamp: seq * 960 });
+      track.writeRtp(new RtpPacket(header, Buffer.alloc(40, 7)));
+    }, 10);
+    await waitFor(() => received >= 5, 10_000, "RTP through werift");
+  });
+
+  after(async () => {
+    clearInterval(sending);
+    await Promise.all([client?.close(), sfu?.close()]);
+  });
+
+  it(`is the werift release lib/werift was read from (${WERIFT_VERSION})`, () => {
+    const installed = (
+      JSON.parse(
+        readFileSync(new URL("../../node_modules/werift/package.json", import.meta.url), "utf8"),
+      ) as {
+        version: string;
+      }
+    ).version;
+    expect(
+      installed,
+      `werift ${installed} is installed but lib/werift was read from ${WERIFT_VERSION}: re-read every member it names`,
+    ).to.equal(WERIFT_VERSION);
+  });
+
+  describe("ICE connection", () => {
+    const connection = () => sfu.iceTransports[0]!.connection;
+
+    it("Connection.ensureProtocol and Connection.protocols: every socket is seen (watchIceSockets)", () => {
+      const internals = fields(connection());
+      expect(internals.ensureProtocol, moved("Connection.ensureProtocol")).to.be.a("function");
+      expect(internals.protocols, moved("Connection.protocols")).to.be.an("array").that.is.not.empty;
+      expect(watchMissing, moved("Connection.ensureProtocol / Connection.protocols")).to.deep.equal([
+        undefined,
+      ]);
+      expect(sockets, moved("Connection.ensureProtocol (no socket reached the hook)")).to.not.be.empty;
+      for (const socket of internals.protocols as IceSocket[]) expect(sockets).to.include(socket);
+    });
+
+    it("StunProtocol.datagramReceived: every datagram passes the filter (filterIceSocket)", () => {
+      for (const socket of sockets)
+        expect(fields(socket).datagramReceived, moved("StunProtocol.datagramReceived")).to.be.a("function");
+      expect(filtered, moved("StunProtocol.datagramReceived (no datagram reached the filter)")).to.be.above(
+        0,
+      );
+      expect(dtlsTransportOf(sfu, sockets[0]!), moved("Connection.protocols (dtlsTransportOf)")).to.equal(
+        sfu.dtlsTransports[0],
+      );
+    });
+
+    it("Connection.onData.execute: looked up per datagram, so replacing it intercepts (interceptIceData)", async () => {
+      const event = connection().onData;
+      expect(event.execute, moved("Connection.onData.execute")).to.be.a("function");
+      let taken = 0;
+      const before = received;
+      const restore = interceptIceData(connection(), () => {
+        taken++;
+        return false;
+      });
+      try {
+        await waitFor(() => taken >= 5 && received >= before + 5, 5_000, "datagrams through the interceptor");
+      } catch {
+        expect.fail(moved("Connection.onData.execute (datagrams no longer pass through it)"));
+      } finally {
+        restore();
+      }
+      expect(taken).to.be.above(0);
+    });
+
+    it("Connection.stunServer: set to werift's default without STUN servers (disableDefaultStun)", () => {
+      expect(stunServerBeforeGathering, moved("Connection.stunServer (its default)")).to.be.an("array");
+      expect(connection().stunServer, "cleared by disableDefaultStun").to.equal(undefined);
+    });
+
+    it("Connection.iceControlling and Connection.remoteIsLite: the agent's role (pinControlledRole)", () => {
+      const conn = connection();
+      // setRemoteParams copies the SDP's ice-lite flag, which is undefined for a full agent.
+      expect(conn, moved("Connection.remoteIsLite")).to.have.property("remoteIsLite");
+      expect(conn.remoteIsLite, moved("Connection.remoteIsLite")).to.not.equal(true);
+      conn.iceControlling = true;
+      pinControlledRole(sfu);
+      expect(conn.iceControlling, moved("Connection.iceControlling")).to.equal(false);
+    });
+
+    it("Connection.userHistory, localUsername and localPassword: the local ICE credentials (localIcePassword)", () => {
+      const conn = connection();
+      expect(fields(conn).userHistory, moved("Connection.userHistory")).to.be.an("object");
+      expect(conn.localUsername, moved("Connection.localUsername")).to.be.a("string").that.is.not.empty;
+      expect(localIcePassword(sfu, conn.localUsername)).to.equal(conn.localPassword);
+      expect(localIcePassword(sfu, "constructor")).to.equal(undefined);
+    });
+
+    it("RTCDtlsTransport.iceTransport and Connection.nominated: a connected pair is nominated (restartIceChecks)", () => {
+      const dtls = sfu.dtlsTransports[0]!;
+      expect(dtls.iceTransport, moved("RTCDtlsTransport.iceTransport")).to.equal(sfu.iceTransports[0]);
+      expect(dtls.iceTransport.connection.nominated, moved("Connection.nominated")).to.be.an("object");
+      let failed: unknown;
+      restartIceChecks(sfu, (error) => (failed = error));
+      expect(failed).to.equal(undefined);
+    });
+  });
+
+  describe("SRTP", () => {
+    it("SrtpContext.srtpSSRCStates: werift's decryption state per SSRC (srtpStreamState)", () => {
+      const session = sfu.dtlsTransports[0]!.srtp as SrtpSession | undefined;
+      expect(session, moved("RTCDtlsTransport.srtp")).to.be.an("object");
+      const states = fields(session!.remoteContext).srtpSSRCStates as Record<number, Fields> | undefined;
+      expect(states, moved("SrtpContext.srtpSSRCStates")).to.be.an("object");
+      expect(states![ssrc]?.rolloverCounter, moved("SrtpSsrcState.rolloverCounter")).to.be.a("number");
+      expect(states![ssrc]?.lastSequenceNumber, moved("SrtpSsrcState.lastSequenceNumber")).to.be.a("number");
+      const state = srtpStreamState(session, ssrc);
+      expect(state?.roc).to.equal(0);
+      expect(state?.highestSeq).to.be.within(4, seq);
+    });
+  });
+
+  describe("transceivers and events", () => {
+    let transceiver: RTCRtpTransceiver;
+    before(() => {
+      transceiver = sfu.addTransceiver("audio", { direction: "sendonly" });
+    });
+
+    it("RTCRtpSender.rtcpCancel and RTCRtpReceiver.rtcpCancel: the RTCP loops' abort controllers (releaseTransceiver)", () => {
+      const sender = fields(transceiver.sender);
+      const receiver = fields(transceiver.receiver);
+      expect(sender.rtcpCancel, moved("RTCRtpSender.rtcpCancel")).to.be.an.instanceOf(AbortController);
+      expect(receiver.rtcpCancel, moved("RTCRtpReceiver.rtcpCancel")).to.be.an.instanceOf(AbortController);
+    });
+
+    it("RTCRtpSender.dtlsDisposer: the sender's subscriptions to the DTLS transport (releaseTransceiver)", () => {
+      const disposers = fields(transceiver.sender).dtlsDisposer;
+      expect(disposers, moved("RTCRtpSender.dtlsDisposer")).to.be.an("array").that.is.not.empty;
+      for (const dispose of disposers as unknown[])
+        expect(dispose, moved("RTCRtpSender.dtlsDisposer")).to.be.a("function");
+      releaseTransceiver(transceiver);
+      expect(disposers).to.deep.equal([]);
+      expect((fields(transceiver.sender).rtcpCancel as AbortController).signal.aborted).to.equal(true);
+      expect((fields(transceiver.receiver).rtcpCancel as AbortController).signal.aborted).to.equal(true);
+    });
+
+    it("Event.event.promiseStack: where queuing subscriptions wait (slimForwardingTransceiver)", () => {
+      const event = new Event<[number]>();
+      const state = fields(event).event as Fields | undefined;
+      expect(state?.promiseStack, moved("Event.event.promiseStack")).to.be.an("array").that.is.empty;
+      event.queuingSubscribe(() => Promise.resolve());
+      expect(state?.promiseStack, moved("Event.event.promiseStack (queuingSubscribe)")).to.have.length(1);
+      expect(event.length, "plain subscriptions only").to.equal(0);
+    });
+  });
+});
