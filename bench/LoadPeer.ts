@@ -10,9 +10,10 @@ import {
   type RTCRtpTransceiver,
   type RTCTrackEvent,
 } from "werift";
+import { createRootLogger } from "../lib/logger.js";
 import { MediaTransport } from "../lib/media/MediaTransport.js";
-import { RtpReceiveStream } from "../lib/media/RtpReceiveStream.js";
-import { RtpSendStream } from "../lib/media/RtpSendStream.js";
+import type { RtpReceiveStream } from "../lib/media/RtpReceiveStream.js";
+import type { RtpSendStream } from "../lib/media/RtpSendStream.js";
 import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions } from "../lib/media/rtp.js";
 import { extensionId, SDES_MID_URI } from "../lib/sfu/rtp.js";
 import {
@@ -47,17 +48,8 @@ const MAX_CATCH_UP = 3;
 const MAX_ONE_BYTE_ID = 14;
 const MAX_ONE_BYTE_MID = 16;
 
-/**
- * lib/media's receive stream without RTCP receiver reports. The clients sent
- * none before either (werift's receiver only starts its report loop once its
- * own receive path has seen a packet), so the servers get the same traffic as
- * in earlier runs; neither target reads them (the SFU drops them unread).
- */
-class UnreportedReceiveStream extends RtpReceiveStream {
-  override receiverReport(): undefined {
-    return undefined;
-  }
-}
+/** Where lib/media reports a failed receive path (once per transport), as warnOnce does for fallbacks. */
+const mediaLogger = createRootLogger("warn").child({ component: "load-client" });
 
 const warned = new Set<string>();
 
@@ -117,6 +109,8 @@ export class LoadPeer {
   readonly #packet = new RtpPacket(new RtpHeader({ payloadType: 111 }), Buffer.alloc(0));
   /** One per forwarded track received on lib/media's path. */
   readonly #receiveStreams: RtpReceiveStream[] = [];
+  /** lib/media's RTP path over this peer's connection; its streams open on it. */
+  readonly #media = new MediaTransport({ logger: mediaLogger });
   /** Peer ids this client has been told about; forwarded tracks must carry one of them as stream id. */
   readonly #knownPeerIds = new Set<string>();
   /** Last packet counter seen per sender index. */
@@ -206,8 +200,7 @@ export class LoadPeer {
     this.#closed = true;
     this.stopSending();
     this.#markReady();
-    for (const stream of this.#receiveStreams) stream.close();
-    this.#sender?.stream.close();
+    this.#media.close();
     this.#socket.disconnect();
     await this.#pc.close().catch(() => undefined);
   }
@@ -288,15 +281,16 @@ export class LoadPeer {
     // werift assigns the BUNDLE transport before it fires ontrack; typed as always present.
     const dtls: RTCDtlsTransport | undefined = transceiver.receiver.dtlsTransport;
     if (ssrc === undefined || codec === undefined || dtls === undefined) return undefined;
-    const transport = MediaTransport.of(dtls);
-    transport.onError ??= (error) => warnOnce(`receive path failed: ${String(error)}`);
-    return new UnreportedReceiveStream({
-      transport,
+    return this.#media.openReceiveStream({
+      dtls,
       ssrc,
       payloadType: codec.payloadType,
       clockRate: codec.clockRate,
       receiver: transceiver.receiver,
       onPacket: this.#onPacket,
+      // No receiver reports: the clients sent none before either (werift's receiver starts its report
+      // loop only once its own path saw a packet), and neither target reads them.
+      sendReports: false,
     });
   }
 
@@ -444,19 +438,17 @@ export class LoadPeer {
     const dtls: RTCDtlsTransport | undefined = transceiver.sender.dtlsTransport;
     const mid = Buffer.from(transceiver.mid ?? "", "ascii");
     const midId = mid.length > 0 ? (extensionId(transceiver, SDES_MID_URI) ?? 0) : 0;
-    const transport = dtls === undefined ? undefined : MediaTransport.of(dtls);
-    if (
-      codec === undefined ||
-      transport?.outbound === undefined ||
-      midId > MAX_ONE_BYTE_ID ||
-      mid.length > MAX_ONE_BYTE_MID
-    ) {
+    const stream =
+      codec === undefined || dtls === undefined || midId > MAX_ONE_BYTE_ID || mid.length > MAX_ONE_BYTE_MID
+        ? undefined
+        : this.#media.openSendStream({ dtls, ssrc, clockRate: codec.clockRate });
+    if (codec === undefined || stream === undefined) {
       warnOnce("a peer sends through werift: its negotiation does not fit lib/media's send path");
       return null;
     }
     const extensions: OutgoingExtensions = { midId, mid, audioLevelId: 0 };
     return {
-      stream: new RtpSendStream({ transport, ssrc, clockRate: codec.clockRate }),
+      stream,
       payloadType: codec.payloadType,
       extensions,
       headerLength: writtenHeaderLength(extensions, -1),

@@ -9,9 +9,11 @@ import {
   type RtcpReceiverInfo,
   type SrtpSession,
 } from "werift";
+import type { Logger } from "../logger.js";
+import { interceptIceData, srtpStreamState } from "../werift/srtp.js";
 import { rtpHeaderLength } from "./rtp.js";
-import type { RtpReceiveStream } from "./RtpReceiveStream.js";
-import type { RtpSendStream } from "./RtpSendStream.js";
+import { RtpReceiveStream, type RtpReceiveStreamOptions } from "./RtpReceiveStream.js";
+import { RtpSendStream, type RtpSendStreamOptions } from "./RtpSendStream.js";
 import {
   SrtpContext,
   SRTP_AEAD_AES_128_GCM,
@@ -19,7 +21,6 @@ import {
   SRTP_REPLAYED,
 } from "./SrtpContext.js";
 import { SrtpReceiveState } from "./SrtpReceiveState.js";
-import { interceptIceData, srtpStreamState } from "../werift/srtp.js";
 
 /** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
 const REPORT_INTERVAL_MS = 1000;
@@ -29,7 +30,10 @@ const RTCP_RECEIVER_REPORT = 201;
 /** Seconds from the NTP epoch (1900) to the Unix epoch. */
 const NTP_UNIX_OFFSET = 2_208_988_800;
 
-const transports = new WeakMap<RTCDtlsTransport, MediaTransport>();
+export interface MediaTransportOptions {
+  /** The owning peer's logger: the transport logs under it. */
+  logger: Logger;
+}
 
 /**
  * The SFU's own RTP path over one werift DTLS transport (one peer connection;
@@ -50,9 +54,15 @@ const transports = new WeakMap<RTCDtlsTransport, MediaTransport>();
  *   of each inbound SSRC (rollover counter, replay window) lives here for as
  *   long as the keys do, so a stream closed and opened again for the same
  *   SSRC carries on with the sender's packet index.
+ *
+ * A peer creates one and hands it to the tracks it publishes and receives;
+ * they open their streams on it. It binds to the DTLS transport of the first
+ * stream opened (BUNDLE: the peer connection's only one) and refuses streams
+ * on any other, which then stay on werift's path.
  */
 export class MediaTransport {
-  readonly #dtls: RTCDtlsTransport;
+  readonly #logger: Logger;
+  #dtls: RTCDtlsTransport | undefined;
   readonly #sendStreams = new Set<RtpSendStream>();
   readonly #receiveStreams = new Map<number, RtpReceiveStream>();
   /** Per inbound SSRC, under the current keys; never more than the SSRCs that had a receive stream. */
@@ -60,7 +70,8 @@ export class MediaTransport {
   #session: SrtpSession | undefined;
   #outbound: SrtpContext | undefined;
   #inbound: SrtpContext | undefined;
-  #intercepting = false;
+  /** Gives werift its data handler back; set while the receive path is intercepted. */
+  #restoreWerift: (() => void) | undefined;
   /** The selected ICE pair `#socket`, `#host` and `#port` were read from. */
   #pair: CandidatePair | undefined;
   #socket: Socket | undefined;
@@ -68,23 +79,75 @@ export class MediaTransport {
   #port = 0;
   #timer: NodeJS.Timeout | undefined;
   #failed = false;
+  #closed = false;
   /** Incoming RTCP receiver reports dropped unread (see `#receive`). */
   receiverReportsIgnored = 0;
-  /** Set on the first exception in the receive path; it is reported once, not per packet. */
-  onError: ((error: unknown) => void) | undefined;
 
-  private constructor(dtls: RTCDtlsTransport) {
-    this.#dtls = dtls;
+  constructor(options: MediaTransportOptions) {
+    this.#logger = options.logger;
   }
 
-  /** The one MediaTransport of `dtls`, created on first use. */
-  static of(dtls: RTCDtlsTransport): MediaTransport {
-    let transport = transports.get(dtls);
-    if (!transport) {
-      transport = new MediaTransport(dtls);
-      transports.set(dtls, transport);
-    }
-    return transport;
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Opens the SFU's receive path for one SSRC arriving on `dtls`; undefined
+   * when this transport is closed or bound to another DTLS transport (the
+   * caller then receives through werift).
+   */
+  openReceiveStream(
+    options: Omit<RtpReceiveStreamOptions, "onClose"> & { dtls: RTCDtlsTransport },
+  ): RtpReceiveStream | undefined {
+    const { dtls, ...streamOptions } = options;
+    if (!this.#bind(dtls)) return undefined;
+    const stream = new RtpReceiveStream({ ...streamOptions, onClose: this.#removeReceiveStream });
+    this.#receiveStreams.set(stream.ssrc, stream);
+    this.#intercept();
+    this.#startReports();
+    return stream;
+  }
+
+  /**
+   * Opens the SFU's send path for one SSRC going out on `dtls`; undefined
+   * when the transport is closed, bound to another DTLS transport, or has no
+   * keys it can use (the caller then sends through werift).
+   */
+  openSendStream(
+    options: Omit<RtpSendStreamOptions, "path" | "onClose"> & { dtls: RTCDtlsTransport },
+  ): RtpSendStream | undefined {
+    const { dtls, ...streamOptions } = options;
+    if (!this.#bind(dtls) || !this.outbound) return undefined;
+    const stream = new RtpSendStream({ ...streamOptions, path: this, onClose: this.#removeSendStream });
+    this.#sendStreams.add(stream);
+    this.#startReports();
+    return stream;
+  }
+
+  /** Closes every stream and gives werift its receive path back; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stream of [...this.#sendStreams]) stream.close();
+    for (const stream of [...this.#receiveStreams.values()]) stream.close();
+    this.#sendStreams.clear();
+    this.#receiveStreams.clear();
+    this.#srtpStates.clear();
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#restoreWerift?.();
+    this.#restoreWerift = undefined;
+    this.#socket = undefined;
+    this.#pair = undefined;
+  }
+
+  /** Binds to `dtls` on first use; false if closed or already bound to another one. */
+  #bind(dtls: RTCDtlsTransport): boolean {
+    if (this.#closed) return false;
+    this.#dtls ??= dtls;
+    if (this.#dtls === dtls) return true;
+    this.#logger.warn("a stream on a second DTLS transport stays on werift's path");
+    return false;
   }
 
   /**
@@ -113,7 +176,9 @@ export class MediaTransport {
    * unexpected, go through `connection.send`.
    */
   send(datagram: Buffer): void {
-    const connection = this.#dtls.iceTransport.connection;
+    const dtls = this.#dtls;
+    if (!dtls || this.#closed) return;
+    const connection = dtls.iceTransport.connection;
     const pair = connection.nominated;
     if (pair !== undefined && connection.state !== "closed" && connection.state !== "failed") {
       if (pair !== this.#pair) this.#selectPair(pair);
@@ -139,34 +204,18 @@ export class MediaTransport {
     this.#port = remoteCandidate.port;
   }
 
-  /** @internal RtpSendStream registers itself for sender reports. */
-  addSendStream(stream: RtpSendStream): void {
-    this.#sendStreams.add(stream);
-    this.#intercept();
-    this.#startReports();
-  }
-
-  /** @internal */
-  removeSendStream(stream: RtpSendStream): void {
+  readonly #removeSendStream = (stream: RtpSendStream): void => {
     this.#sendStreams.delete(stream);
     this.#maybeStopReports();
-  }
+  };
 
-  /** @internal RtpReceiveStream registers itself; its SSRC's packets come to it from now on. */
-  addReceiveStream(stream: RtpReceiveStream): void {
-    this.#receiveStreams.set(stream.ssrc, stream);
-    this.#intercept();
-    this.#startReports();
-  }
-
-  /** @internal */
-  removeReceiveStream(stream: RtpReceiveStream): void {
+  readonly #removeReceiveStream = (stream: RtpReceiveStream): void => {
     if (this.#receiveStreams.get(stream.ssrc) === stream) this.#receiveStreams.delete(stream.ssrc);
     this.#maybeStopReports();
-  }
+  };
 
   #syncKeys(): void {
-    const session = this.#dtls.srtp as SrtpSession | undefined;
+    const session: SrtpSession | undefined = this.#dtls?.srtp;
     if (session === this.#session) return;
     this.#session = session;
     this.#outbound = session ? contextFor(session, "local") : undefined;
@@ -177,9 +226,8 @@ export class MediaTransport {
 
   /** Puts `#receive` in front of werift's handling of incoming datagrams. */
   #intercept(): void {
-    if (this.#intercepting) return;
-    this.#intercepting = true;
-    interceptIceData(this.#dtls.iceTransport.connection, (data) => this.#receive(data));
+    if (this.#restoreWerift || !this.#dtls) return;
+    this.#restoreWerift = interceptIceData(this.#dtls.iceTransport.connection, (data) => this.#receive(data));
   }
 
   /** Per incoming datagram: true if it was an SRTP packet of one of our streams (delivered or dropped). */
@@ -219,7 +267,7 @@ export class MediaTransport {
     } catch (error) {
       if (!this.#failed) {
         this.#failed = true;
-        this.onError?.(error);
+        this.#logger.error("receive path failed; errors are not logged again", { error });
       }
     }
     return true;
@@ -249,7 +297,7 @@ export class MediaTransport {
   }
 
   #sendReports(): void {
-    const state = this.#dtls.state;
+    const state = this.#dtls?.state;
     if (state === "closed" || state === "failed") {
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -279,7 +327,7 @@ export class MediaTransport {
   }
 
   #sendRtcp(packets: RtcpPacket[]): void {
-    this.#dtls.sendRtcp(packets).catch(ignoreSendError);
+    this.#dtls?.sendRtcp(packets).catch(ignoreSendError);
   }
 }
 

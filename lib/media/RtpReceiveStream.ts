@@ -1,12 +1,10 @@
 import { RtcpReceiverInfo, type RTCRtpReceiver } from "werift";
-import type { MediaTransport } from "./MediaTransport.js";
 import type { SrtpReceiveState } from "./SrtpReceiveState.js";
 
 /** Called with a decrypted packet: packet[0, headerLength) is the header, payload up to `end`. */
 export type RtpPacketHandler = (packet: Buffer, headerLength: number, end: number, nowMs: number) => void;
 
 export interface RtpReceiveStreamOptions {
-  transport: MediaTransport;
   /** The SSRC the remote signalled (a=ssrc); its packets come here instead of going through werift. */
   ssrc: number;
   /** Only packets of this payload type take this path; anything else is left to werift. */
@@ -15,6 +13,10 @@ export interface RtpReceiveStreamOptions {
   /** werift's receiver of the m-line: its RTCP SSRC, and the sender reports it has seen, feed our receiver reports. */
   receiver: RTCRtpReceiver;
   onPacket: RtpPacketHandler;
+  /** False: send no receiver reports for this stream (a load client that is no real receiver). Default true. */
+  sendReports?: boolean;
+  /** Tells the transport the stream is gone. */
+  onClose: (stream: RtpReceiveStream) => void;
 }
 
 const SEQ_MOD = 0x10000;
@@ -28,13 +30,14 @@ const MAX_MISORDER = 100;
  * werift would otherwise have sent, so the publisher keeps seeing loss and
  * jitter (a browser adapts Opus FEC and bitrate to them). Its SRTP state
  * (rollover counter, replay window) belongs to the transport's session: see
- * {@link SrtpReceiveState}.
+ * {@link SrtpReceiveState}. Opened by MediaTransport.openReceiveStream.
  */
 export class RtpReceiveStream {
   readonly ssrc: number;
   readonly payloadType: number;
   readonly onPacket: RtpPacketHandler;
-  readonly #transport: MediaTransport;
+  readonly #onClose: (stream: RtpReceiveStream) => void;
+  readonly #sendReports: boolean;
   readonly #receiver: RTCRtpReceiver;
   readonly #clockRate: number;
   /** @internal The transport's SRTP state for this SSRC, kept here to spare a lookup per packet. */
@@ -63,10 +66,10 @@ export class RtpReceiveStream {
     this.ssrc = options.ssrc;
     this.payloadType = options.payloadType;
     this.onPacket = options.onPacket;
-    this.#transport = options.transport;
     this.#receiver = options.receiver;
     this.#clockRate = options.clockRate;
-    this.#transport.addReceiveStream(this);
+    this.#onClose = options.onClose;
+    this.#sendReports = options.sendReports ?? true;
   }
 
   get closed(): boolean {
@@ -128,7 +131,7 @@ export class RtpReceiveStream {
 
   /** A report block for this stream, or undefined if nothing arrived since the last one. */
   receiverReport(): RtcpReceiverInfo | undefined {
-    if (this.#closed || this.#received === this.#reportedReceived) return undefined;
+    if (this.#closed || !this.#sendReports || this.#received === this.#reportedReceived) return undefined;
     this.#reportedReceived = this.#received;
     const extendedMax = this.#cycles + this.#maxSeq;
     const expected = extendedMax - this.#baseSeq + 1;
@@ -163,6 +166,6 @@ export class RtpReceiveStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#transport.removeReceiveStream(this);
+    this.#onClose(this);
   }
 }

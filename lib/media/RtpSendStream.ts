@@ -1,23 +1,33 @@
 import { RtcpSenderInfo, RtcpSrPacket } from "werift";
-import type { MediaTransport } from "./MediaTransport.js";
 import { RolloverCounter } from "./RolloverCounter.js";
 import { createKeystreamCache, type SrtpContext } from "./SrtpContext.js";
 
+/** What a send stream needs of the transport that opened it (MediaTransport). */
+export interface SendPath {
+  /** The context to protect packets under; undefined while there are no usable keys. */
+  readonly outbound: SrtpContext | undefined;
+  /** Sends one protected datagram. */
+  send(datagram: Buffer): void;
+}
+
 export interface RtpSendStreamOptions {
-  transport: MediaTransport;
+  path: SendPath;
   /** The SSRC werift negotiated for the sender; every packet written must carry it. */
   ssrc: number;
   clockRate: number;
+  /** Tells the transport the stream is gone. */
+  onClose: (stream: RtpSendStream) => void;
 }
 
 /**
  * One outgoing RTP stream (one SSRC) on the SFU's own send path: protects
  * packets the caller has written, sends them on the transport, and keeps the
- * counts its RTCP sender reports carry.
+ * counts its RTCP sender reports carry. Opened by MediaTransport.openSendStream.
  */
 export class RtpSendStream {
   readonly ssrc: number;
-  readonly #transport: MediaTransport;
+  readonly #path: SendPath;
+  readonly #onClose: (stream: RtpSendStream) => void;
   readonly #clockRate: number;
   #context: SrtpContext | undefined;
   #rollover = new RolloverCounter();
@@ -31,9 +41,9 @@ export class RtpSendStream {
 
   constructor(options: RtpSendStreamOptions) {
     this.ssrc = options.ssrc;
-    this.#transport = options.transport;
+    this.#path = options.path;
     this.#clockRate = options.clockRate;
-    this.#transport.addSendStream(this);
+    this.#onClose = options.onClose;
   }
 
   get closed(): boolean {
@@ -56,7 +66,7 @@ export class RtpSendStream {
    * `tagLength` is the room `send` needs after the payload.
    */
   get context(): SrtpContext | undefined {
-    const context = this.#transport.outbound;
+    const context = this.#path.outbound;
     if (context !== this.#context && context !== undefined) {
       // New DTLS keys: the receiver starts a fresh SRTP stream, so do we.
       this.#context = context;
@@ -84,7 +94,7 @@ export class RtpSendStream {
   ): void {
     if (this.#closed) return;
     context.protect(packet, headerLength, payload, this.#rollover, this.#keystream);
-    this.#transport.send(packet);
+    this.#path.send(packet);
     this.#packets++;
     this.#octets += payload.length;
     this.#lastTimestamp = timestamp;
@@ -114,6 +124,6 @@ export class RtpSendStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#transport.removeSendStream(this);
+    this.#onClose(this);
   }
 }

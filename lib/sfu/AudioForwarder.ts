@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { MediaStreamTrack, RTCDtlsTransport, RTCRtpTransceiver, RtpPacket } from "werift";
 import type { Logger } from "../logger.js";
 import type { ForwardingTotals, TrackSnapshot } from "../types.js";
-import { MediaTransport } from "../media/MediaTransport.js";
+import type { MediaTransport } from "../media/MediaTransport.js";
 import { createRtpView, readRtp } from "../media/rtp.js";
-import { RtpReceiveStream } from "../media/RtpReceiveStream.js";
+import type { RtpReceiveStream } from "../media/RtpReceiveStream.js";
 import type { ForwardedTrack } from "./ForwardedTrack.js";
 import { AUDIO_LEVEL_URI, extensionId } from "./rtp.js";
 
@@ -14,6 +14,8 @@ export interface AudioForwarderOptions {
   /** The publisher's receiving transceiver and its remote track. */
   transceiver: RTCRtpTransceiver;
   track: MediaStreamTrack;
+  /** The publishing peer's media transport: the SFU's own receive path opens on it. */
+  transport: MediaTransport;
   /** Process-wide counters shared by every forwarder. */
   totals: ForwardingTotals;
   logger: Logger;
@@ -58,7 +60,7 @@ export class AudioForwarder {
     this.#totals = options.totals;
     this.#logger = options.logger.child({ trackId: this.id });
     this.#unsubscribe = this.#track.onReceiveRtp.subscribe(this.#onRtp).unSubscribe;
-    this.#stream = this.#openStream();
+    this.#stream = this.#openStream(options.transport);
   }
 
   /** Whether packets arrive on the SFU's own receive path. */
@@ -156,7 +158,7 @@ export class AudioForwarder {
     }
   };
 
-  #openStream(): RtpReceiveStream | undefined {
+  #openStream(transport: MediaTransport): RtpReceiveStream | undefined {
     const { ssrc, codec } = this.#track;
     // Set by werift when the transceiver is created; typed as always present, checked all the same.
     const dtls: RTCDtlsTransport | undefined = this.#transceiver.receiver.dtlsTransport;
@@ -164,17 +166,16 @@ export class AudioForwarder {
       this.#logger.info("receiving through werift", { signalledSsrc: ssrc !== undefined });
       return undefined;
     }
-    const transport = MediaTransport.of(dtls);
-    transport.onError ??= (error) =>
-      this.#logger.error("receive path failed; errors are not logged again", { error });
-    return new RtpReceiveStream({
-      transport,
+    const stream = transport.openReceiveStream({
+      dtls,
       ssrc,
       payloadType: codec.payloadType,
       clockRate: codec.clockRate,
       receiver: this.#transceiver.receiver,
       onPacket: this.#onPacket,
     });
+    if (!stream) this.#logger.info("receiving through werift", { transportClosed: transport.closed });
+    return stream;
   }
 
   // Runs inside the transport's receive path for every packet: must never throw.

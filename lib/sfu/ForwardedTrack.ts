@@ -1,7 +1,7 @@
 import { RtpHeader, RtpPacket, type RTCRtpSender, type RTCRtpTransceiver } from "werift";
 import type { Logger } from "../logger.js";
-import { MediaTransport } from "../media/MediaTransport.js";
-import { RtpSendStream } from "../media/RtpSendStream.js";
+import type { MediaTransport } from "../media/MediaTransport.js";
+import type { RtpSendStream } from "../media/RtpSendStream.js";
 import { AUDIO_LEVEL_URI, extensionId, SDES_MID_URI, seqAdd, tsAdd } from "./rtp.js";
 import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions, type RtpView } from "../media/rtp.js";
 
@@ -18,6 +18,8 @@ export interface ForwardedTrackOptions {
   sourcePeerId: string;
   /** The sendonly transceiver on the receiving peer's connection. */
   transceiver: RTCRtpTransceiver;
+  /** The receiving peer's media transport: the SFU's own send path opens on it. */
+  transport: MediaTransport;
   logger: Logger;
 }
 
@@ -39,6 +41,7 @@ export class ForwardedTrack {
   readonly sourcePeerId: string;
   readonly transceiver: RTCRtpTransceiver;
   readonly #sender: RTCRtpSender;
+  readonly #transport: MediaTransport;
   readonly #logger: Logger;
   #closed = false;
   #sourceSsrc: number | undefined;
@@ -56,6 +59,7 @@ export class ForwardedTrack {
     this.sourcePeerId = options.sourcePeerId;
     this.transceiver = options.transceiver;
     this.#sender = options.transceiver.sender;
+    this.#transport = options.transport;
     this.#logger = options.logger;
   }
 
@@ -75,7 +79,7 @@ export class ForwardedTrack {
 
   /** Whether packets go out on the SFU's own send path (false before the first packet). */
   get fastPath(): boolean {
-    return this.#stream instanceof RtpSendStream;
+    return this.#stream !== null && this.#stream !== undefined;
   }
 
   /**
@@ -133,10 +137,16 @@ export class ForwardedTrack {
     const mid = Buffer.from(this.transceiver.mid ?? "", "ascii");
     const midId = extensionId(this.transceiver, SDES_MID_URI) ?? 0;
     const audioLevelId = extensionId(this.transceiver, AUDIO_LEVEL_URI) ?? 0;
-    const transport = MediaTransport.of(this.#sender.dtlsTransport);
     const expressible =
       midId <= MAX_ONE_BYTE_ID && audioLevelId <= MAX_ONE_BYTE_ID && mid.length <= MAX_ONE_BYTE_MID;
-    if (!expressible || !transport.outbound) {
+    const stream = expressible
+      ? this.#transport.openSendStream({
+          dtls: this.#sender.dtlsTransport,
+          ssrc: this.#sender.ssrc,
+          clockRate: codec.clockRate,
+        })
+      : undefined;
+    if (!stream) {
       this.#logger.info("forwarding through werift's sender", {
         mid: this.transceiver.mid,
         midId,
@@ -147,7 +157,7 @@ export class ForwardedTrack {
     }
     this.#payloadType = codec.payloadType;
     this.#extensions = { midId: mid.length > 0 ? midId : 0, mid, audioLevelId };
-    this.#stream = new RtpSendStream({ transport, ssrc: this.#sender.ssrc, clockRate: codec.clockRate });
+    this.#stream = stream;
   }
 
   #writeThroughWerift(rtp: RtpView, seq: number, ts: number): boolean {

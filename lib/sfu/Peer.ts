@@ -10,6 +10,7 @@ import {
 } from "werift";
 import { BadRequestError, SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { MediaTransport } from "../media/MediaTransport.js";
 import type { IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
@@ -72,6 +73,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #negotiator: Negotiator;
   readonly #datagramGuard: DatagramGuard;
+  /** The SFU's own RTP path, shared by every track this peer publishes and receives. */
+  readonly #media: MediaTransport;
   readonly #options: PeerOptions;
   readonly #logger: Logger;
   readonly #published = new Map<string, AudioForwarder>();
@@ -108,6 +111,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#options = options;
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
     this.#datagramGuard = new DatagramGuard({ pc: () => this.#pc, logger: this.#logger });
+    this.#media = new MediaTransport({ logger: this.#logger });
     this.#pc = new RTCPeerConnection(peerConfig(options.media, this.#datagramGuard.filter));
     this.#negotiator = new Negotiator({
       pc: this.#pc,
@@ -267,6 +271,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       sourceTrackId: source.id,
       sourcePeerId: source.peerId,
       transceiver,
+      transport: this.#media,
       logger: this.#logger,
     });
     this.#subscriptions.set(source.id, { source, track });
@@ -340,6 +345,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#subscriptions.clear();
     this.#pendingSources.clear();
     this.#heldCandidates.length = 0;
+    this.#media.close();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", { reason, hostileDatagramsDropped: this.#datagramGuard.dropped });
     this.emit("close", reason);
@@ -415,6 +421,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       peerId: this.id,
       transceiver,
       track,
+      transport: this.#media,
       totals: this.#options.totals,
       logger: this.#logger,
     });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpTransceiver } from "werift";
-import type { Logger } from "../../lib/logger.js";
+import { createSilentLogger, type Logger } from "../../lib/logger.js";
+import { MediaTransport } from "../../lib/media/MediaTransport.js";
 import type { RtpView } from "../../lib/media/rtp.js";
 import { AudioForwarder } from "../../lib/sfu/AudioForwarder.js";
 import type { ForwardedTrack } from "../../lib/sfu/ForwardedTrack.js";
@@ -41,6 +42,7 @@ describe("AudioForwarder", () => {
       peerId: "alice",
       transceiver,
       track,
+      transport: new MediaTransport({ logger: createSilentLogger() }),
       totals,
       logger: recordingLogger(errors),
     });

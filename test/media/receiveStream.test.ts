@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import type { RtcpReceiverInfo } from "werift";
-import type { MediaTransport } from "../../lib/media/MediaTransport.js";
 import { RtpReceiveStream } from "../../lib/media/RtpReceiveStream.js";
 import { fakeReceiver } from "../helpers/fakeReceiver.js";
 
@@ -10,14 +9,13 @@ const INTERVAL_MS = 20;
 
 /** A receive stream whose transport and werift receiver are stand-ins: only its statistics are under test. */
 function stream(): RtpReceiveStream {
-  const transport = { addReceiveStream() {}, removeReceiveStream() {} } as unknown as MediaTransport;
   return new RtpReceiveStream({
-    transport,
     ssrc: 42,
     payloadType: 111,
     clockRate: 48_000,
     receiver: fakeReceiver(),
     onPacket() {},
+    onClose() {},
   });
 }
 

@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Event, RtpHeader, SrtpSession, type RTCDtlsTransport } from "werift";
+import { createSilentLogger } from "../../lib/logger.js";
 import { MediaTransport } from "../../lib/media/MediaTransport.js";
 import { REPLAY_WINDOW, ReplayWindow } from "../../lib/media/ReplayWindow.js";
 import { RolloverCounter } from "../../lib/media/RolloverCounter.js";
-import { RtpReceiveStream } from "../../lib/media/RtpReceiveStream.js";
+import type { RtpReceiveStream } from "../../lib/media/RtpReceiveStream.js";
 import {
   createKeystreamCache,
   SRTP_AEAD_AES_128_GCM,
@@ -146,7 +147,8 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
         iceTransport: { connection: { onData } },
       };
       return {
-        transport: MediaTransport.of(dtls as unknown as RTCDtlsTransport),
+        transport: new MediaTransport({ logger: createSilentLogger() }),
+        dtls: dtls as unknown as RTCDtlsTransport,
         remote,
         toWerift,
         receive: (datagram: Buffer) => onData.execute(datagram),
@@ -159,22 +161,27 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
       };
     }
 
-    function openStream(transport: MediaTransport, heard: number[]): RtpReceiveStream {
-      return new RtpReceiveStream({
-        transport,
+    function openStream(
+      edge: { transport: MediaTransport; dtls: RTCDtlsTransport },
+      heard: number[],
+    ): RtpReceiveStream {
+      const stream = edge.transport.openReceiveStream({
+        dtls: edge.dtls,
         ssrc: SSRC,
         payloadType: 111,
         clockRate: 48_000,
         receiver: fakeReceiver(),
         onPacket: (packet) => heard.push(packet.readUInt16BE(2)),
       });
+      if (!stream) throw new Error("the transport refused the stream");
+      return stream;
     }
 
     it("drops and counts replays, also once a stream for the SSRC is opened again", () => {
       const edge = fakeDtls(SRTP_AES128_CM_HMAC_SHA1_80);
       const send = sender(new SrtpContext(edge.remote));
       const heard: number[] = [];
-      const first = openStream(edge.transport, heard);
+      const first = openStream(edge, heard);
       const sent = [10, 11, 12, 13].map((seq) => send(seq));
       for (const packet of sent) edge.receive(Buffer.from(packet));
       edge.receive(Buffer.from(sent[3]!));
@@ -184,7 +191,7 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
       expect(first.authFailures).to.equal(0);
       first.close();
 
-      const second = openStream(edge.transport, heard);
+      const second = openStream(edge, heard);
       edge.receive(Buffer.from(sent[2]!));
       edge.receive(send(14));
       expect(heard).to.deep.equal([10, 11, 12, 13, 14]);
@@ -197,14 +204,14 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
       const edge = fakeDtls(SRTP_AEAD_AES_128_GCM);
       const send = sender(new SrtpContext(edge.remote));
       const heard: number[] = [];
-      const first = openStream(edge.transport, heard);
+      const first = openStream(edge, heard);
       for (let seq = 65_500; seq < 65_536 + 10; seq++) edge.receive(send(seq));
       expect(first.srtp!.rollover.roc).to.equal(1);
       first.close();
 
       // Muted, then unmuted: the sender's numbering goes on past the wrap.
       heard.length = 0;
-      const second = openStream(edge.transport, heard);
+      const second = openStream(edge, heard);
       for (let seq = 65_536 + 10; seq < 65_536 + 20; seq++) edge.receive(send(seq));
       expect(second.authFailures).to.equal(0);
       expect(heard).to.deep.equal([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
@@ -214,7 +221,7 @@ describe("SRTP replay protection (RFC 3711 §3.3.2)", () => {
     it("starts every SSRC afresh under new keys", () => {
       const edge = fakeDtls(SRTP_AES128_CM_HMAC_SHA1_80);
       const heard: number[] = [];
-      const stream = openStream(edge.transport, heard);
+      const stream = openStream(edge, heard);
       const send = sender(new SrtpContext(edge.remote));
       for (let seq = 65_500; seq < 65_536 + 10; seq++) edge.receive(send(seq));
       expect(stream.srtp!.rollover.roc).to.equal(1);
