@@ -92,7 +92,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       draining = true;
       signaling.notifyShutdown();
       await new Promise((resolve) => setTimeout(resolve, NOTICE_FLUSH_MS));
-      await sfu.close("kicked");
+      await sfu.close("shutdown");
       signaling.close();
       // io.close() also closes the http server, which waits for keep-alive connections: end them.
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));

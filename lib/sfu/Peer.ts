@@ -11,7 +11,8 @@ import {
 import { BadRequestError, SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { MediaTransport } from "../media/MediaTransport.js";
-import type { IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
+import type { IceCandidate, SessionDescription } from "../protocol.js";
+import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { AudioForwarder } from "./AudioForwarder.js";
@@ -46,7 +47,7 @@ export type PeerEvents = {
   /** ICE and DTLS are up for the first time. */
   connected: [];
   "connection-state": [string];
-  close: [LeaveReason];
+  close: [CloseReason];
 };
 
 const OPUS = new RTCRtpCodecParameters({
@@ -124,7 +125,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       },
       onFailure: (error) => {
         this.#logger.warn("removing peer after negotiation failure", { error: error.message });
-        this.close("failed");
+        this.close("negotiation-failed");
       },
       logger: this.#logger,
     });
@@ -300,7 +301,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   detach(graceMs: number | null = this.#options.reconnectGraceMs): void {
     if (this.#closed || !this.#attached) return;
     this.#attached = false;
-    if (graceMs !== null) this.#graceTimer = setTimeout(() => this.close("disconnect"), graceMs);
+    if (graceMs !== null) this.#graceTimer = setTimeout(() => this.close("grace-expired"), graceMs);
     this.#logger.info("signaling detached; waiting for a resume", { graceMs });
   }
 
@@ -328,7 +329,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /** Ends the session: stops every track, closes the connection, emits `close` once. */
-  close(reason: LeaveReason): void {
+  close(reason: CloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#graceTimer);
@@ -347,7 +348,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#heldCandidates.length = 0;
     this.#media.close();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
-    this.#logger.info("peer closed", { reason, hostileDatagramsDropped: this.#datagramGuard.dropped });
+    this.#logger.info("peer closed", {
+      reason,
+      what: CLOSE_DESCRIPTIONS[reason],
+      hostileDatagramsDropped: this.#datagramGuard.dropped,
+    });
     this.emit("close", reason);
     // Forwarders are dropped only after `close` so the room can still unsubscribe them.
     this.#published.clear();
@@ -402,7 +407,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.#iceTimer = undefined;
       if (this.#pc.connectionState === "connected") return;
       this.#logger.warn("ICE did not connect in time", { state: this.#pc.connectionState });
-      this.close("failed");
+      this.close(this.#everConnected ? "media-failed" : "ice-timeout");
     }, this.#options.limits.iceTimeoutMs);
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.js";
-import type { LeaveReason } from "../protocol.js";
+import type { CloseReason } from "./closeReason.js";
 import type { RoomSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { AudioForwarder } from "./AudioForwarder.js";
@@ -15,7 +15,7 @@ export interface RoomOptions {
 
 export type RoomEvents = {
   "peer-joined": [Peer];
-  "peer-left": [Peer, LeaveReason];
+  "peer-left": [Peer, CloseReason];
   close: [];
 };
 
@@ -100,13 +100,13 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Closes every peer with `reason`, then the room. */
-  close(reason: LeaveReason = "kicked"): void {
+  close(reason: CloseReason = "shutdown"): void {
     if (this.#closed) return;
     for (const peer of this.peers) peer.close(reason);
     this.#finish();
   }
 
-  #onPeerClosed(peer: Peer, reason: LeaveReason): void {
+  #onPeerClosed(peer: Peer, reason: CloseReason): void {
     this.#peers.delete(peer.id);
     for (const track of peer.publishedTracks) this.#unsubscribeEverywhere(track);
     this.#logger.info("peer left", { peerId: peer.id, reason, size: this.#peers.size });

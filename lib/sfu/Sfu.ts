@@ -1,4 +1,5 @@
-import type { IceCandidate, IceServer, LeaveReason, SessionDescription } from "../protocol.js";
+import type { IceCandidate, IceServer, SessionDescription } from "../protocol.js";
+import type { CloseReason } from "./closeReason.js";
 import type { ForwardingTotals, RoomSnapshot } from "../types.js";
 
 type Listener<Args extends unknown[]> = (...args: Args) => void;
@@ -16,7 +17,7 @@ export type PeerSessionEvents = {
   "ice-candidate": [IceCandidate];
   /** ICE and DTLS are up for the first time. */
   connected: [];
-  close: [LeaveReason];
+  close: [CloseReason];
 };
 
 /**
@@ -37,7 +38,7 @@ export interface PeerSession extends Subscribable<PeerSessionEvents> {
   detach(): void;
   /** A socket resumed this session. */
   attach(): void;
-  close(reason: LeaveReason): void;
+  close(reason: CloseReason): void;
 }
 
 /** A room's membership as signaling sees it. */
@@ -55,7 +56,7 @@ export interface JoinRequest {
 
 export type SfuEvents = {
   "peer-joined": [RoomMembers, PeerSession];
-  "peer-left": [RoomMembers, PeerSession, LeaveReason];
+  "peer-left": [RoomMembers, PeerSession, CloseReason];
   /** A peer's ICE and DTLS came up for the first time. */
   "peer-connected": [PeerSession];
 };
@@ -84,5 +85,5 @@ export interface Sfu extends Subscribable<SfuEvents> {
   findResumable(resumeToken: string, roomId: string, userId: string): PeerSession | undefined;
   state(): Promise<SfuState>;
   /** Closes every room and peer; joins are refused afterwards. */
-  close(reason?: LeaveReason): void | Promise<void>;
+  close(reason?: CloseReason): void | Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { IceServer, LeaveReason } from "../protocol.js";
+import type { IceServer } from "../protocol.js";
+import type { CloseReason } from "./closeReason.js";
 import type {
   ForwardingTotals,
   MediaOptions,
@@ -27,7 +28,7 @@ export interface SfuServiceOptions {
 
 export type SfuServiceEvents = {
   "peer-joined": [Room, Peer];
-  "peer-left": [Room, Peer, LeaveReason];
+  "peer-left": [Room, Peer, CloseReason];
   /** A peer's ICE and DTLS came up for the first time. */
   "peer-connected": [Peer];
 };
@@ -113,7 +114,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   }
 
   /** Removes a peer if it is still here. */
-  removePeer(peer: Peer, reason: LeaveReason): void {
+  removePeer(peer: Peer, reason: CloseReason): void {
     peer.close(reason);
   }
 
@@ -134,7 +135,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   }
 
   /** Closes every room and peer; joins are refused afterwards. */
-  close(reason: LeaveReason = "kicked"): void {
+  close(reason: CloseReason = "shutdown"): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const room of this.rooms) room.close(reason);

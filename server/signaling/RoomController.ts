@@ -1,5 +1,6 @@
 import { SfuError } from "../../lib/errors.js";
-import type { JoinedMessage, LeaveReason } from "../../lib/protocol.js";
+import type { JoinedMessage } from "../../lib/protocol.js";
+import { toWire, type CloseReason } from "../../lib/sfu/closeReason.js";
 import type { PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { JoinAuthorizer } from "./auth.js";
@@ -16,15 +17,6 @@ export interface RoomControllerOptions {
   /** True once shutdown began: joins are refused. */
   isDraining: () => boolean;
 }
-
-/** Why a removed peer's own client is told it was removed (PROTOCOL §4 `error`). */
-const REMOVAL_ERRORS: Partial<
-  Record<LeaveReason, { code: "REPLACED" | "KICKED" | "NEGOTIATION_FAILED"; message: string }>
-> = {
-  replaced: { code: "REPLACED", message: "a newer join of the same user replaced this session" },
-  kicked: { code: "KICKED", message: "this session was removed from the room" },
-  failed: { code: "NEGOTIATION_FAILED", message: "the media connection failed and the session was removed" },
-};
 
 /** Room membership: join (new or resumed), leave, and socket loss. */
 export class RoomController {
@@ -125,9 +117,9 @@ export class RoomController {
 
   /**
    * A join goes on only while the SFU is not draining and its socket is still
-   * there and has not joined meanwhile: a peer created after the SHUTTING_DOWN
-   * notice would be told KICKED instead, and a session resumed onto a socket
-   * already gone would never be detached again.
+   * there and has not joined meanwhile: a client admitted after the SHUTTING_DOWN
+   * notice would get a session the drain ends at once, and a session resumed
+   * onto a socket already gone would never be detached again.
    */
   #assertStillWanted(session: ClientSession): void {
     if (this.#options.isDraining()) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down");
@@ -154,16 +146,18 @@ export class RoomController {
     }
   }
 
-  #announceLeave(room: RoomMembers, peer: PeerSession, reason: LeaveReason): void {
-    const message = { roomId: room.id, peerId: peer.id, userId: peer.userId, reason };
-    for (const other of room.peers)
-      this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);
-    // The removed peer's own client learns why, unless it asked to leave.
+  #announceLeave(room: RoomMembers, peer: PeerSession, reason: CloseReason): void {
+    const wire = toWire(reason);
+    if (wire.userLeft) {
+      const message = { roomId: room.id, peerId: peer.id, userId: peer.userId, reason: wire.userLeft };
+      for (const other of room.peers)
+        this.#options.sessions.forPeer(other.id)?.socket.emit("user-left", message);
+    }
     const own = this.#options.sessions.forPeer(peer.id);
     if (!own) return;
     this.#release(own);
-    const removal = REMOVAL_ERRORS[reason];
-    if (removal) own.sendError(removal);
+    // The removed peer's own client learns why, unless it asked to leave or (a drain) was told already.
+    if (wire.error) own.sendError(wire.error);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type ClientEventName,
   type ErrorPayload,
 } from "../../lib/protocol.js";
+import { SHUTDOWN_NOTICE } from "../../lib/sfu/closeReason.js";
 import type { Sfu } from "../../lib/sfu/Sfu.js";
 import type { Config } from "../config.js";
 import type { Metrics } from "../metrics.js";
@@ -71,13 +72,9 @@ export class SignalingNamespace {
     return this.#sessions.size;
   }
 
-  /** Tells every client the SFU is going away; their sessions are let go without `KICKED`. */
+  /** Tells every client the SFU is going away (PROTOCOL §10); their sessions then close as `shutdown`. */
   notifyShutdown(): void {
-    for (const session of this.#sessions.all) {
-      session.sendError({ code: "SHUTTING_DOWN", message: "the SFU is shutting down; reconnect later" });
-      const peer = session.unbind();
-      if (peer) this.#sessions.release(peer.id, session);
-    }
+    for (const session of this.#sessions.all) session.sendError(SHUTDOWN_NOTICE);
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import type { EventLoopUtilization } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../logger.js";
-import type { LeaveReason } from "../../protocol.js";
+import type { CloseReason } from "../closeReason.js";
 import { SfuError } from "../../errors.js";
 import { withTimeout } from "../../util/timeout.js";
 import { TypedEmitter } from "../../util/TypedEmitter.js";
@@ -76,7 +76,7 @@ export class ForwardingWorker extends TypedEmitter<ForwardingWorkerEvents> {
   }
 
   /** Asks the worker to close its peers, then waits for the thread to end (or ends it). */
-  async close(reason: LeaveReason, timeoutMs: number): Promise<void> {
+  async close(reason: CloseReason, timeoutMs: number): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     try {

@@ -1,6 +1,7 @@
 import type { Logger } from "../../logger.js";
 import { SfuError } from "../../errors.js";
-import type { IceCandidate, LeaveReason, SessionDescription } from "../../protocol.js";
+import type { IceCandidate, SessionDescription } from "../../protocol.js";
+import type { CloseReason } from "../closeReason.js";
 import { TypedEmitter } from "../../util/TypedEmitter.js";
 import type { PeerSession, PeerSessionEvents } from "../Sfu.js";
 import type { ForwardingWorker } from "./ForwardingWorker.js";
@@ -66,7 +67,7 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
    */
   detach(): void {
     if (this.#closed || this.#graceTimer) return;
-    this.#graceTimer = setTimeout(() => this.close("disconnect"), this.#reconnectGraceMs);
+    this.#graceTimer = setTimeout(() => this.close("grace-expired"), this.#reconnectGraceMs);
     this.worker.post({ kind: "detach", peerId: this.id });
   }
 
@@ -78,14 +79,14 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
   }
 
   /** Ends the session here at once, and in the worker. */
-  close(reason: LeaveReason): void {
+  close(reason: CloseReason): void {
     if (this.#closed) return;
     this.worker.post({ kind: "close-peer", peerId: this.id, reason });
     this.ended(reason);
   }
 
   /** The worker ended the session (or the worker itself ended): mirror it without a reply. */
-  ended(reason: LeaveReason): void {
+  ended(reason: CloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#graceTimer);

@@ -1,7 +1,8 @@
 import type { EventLoopUtilization } from "node:perf_hooks";
 import { SfuError } from "../../errors.js";
 import type { Logger, LogLevel } from "../../logger.js";
-import type { IceServer, LeaveReason } from "../../protocol.js";
+import type { IceServer } from "../../protocol.js";
+import type { CloseReason } from "../closeReason.js";
 import { sameSecret } from "../../util/sameSecret.js";
 import { TypedEmitter } from "../../util/TypedEmitter.js";
 import type { SfuServiceOptions } from "../SfuService.js";
@@ -164,7 +165,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
   }
 
   /** Closes every peer (announcing each here at once), then every worker; idempotent. */
-  close(reason: LeaveReason = "kicked"): Promise<void> {
+  close(reason: CloseReason = "shutdown"): Promise<void> {
     this.#closing ??= (async () => {
       for (const peer of [...this.#peers.values()]) peer.ended(reason);
       const timeoutMs = this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -236,7 +237,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
         ...info,
         worker: worker.index,
       });
-      worker.post({ kind: "close-peer", peerId: info.id, reason: "failed" });
+      worker.post({ kind: "close-peer", peerId: info.id, reason: "worker-failed" });
       return;
     }
     const { reconnectGraceMs } = this.#options.service;
@@ -263,7 +264,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
       worker: worker.index,
       error: error.message,
     });
-    for (const peer of [...this.#peers.values()]) if (peer.worker === worker) peer.ended("failed");
+    for (const peer of [...this.#peers.values()]) if (peer.worker === worker) peer.ended("worker-failed");
     for (const room of [...this.#rooms.values()]) if (room.worker === worker) this.#rooms.delete(room.id);
     if (this.closed) return;
     this.#workers[worker.index] = this.#startWorker(worker.index);

@@ -3,7 +3,8 @@
  * message is structured-cloned, so only plain data crosses.
  */
 import type { LogLevel } from "../../logger.js";
-import type { ErrorCode, IceCandidate, LeaveReason, SessionDescription } from "../../protocol.js";
+import type { ErrorCode, IceCandidate, SessionDescription } from "../../protocol.js";
+import type { CloseReason } from "../closeReason.js";
 import type { SfuServiceOptions } from "../SfuService.js";
 import type { JoinRequest, SfuState } from "../Sfu.js";
 
@@ -39,7 +40,7 @@ export type Calls = {
   candidate: { args: { peerId: string; candidate: IceCandidate }; result: null };
   state: { args: null; result: SfuState };
   heap: { args: null; result: WorkerHeap };
-  close: { args: { reason: LeaveReason }; result: null };
+  close: { args: { reason: CloseReason }; result: null };
 };
 
 export type CallName = keyof Calls;
@@ -47,7 +48,7 @@ export type CallName = keyof Calls;
 export type ToWorker =
   | { [K in CallName]: { kind: "call"; id: number; method: K; args: Calls[K]["args"] } }[CallName]
   | { kind: "attach" | "detach"; peerId: string }
-  | { kind: "close-peer"; peerId: string; reason: LeaveReason };
+  | { kind: "close-peer"; peerId: string; reason: CloseReason };
 
 export interface WireError {
   /** Set for errors a client can be told about (an {@link SfuError}). */
@@ -59,7 +60,7 @@ export type FromWorker =
   | { kind: "reply"; id: number; result: unknown }
   | { kind: "reply"; id: number; error: WireError }
   | { kind: "peer-joined"; peer: PeerInfo }
-  | { kind: "peer-left"; peerId: string; reason: LeaveReason }
+  | { kind: "peer-left"; peerId: string; reason: CloseReason }
   | { kind: "peer-connected"; peerId: string }
   | { kind: "offer"; peerId: string; description: SessionDescription }
   | { kind: "ice-candidate"; peerId: string; candidate: IceCandidate }
