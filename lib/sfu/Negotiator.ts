@@ -3,6 +3,7 @@ import { NegotiationError, SfuError, TimeoutError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SessionDescription } from "../protocol.js";
 import { withTimeout } from "../util/timeout.js";
+import { jsepOffer } from "./sdp.js";
 import { pinControlledRole, restartIceChecks } from "../werift/ice.js";
 
 export interface NegotiatorOptions {
@@ -53,11 +54,11 @@ export class Negotiator {
     this.#logger = options.logger;
   }
 
-  /** The SFU's offer still waiting for an answer, if any. */
+  /** The SFU's offer still waiting for an answer, if any, as it was sent. */
   get pendingOffer(): SessionDescription | undefined {
     const local = this.#pc.localDescription;
     if (this.#pc.signalingState !== "have-local-offer" || !local) return undefined;
-    return { type: "offer", sdp: local.sdp };
+    return { type: "offer", sdp: jsepOffer(local.sdp) };
   }
 
   /** Answers a client offer (glare-safe). */
@@ -128,7 +129,7 @@ export class Negotiator {
     const offer = await this.#step(this.#pc.createOffer(), "createOffer");
     await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");
     pinControlledRole(this.#pc);
-    const sdp = this.#pc.localDescription?.sdp ?? offer.sdp;
+    const sdp = jsepOffer(this.#pc.localDescription?.sdp ?? offer.sdp);
     // A detached client gets this offer again when it resumes; no answer is awaited until then.
     if (this.#options.sendOffer({ type: "offer", sdp })) this.#startAnswerTimer();
   }

@@ -153,3 +153,43 @@ function checkTransport(session: string[], media: string[], rtp: boolean): void 
     throw new BadRequestError("sdp has a missing or invalid setup");
   if (rtp && !media.some((l) => l === "a=rtcp-mux")) throw new BadRequestError("sdp must use rtcp-mux");
 }
+
+/**
+ * The SFU's offer as JSEP has every offer, first or later, written (RFC 8829
+ * §5.2.1-5.2.2): each m-section says `a=setup:actpass`, and a stopped
+ * m-section (port 0) keeps `a=rtcp-mux`. werift writes the DTLS role it
+ * took in re-offers (`a=setup:active`) and drops rtcp-mux from a stopped
+ * m-section; a strict client refuses either. Only the text sent changes:
+ * werift's local description and DTLS role stay as negotiated, and the
+ * client's answer names the role it keeps (RFC 8842 §5.2), which werift
+ * applies as the role it already has.
+ */
+export function jsepOffer(sdp: string): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(/\r?\n/);
+  const out: string[] = [];
+  let stopped = false;
+  let rtcpMux = false;
+  const closeSection = () => {
+    if (stopped && !rtcpMux) {
+      // Before the trailing empty string a final line break leaves.
+      const at = out.length > 0 && out[out.length - 1] === "" ? out.length - 1 : out.length;
+      out.splice(at, 0, "a=rtcp-mux");
+    }
+  };
+  for (const line of lines) {
+    if (line.startsWith("m=")) {
+      closeSection();
+      stopped = MEDIA_LINE.exec(line)?.[2] === "0";
+      rtcpMux = false;
+    } else if (line === "a=rtcp-mux") {
+      rtcpMux = true;
+    } else if (line.startsWith("a=setup:")) {
+      out.push("a=setup:actpass");
+      continue;
+    }
+    out.push(line);
+  }
+  closeSection();
+  return out.join(eol);
+}

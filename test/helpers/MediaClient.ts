@@ -19,6 +19,12 @@ export interface MediaClientOptions {
   publish?: boolean;
   /** Reconnect the socket automatically like a browser app (default false). */
   reconnection?: boolean;
+  /**
+   * Refuse, like a strict WebRTC stack, any SFU offer that breaks JSEP's
+   * rules for offers ({@link jsepViolation}): it is recorded in
+   * `refusedOffers` and never answered (default false).
+   */
+  strictOffers?: boolean;
 }
 
 interface Received {
@@ -53,6 +59,23 @@ function parsePayload(payload: Buffer): { source: string; seq: number } | undefi
 }
 
 /**
+ * What a strict WebRTC stack finds wrong with an offer, or undefined: every
+ * m-section must say `a=setup:actpass` (RFC 8829 §5.2.1-5.2.2, for the first
+ * offer and every later one) and a stopped m-section must keep `a=rtcp-mux`.
+ */
+export function jsepViolation(sdp: string): string | undefined {
+  const sections = sdp.split(/\r?\n(?=m=)/).slice(1);
+  for (const [index, section] of sections.entries()) {
+    const lines = section.split(/\r?\n/);
+    const setup = lines.find((l) => l.startsWith("a=setup:"));
+    if (setup !== "a=setup:actpass") return `m-section ${index} has ${setup ?? "no a=setup"}`;
+    if (/^m=\S+ 0 /.test(lines[0]!) && !lines.includes("a=rtcp-mux"))
+      return `stopped m-section ${index} has no a=rtcp-mux`;
+  }
+  return undefined;
+}
+
+/**
  * A headless participant: a real werift RTCPeerConnection behind a real
  * Socket.IO client, behaving like a browser (it keeps its ICE role, answers
  * the SFU's offers, trickles candidates).
@@ -68,6 +91,8 @@ export class MediaClient {
   /** When true, SFU offers are held back instead of answered (to provoke glare). */
   holdOffers = false;
   readonly heldOffers: SessionDescription[] = [];
+  /** SFU offers refused under `strictOffers`, with what was wrong. */
+  readonly refusedOffers: Array<{ offer: SessionDescription; violation: string }> = [];
   #track: MediaStreamTrack | undefined;
   #sendTimer: NodeJS.Timeout | undefined;
   #seq = 0;
@@ -88,7 +113,9 @@ export class MediaClient {
     };
     const socket = this.signaling.socket;
     socket.on("offer", (offer) => {
-      if (this.holdOffers) this.heldOffers.push(offer);
+      const violation = options.strictOffers ? jsepViolation(offer.sdp) : undefined;
+      if (violation !== undefined) this.refusedOffers.push({ offer, violation });
+      else if (this.holdOffers) this.heldOffers.push(offer);
       else void this.#enqueue(() => this.#answerOffer(offer));
     });
     socket.on("answer", (answer) => void this.#enqueue(() => this.#applyAnswer(answer)));
