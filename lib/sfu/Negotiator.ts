@@ -39,10 +39,10 @@ export class Negotiator {
   readonly #options: NegotiatorOptions;
   readonly #logger: Logger;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Whether the SFU's side changed since its last offer. */
   #needed = false;
-  #closed = false;
-  // PROTOCOL §5: the client offers first; the SFU never offers before answering it.
-  #established = false;
+  /** PROTOCOL §5: the client offers first; the SFU never offers before it has answered that offer. */
+  #state: "awaiting-first-offer" | "established" | "closed" = "awaiting-first-offer";
   #answerTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
   /** Aborted by {@link close}: ends a step still waiting on werift, with its timeout timer. */
@@ -75,7 +75,7 @@ export class Negotiator {
       await this.#step(this.#pc.setLocalDescription(answer), "setLocalDescription(answer)");
       pinControlledRole(this.#pc);
       this.#startRestartedIce();
-      this.#established = true;
+      if (this.#state === "awaiting-first-offer") this.#state = "established";
       this.#scheduleOffer();
       return { type: "answer" as const, sdp: this.#pc.localDescription?.sdp ?? answer.sdp };
     });
@@ -105,26 +105,26 @@ export class Negotiator {
 
   /** Sends the outstanding offer again, e.g. to a client that just resumed its session. */
   resendPendingOffer(): void {
-    if (this.#closed) return;
+    if (this.#state === "closed") return;
     const offer = this.pendingOffer;
     if (!offer) this.#scheduleOffer();
     else if (this.#options.sendOffer(offer)) this.#startAnswerTimer();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state === "closed") return;
+    this.#state = "closed";
     this.#clearAnswerTimer();
     this.#closing.abort(new NegotiationError("the peer connection is closed"));
   }
 
   #scheduleOffer(): void {
-    if (!this.#needed || this.#closed) return;
+    if (!this.#needed || this.#state === "closed") return;
     this.#enqueue(() => this.#offer()).catch((error: unknown) => this.#fail(error));
   }
 
   async #offer(): Promise<void> {
-    if (!this.#needed || this.#closed || !this.#established || this.#pc.signalingState !== "stable") return;
+    if (!this.#needed || this.#state !== "established" || this.#pc.signalingState !== "stable") return;
     this.#needed = false;
     const offer = await this.#step(this.#pc.createOffer(), "createOffer");
     await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");
@@ -162,7 +162,7 @@ export class Negotiator {
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(() => {
-      if (this.#closed) throw new NegotiationError("the peer connection is closed");
+      if (this.#state === "closed") throw new NegotiationError("the peer connection is closed");
       return task();
     });
     this.#queue = run.catch(() => undefined);
@@ -193,7 +193,7 @@ export class Negotiator {
   }
 
   #fail(error: unknown): void {
-    if (this.#closed) return;
+    if (this.#state === "closed") return;
     this.#logger.warn("negotiation failed", { error });
     this.#options.onFailure(error instanceof Error ? error : new Error(String(error)));
   }

@@ -1,28 +1,21 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  MediaStream,
-  RTCPeerConnection,
-  RTCRtpCodecParameters,
-  RTCRtpHeaderExtensionParameters,
-  useAudioLevelIndication,
-  useSdesMid,
-  type MediaStreamTrack,
-} from "werift";
-import { BadRequestError, SfuError } from "../errors.js";
+import { RTCPeerConnection, type MediaStreamTrack } from "werift";
+import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { MediaTransport } from "../media/MediaTransport.js";
 import type { IceCandidate, SessionDescription } from "../protocol.js";
-import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
-import { AudioForwarder } from "./AudioForwarder.js";
-import { bundleMid, iceUfrag, isPrivateAddress, parseCandidate } from "./candidate.js";
-import { ForwardedTrack } from "./ForwardedTrack.js";
-import { Negotiator } from "./Negotiator.js";
-import { checkSdp } from "./sdp.js";
-import { DatagramGuard } from "./DatagramGuard.js";
 import { disableDefaultStun } from "../werift/ice.js";
-import { releaseTransceiver, slimForwardingTransceiver } from "../werift/transceiver.js";
+import { AudioForwarder } from "./AudioForwarder.js";
+import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
+import { DatagramGuard } from "./DatagramGuard.js";
+import { Negotiator } from "./Negotiator.js";
+import { PeerCandidates } from "./PeerCandidates.js";
+import { hasStunServer, peerConfig } from "./peerConfig.js";
+import { PeerSubscriptions } from "./PeerSubscriptions.js";
+import { checkSdp } from "./sdp.js";
+import type { PeerSessionEvents } from "./Sfu.js";
 
 export interface PeerOptions {
   roomId: string;
@@ -35,33 +28,26 @@ export interface PeerOptions {
   logger: Logger;
 }
 
-export type PeerEvents = {
-  /** An SFU offer for the attached client. */
-  offer: [SessionDescription];
-  /** One of the SFU's trickled candidates for the attached client. */
-  "ice-candidate": [IceCandidate];
+export type PeerEvents = PeerSessionEvents & {
   /** The client started publishing a track. */
   published: [AudioForwarder];
   /** The client stopped publishing a track (renegotiated it away). */
   unpublished: [AudioForwarder];
-  /** ICE and DTLS are up for the first time. */
-  connected: [];
-  "connection-state": [string];
-  close: [CloseReason];
 };
 
-const OPUS = new RTCRtpCodecParameters({
-  mimeType: "audio/opus",
-  clockRate: 48000,
-  channels: 2,
-  payloadType: 111,
-  parameters: "minptime=10;useinbandfec=1",
-});
+/**
+ * Where a session is: `new` until the client's first offer is answered,
+ * `answered` until ICE and DTLS first come up, `connected` from then on
+ * (also while a lost connection waits for an ICE restart), `closed` at the end.
+ */
+export type PeerState = "new" | "answered" | "connected" | "closed";
 
 /**
  * One participant session: its werift connection, the track it publishes and
  * the tracks forwarded to it. It outlives its signaling socket for the
- * reconnect grace period (PROTOCOL §6); `attach`/`detach` move it between sockets.
+ * reconnect grace period (PROTOCOL §6); `attach`/`detach` move it between
+ * sockets. Its trickled candidates are gated by {@link PeerCandidates}, the
+ * tracks forwarded to it kept by {@link PeerSubscriptions}.
  */
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id = randomUUID();
@@ -76,32 +62,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #datagramGuard: DatagramGuard;
   /** The SFU's own RTP path, shared by every track this peer publishes and receives. */
   readonly #media: MediaTransport;
+  readonly #candidates: PeerCandidates;
+  readonly #subscriptions: PeerSubscriptions;
   readonly #options: PeerOptions;
   readonly #logger: Logger;
   readonly #published = new Map<string, AudioForwarder>();
-  /** By source track id; the source is kept so that closing can take the track off it. */
-  readonly #subscriptions = new Map<string, { source: AudioForwarder; track: ForwardedTrack }>();
   readonly #unsubscribers: Array<() => void> = [];
-  /** Sources to forward once the client's first offer is answered. */
-  readonly #pendingSources = new Map<string, AudioForwarder>();
-  #established = false;
-  #attached = true;
-  #closed = false;
-  #everConnected = false;
-  /** Remote candidates of the current ICE generation (the client's current ufrag). */
-  #remoteCandidates = 0;
-  #remoteUfrag: string | undefined;
-  /** Client offers being applied: candidates wait for them, as they may belong to a new ICE generation. */
-  #offersInFlight = 0;
-  readonly #heldCandidates: string[] = [];
-  /**
-   * Whether a remote description is applied, and the mid trickled candidates
-   * go to: read after each negotiation step, as werift serialises the whole
-   * description on every read.
-   */
-  #hasRemoteDescription = false;
-  #bundleMid: string | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
+  #state: PeerState = "new";
+  /** Set while no socket carries the session, with the grace timer that ends it (none in a worker). */
+  #detached: { graceTimer: NodeJS.Timeout | undefined } | undefined;
   #iceTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PeerOptions) {
@@ -119,7 +88,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       stepTimeoutMs: options.limits.negotiationTimeoutMs,
       answerTimeoutMs: options.limits.answerTimeoutMs,
       sendOffer: (offer) => {
-        if (!this.#attached) return false;
+        if (this.#detached) return false;
         this.emit("offer", offer);
         return true;
       },
@@ -129,20 +98,28 @@ export class Peer extends TypedEmitter<PeerEvents> {
       },
       logger: this.#logger,
     });
+    this.#candidates = new PeerCandidates({
+      pc: this.#pc,
+      maxIceCandidates: options.limits.maxIceCandidates,
+      allowPrivateCandidates: options.media.allowPrivateCandidates,
+      logger: this.#logger,
+    });
+    this.#subscriptions = new PeerSubscriptions({
+      pc: this.#pc,
+      media: this.#media,
+      requestNegotiation: () => this.#negotiator.requestNegotiation(),
+      logger: this.#logger,
+    });
     this.#watchConnection();
     this.#armIceTimer();
   }
 
+  get state(): PeerState {
+    return this.#state;
+  }
+
   get closed(): boolean {
-    return this.#closed;
-  }
-
-  get attached(): boolean {
-    return this.#attached;
-  }
-
-  get connectionState(): string {
-    return this.#pc.connectionState;
+    return this.#state === "closed";
   }
 
   get publishedTracks(): AudioForwarder[] {
@@ -156,25 +133,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (checked.rejectedMids.length > 0) {
       this.#logger.info("rejecting non-audio m-sections", { mids: checked.rejectedMids });
     }
-    this.#startIceGeneration(checked.sdp);
-    this.#offersInFlight++;
+    this.#candidates.applyingOffer(checked.sdp);
     let answer: SessionDescription;
     try {
       answer = await this.#negotiator.handleOffer(checked.sdp);
     } finally {
-      this.#offersInFlight--;
-      this.#readRemoteDescription();
-      this.#releaseHeldCandidates();
+      this.#candidates.offerApplied();
     }
     // Subscribing a closed peer would leave its tracks in other peers' forwarders.
     this.#assertOpen();
     this.#syncPublications();
-    if (!this.#established) {
-      this.#established = true;
-      // Added only now so werift cannot pair the client's own m-line with a forwarding transceiver.
-      for (const source of this.#pendingSources.values()) this.#addSubscription(source);
-      this.#pendingSources.clear();
-    }
+    if (this.#state === "new") this.#state = "answered";
+    this.#subscriptions.start();
     return answer;
   }
 
@@ -185,111 +155,24 @@ export class Peer extends TypedEmitter<PeerEvents> {
     try {
       await this.#negotiator.handleAnswer(checked.sdp);
     } finally {
-      this.#readRemoteDescription();
+      this.#candidates.descriptionChanged();
     }
   }
 
-  /**
-   * Adds a trickled client candidate; `""` marks end-of-candidates. Everything
-   * is bundled on one ICE transport, so the candidate's sdpMid, sdpMLineIndex
-   * and usernameFragment are not needed: it goes to the bundle transport, like
-   * Pion does. One that arrives before its offer is applied waits for it.
-   */
-  async addIceCandidate(candidate: IceCandidate): Promise<void> {
+  /** Adds a trickled client candidate (see {@link PeerCandidates}); `""` marks end-of-candidates. */
+  addIceCandidate(candidate: IceCandidate): Promise<void> {
     this.#assertOpen();
-    if (candidate.candidate === "") return;
-    const parsed = parseCandidate(candidate.candidate);
-    if (++this.#remoteCandidates > this.#options.limits.maxIceCandidates) {
-      throw new SfuError("RATE_LIMITED", "too many ICE candidates for this ICE generation");
-    }
-    if (!this.#options.media.allowPrivateCandidates && isPrivateAddress(parsed.address)) {
-      this.#logger.debug("ignoring a private candidate", { address: parsed.address });
-      return;
-    }
-    // The SFU only gathers UDP; a TCP candidate could never pair.
-    if (parsed.transport !== "udp") return;
-    if (this.#offersInFlight > 0 || !this.#hasRemoteDescription) {
-      this.#heldCandidates.push(candidate.candidate);
-      return;
-    }
-    await this.#applyCandidate(candidate.candidate);
-  }
-
-  async #applyCandidate(line: string): Promise<void> {
-    const sdpMid = this.#bundleMid;
-    if (sdpMid === undefined) throw new BadRequestError("the session has no media section for a candidate");
-    try {
-      await this.#pc.addIceCandidate({ candidate: line, sdpMid });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new BadRequestError(`the candidate could not be added: ${reason}`, { cause: error });
-    }
-  }
-
-  #releaseHeldCandidates(): void {
-    if (this.#offersInFlight > 0 || this.#closed || !this.#hasRemoteDescription) return;
-    for (const line of this.#heldCandidates.splice(0)) {
-      this.#applyCandidate(line).catch((error: unknown) =>
-        this.#logger.debug("dropping a held candidate", { error }),
-      );
-    }
-  }
-
-  #readRemoteDescription(): void {
-    if (this.#closed) return;
-    const remote = this.#pc.remoteDescription;
-    this.#hasRemoteDescription = remote !== undefined;
-    this.#bundleMid = remote ? bundleMid(remote.sdp) : undefined;
-  }
-
-  /** A new remote ufrag is a new ICE generation (an ICE restart): its candidates are counted afresh. */
-  #startIceGeneration(sdp: string): void {
-    const ufrag = iceUfrag(sdp);
-    if (ufrag === this.#remoteUfrag) return;
-    this.#remoteUfrag = ufrag;
-    this.#remoteCandidates = 0;
+    return this.#candidates.add(candidate);
   }
 
   /** Starts forwarding another participant's track to this peer. */
   subscribe(source: AudioForwarder): void {
-    if (this.#closed || this.#subscriptions.has(source.id) || source.closed) return;
-    if (this.#established) this.#addSubscription(source);
-    else this.#pendingSources.set(source.id, source);
-  }
-
-  #addSubscription(source: AudioForwarder): void {
-    if (source.closed) return;
-    const transceiver = this.#pc.addTransceiver("audio", {
-      direction: "sendonly",
-      streams: [new MediaStream({ id: source.peerId })],
-    });
-    // A room of N holds N² of these: drop the werift state the forwarding path never uses.
-    slimForwardingTransceiver(transceiver);
-    // One BUNDLE transport needs one extension-id map: reuse the ids the client chose.
-    const negotiated = this.#negotiatedExtensions();
-    if (negotiated.length > 0) transceiver.headerExtensions = negotiated;
-    const track = new ForwardedTrack({
-      sourceTrackId: source.id,
-      sourcePeerId: source.peerId,
-      transceiver,
-      transport: this.#media,
-      logger: this.#logger,
-    });
-    this.#subscriptions.set(source.id, { source, track });
-    source.addSubscriber(track);
-    this.#negotiator.requestNegotiation();
+    this.#subscriptions.subscribe(source);
   }
 
   /** Stops forwarding a track to this peer and renegotiates its m-line away. */
   unsubscribe(source: AudioForwarder): void {
-    this.#pendingSources.delete(source.id);
-    const subscription = this.#subscriptions.get(source.id);
-    if (!subscription) return;
-    this.#subscriptions.delete(source.id);
-    source.removeSubscriber(subscription.track);
-    releaseTransceiver(subscription.track.transceiver);
-    subscription.track.close();
-    if (!this.#closed) this.#negotiator.requestNegotiation();
+    this.#subscriptions.unsubscribe(source);
   }
 
   /**
@@ -299,18 +182,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * here would end a session that a resume on its way had just taken over.
    */
   detach(graceMs: number | null = this.#options.reconnectGraceMs): void {
-    if (this.#closed || !this.#attached) return;
-    this.#attached = false;
-    if (graceMs !== null) this.#graceTimer = setTimeout(() => this.close("grace-expired"), graceMs);
+    if (this.closed || this.#detached) return;
+    this.#detached = {
+      graceTimer: graceMs === null ? undefined : setTimeout(() => this.close("grace-expired"), graceMs),
+    };
     this.#logger.info("signaling detached; waiting for a resume", { graceMs });
   }
 
   /** A socket resumed this session: cancel the grace timer and catch the client up. */
   attach(): void {
     this.#assertOpen();
-    clearTimeout(this.#graceTimer);
-    this.#graceTimer = undefined;
-    this.#attached = true;
+    clearTimeout(this.#detached?.graceTimer);
+    this.#detached = undefined;
     this.#negotiator.resendPendingOffer();
   }
 
@@ -321,7 +204,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ...(this.displayName !== undefined && { displayName: this.displayName }),
       roomId: this.roomId,
       connectionState: this.#pc.connectionState,
-      detached: !this.#attached,
+      detached: this.#detached !== undefined,
       joinedAt: this.joinedAt.toISOString(),
       published: this.#published.size,
       subscribed: this.#subscriptions.size,
@@ -330,22 +213,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   /** Ends the session: stops every track, closes the connection, emits `close` once. */
   close(reason: CloseReason): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#graceTimer);
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearTimeout(this.#detached?.graceTimer);
     clearTimeout(this.#iceTimer);
     this.#negotiator.close();
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
     for (const forwarder of this.#published.values()) forwarder.close();
-    // Sources outlive this peer: a track left in their subscriber set would keep the whole peer alive.
-    for (const { source, track } of this.#subscriptions.values()) {
-      source.removeSubscriber(track);
-      releaseTransceiver(track.transceiver);
-      track.close();
-    }
-    this.#subscriptions.clear();
-    this.#pendingSources.clear();
-    this.#heldCandidates.length = 0;
+    this.#subscriptions.close();
+    this.#candidates.close();
     this.#media.close();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", {
@@ -363,7 +239,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const pc = this.#pc;
     this.#unsubscribers.push(
       pc.onIceCandidate.subscribe((candidate) => {
-        if (!candidate || !this.#attached) return;
+        if (!candidate || this.#detached) return;
         const json = candidate.toJSON();
         this.emit("ice-candidate", {
           candidate: json.candidate,
@@ -381,18 +257,16 @@ export class Peer extends TypedEmitter<PeerEvents> {
   #beforeGathering(): void {
     this.#datagramGuard.protect();
     // STUN_SERVERS="" means none, not werift's default server.
-    if (!this.#options.media.iceServers.some((server) => isStunServer(server.urls)))
-      disableDefaultStun(this.#pc);
+    if (!hasStunServer(this.#options.media)) disableDefaultStun(this.#pc);
   }
 
   #onConnectionState(state: string): void {
     this.#logger.debug("connection state", { state });
-    this.emit("connection-state", state);
     if (state === "connected") {
       clearTimeout(this.#iceTimer);
       this.#iceTimer = undefined;
-      if (!this.#everConnected) {
-        this.#everConnected = true;
+      if (this.#state === "new" || this.#state === "answered") {
+        this.#state = "connected";
         this.emit("connected");
       }
     } else if (state === "failed" || state === "disconnected") {
@@ -402,17 +276,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   #armIceTimer(): void {
-    if (this.#iceTimer || this.#closed) return;
+    if (this.#iceTimer || this.closed) return;
     this.#iceTimer = setTimeout(() => {
       this.#iceTimer = undefined;
       if (this.#pc.connectionState === "connected") return;
       this.#logger.warn("ICE did not connect in time", { state: this.#pc.connectionState });
-      this.close(this.#everConnected ? "media-failed" : "ice-timeout");
+      this.close(this.#state === "connected" ? "media-failed" : "ice-timeout");
     }, this.#options.limits.iceTimeoutMs);
   }
 
   #onTrack(track: MediaStreamTrack): void {
-    if (this.#closed || track.kind !== "audio") return;
+    if (this.closed || track.kind !== "audio") return;
     const transceiver = this.#pc.getTransceivers().find((t) => t.receiver.track === track);
     if (!transceiver || [...this.#published.values()].some((f) => f.receivesFrom(transceiver))) return;
     if (this.#published.size >= this.#options.limits.maxPublishedTracks) {
@@ -435,15 +309,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.emit("published", forwarder);
   }
 
-  #negotiatedExtensions(): RTCRtpHeaderExtensionParameters[] {
-    const first = this.#pc
-      .getTransceivers()
-      .find((t) => t.kind === "audio" && t.mid !== null && t.headerExtensions.length > 0);
-    return first
-      ? first.headerExtensions.map((e) => new RTCRtpHeaderExtensionParameters({ id: e.id, uri: e.uri }))
-      : [];
-  }
-
   /** Drops publications whose m-line the client stopped sending on. */
   #syncPublications(): void {
     for (const forwarder of this.#published.values()) {
@@ -463,31 +328,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new SfuError("NOT_JOINED", "this session has ended");
+    if (this.closed) throw new SfuError("NOT_JOINED", "this session has ended");
   }
-}
-
-function isStunServer(urls: string | string[]): boolean {
-  return (Array.isArray(urls) ? urls : [urls]).some((url) => /^stuns?:/i.test(url));
-}
-
-function peerConfig(
-  media: MediaOptions,
-  filterStun: DatagramGuard["filter"],
-): ConstructorParameters<typeof RTCPeerConnection>[0] {
-  const advertise = media.advertiseIps.length > 0;
-  return {
-    iceServers: media.iceServers,
-    // setLocalDescription waits for gathering: an unreachable STUN server must not stall every join for 5 s.
-    iceStunGatherTimeout: 2,
-    ...(media.portRange && { icePortRange: media.portRange }),
-    // With advertised IPs, gather only those: one wildcard-bound socket each, no interface scan.
-    ...(advertise && { iceAdditionalHostAddresses: media.advertiseIps }),
-    iceUseIpv4: !advertise,
-    iceUseIpv6: !advertise && media.useIpv6,
-    bundlePolicy: "max-bundle",
-    codecs: { audio: [OPUS], video: [] },
-    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [] },
-    iceFilterStunResponse: filterStun,
-  };
 }
