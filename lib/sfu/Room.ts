@@ -55,10 +55,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.peers.flatMap((peer) => peer.publishedTracks);
   }
 
-  getPeer(peerId: string): Peer | undefined {
-    return this.#peers.get(peerId);
-  }
-
   /** The live peer of `userId`, if any (the duplicate-user rule needs it). */
   findUser(userId: string): Peer | undefined {
     return this.peers.find((peer) => peer.userId === userId);

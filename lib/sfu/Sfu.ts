@@ -54,12 +54,15 @@ export interface JoinRequest {
   displayName?: string;
 }
 
-export type SfuEvents = {
-  "peer-joined": [RoomMembers, PeerSession];
-  "peer-left": [RoomMembers, PeerSession, CloseReason];
+/** The service's events, for its own room and peer types (in-process) or signaling's view of them. */
+export type SfuEventsOf<Room, Peer> = {
+  "peer-joined": [Room, Peer];
+  "peer-left": [Room, Peer, CloseReason];
   /** A peer's ICE and DTLS came up for the first time. */
-  "peer-connected": [PeerSession];
+  "peer-connected": [Peer];
 };
+
+export type SfuEvents = SfuEventsOf<RoomMembers, PeerSession>;
 
 /** Everything the admin routes and metrics read, taken at one moment. */
 export interface SfuState {

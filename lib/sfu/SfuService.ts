@@ -10,11 +10,11 @@ import type {
   RoomSnapshot,
   TrackSnapshot,
 } from "../types.js";
-import { sameSecret } from "../util/sameSecret.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { Peer } from "./Peer.js";
 import { Room } from "./Room.js";
-import type { JoinRequest, Sfu, SfuState } from "./Sfu.js";
+import { findResumable } from "./resume.js";
+import type { JoinRequest, Sfu, SfuEventsOf, SfuState } from "./Sfu.js";
 
 export type { JoinRequest };
 
@@ -26,12 +26,7 @@ export interface SfuServiceOptions {
   logger: Logger;
 }
 
-export type SfuServiceEvents = {
-  "peer-joined": [Room, Peer];
-  "peer-left": [Room, Peer, CloseReason];
-  /** A peer's ICE and DTLS came up for the first time. */
-  "peer-connected": [Peer];
-};
+export type SfuServiceEvents = SfuEventsOf<Room, Peer>;
 
 /**
  * The forwarding service: rooms by id, and the one entry point for joining
@@ -55,10 +50,6 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     return this.#closed;
   }
 
-  get media(): MediaOptions {
-    return this.#options.media;
-  }
-
   get iceServers(): IceServer[] {
     return this.#options.media.iceServers;
   }
@@ -70,12 +61,6 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   get peerCount(): number {
     let count = 0;
     for (const room of this.#rooms.values()) count += room.size;
-    return count;
-  }
-
-  get trackCount(): number {
-    let count = 0;
-    for (const room of this.#rooms.values()) count += room.tracks.length;
     return count;
   }
 
@@ -108,14 +93,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
    * to `userId`; undefined otherwise (a stale token is not an error).
    */
   findResumable(resumeToken: string, roomId: string, userId: string): Peer | undefined {
-    const peer = this.#rooms.get(roomId)?.findUser(userId);
-    if (!peer || peer.closed || !sameSecret(peer.resumeToken, resumeToken)) return undefined;
-    return peer;
-  }
-
-  /** Removes a peer if it is still here. */
-  removePeer(peer: Peer, reason: CloseReason): void {
-    peer.close(reason);
+    return findResumable(this.#rooms.get(roomId), resumeToken, userId);
   }
 
   state(): Promise<SfuState> {

@@ -3,10 +3,10 @@ import { SfuError } from "../../errors.js";
 import type { Logger, LogLevel } from "../../logger.js";
 import type { IceServer } from "../../protocol.js";
 import type { CloseReason } from "../closeReason.js";
-import { sameSecret } from "../../util/sameSecret.js";
 import { TypedEmitter } from "../../util/TypedEmitter.js";
 import type { SfuServiceOptions } from "../SfuService.js";
 import type { JoinRequest, PeerSession, Sfu, SfuEvents, SfuState } from "../Sfu.js";
+import { findResumable } from "../resume.js";
 import { ForwardingWorker } from "./ForwardingWorker.js";
 import type { FromWorker, PeerInfo, ProcessErrorKind, WorkerHeap } from "./messages.js";
 import { RemotePeer } from "./RemotePeer.js";
@@ -146,9 +146,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
   }
 
   findResumable(resumeToken: string, roomId: string, userId: string): PeerSession | undefined {
-    const peer = this.#rooms.get(roomId)?.findUser(userId);
-    if (!peer || peer.closed || !sameSecret(peer.resumeToken, resumeToken)) return undefined;
-    return peer;
+    return findResumable(this.#rooms.get(roomId), resumeToken, userId);
   }
 
   async state(): Promise<SfuState> {
