@@ -134,7 +134,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
     const room = this.#routeFor(request.roomId);
     room.pendingJoins++;
     try {
-      const { id } = await room.worker.call("join", request);
+      const { id } = await room.worker.call("join", request).catch((error: unknown) => {
+        // A drain that stops the worker under a join in flight refuses that join as the drain does.
+        if (this.closed) throw new SfuError("SHUTTING_DOWN", "the SFU is shutting down", { cause: error });
+        throw error;
+      });
       // The worker announced the peer just before it replied, so the mirror already has it.
       const peer = this.#peers.get(id);
       if (!peer) throw new SfuError("NEGOTIATION_FAILED", "the session ended as it was created");
