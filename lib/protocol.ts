@@ -122,10 +122,11 @@ export interface ServerToClientEvents {
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
-export const CLIENT_EVENTS: readonly ClientEventName[] = [
+/** Every client event; test/types/signaling.ts fails to compile when one of the contract is missing. */
+export const CLIENT_EVENTS = [
   "join",
   "leave",
   "offer",
   "answer",
   "ice-candidate",
-];
+] as const satisfies readonly ClientEventName[];

@@ -1,6 +1,7 @@
 import { SfuError } from "../../lib/errors.js";
 import type { PeerSession } from "../../lib/sfu/Sfu.js";
 import type { ClientSession } from "./ClientSession.js";
+import type { AckData } from "./events.js";
 import type { PayloadValidator } from "./validate.js";
 
 /** Offer/answer and trickle ICE between a client and its peer connection on the SFU. */
@@ -12,7 +13,7 @@ export class NegotiationController {
   }
 
   /** Answers the client's offer; the answer goes out as the `answer` event before the ack. */
-  async offer(session: ClientSession, payload: unknown): Promise<object> {
+  async offer(session: ClientSession, payload: unknown): Promise<AckData["offer"]> {
     const offer = this.#validator.offer(payload);
     const peer = joinedPeer(session);
     const answer = await peer.handleOffer(offer);
@@ -20,13 +21,13 @@ export class NegotiationController {
     return {};
   }
 
-  async answer(session: ClientSession, payload: unknown): Promise<object> {
+  async answer(session: ClientSession, payload: unknown): Promise<AckData["answer"]> {
     const answer = this.#validator.answer(payload);
     await joinedPeer(session).handleAnswer(answer);
     return {};
   }
 
-  async iceCandidate(session: ClientSession, payload: unknown): Promise<object> {
+  async iceCandidate(session: ClientSession, payload: unknown): Promise<AckData["ice-candidate"]> {
     const candidate = this.#validator.iceCandidate(payload);
     await joinedPeer(session).addIceCandidate(candidate);
     return {};

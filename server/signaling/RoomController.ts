@@ -5,6 +5,7 @@ import type { PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { JoinAuthorizer } from "./auth.js";
 import type { ClientSession } from "./ClientSession.js";
+import type { AckData } from "./events.js";
 import type { SessionRegistry } from "./SessionRegistry.js";
 import type { PayloadValidator } from "./validate.js";
 
@@ -32,7 +33,7 @@ export class RoomController {
     ];
   }
 
-  async join(session: ClientSession, payload: unknown): Promise<{ joined: JoinedMessage }> {
+  async join(session: ClientSession, payload: unknown): Promise<AckData["join"]> {
     const receivedAt = performance.now();
     const { sfu, sessions, validator, authorizer, metrics } = this.#options;
     const request = validator.join(payload);
@@ -93,7 +94,7 @@ export class RoomController {
     return { joined };
   }
 
-  leave(session: ClientSession, payload: unknown): Promise<object> {
+  leave(session: ClientSession, payload: unknown): Promise<AckData["leave"]> {
     const { roomId } = this.#options.validator.leave(payload);
     const peer = session.peer;
     if (!peer) throw new SfuError("NOT_JOINED", "this socket has not joined a room");

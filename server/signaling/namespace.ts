@@ -2,6 +2,7 @@ import type { Server } from "socket.io";
 import { SfuError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import {
+  CLIENT_EVENTS,
   SFU_NAMESPACE,
   type AckResult,
   type ClientEventName,
@@ -13,6 +14,7 @@ import type { Config } from "../config.js";
 import type { Metrics } from "../metrics.js";
 import { JoinAuthorizer } from "./auth.js";
 import { ClientSession, type SfuSocket } from "./ClientSession.js";
+import { isAck, type AckData, type HandlerTable } from "./events.js";
 import { NegotiationController } from "./NegotiationController.js";
 import { RoomController } from "./RoomController.js";
 import { SessionRegistry } from "./SessionRegistry.js";
@@ -27,8 +29,6 @@ export interface SignalingOptions {
   isDraining: () => boolean;
 }
 
-type Handler = (session: ClientSession, payload: unknown) => Promise<object>;
-
 /**
  * The `/sfu` namespace: admits sockets up to MAX_CONNECTIONS and routes each
  * client event through one wrapper that rate-limits, calls a controller and
@@ -38,7 +38,7 @@ export class SignalingNamespace {
   readonly #options: SignalingOptions;
   readonly #sessions = new SessionRegistry();
   readonly #rooms: RoomController;
-  readonly #handlers: Record<ClientEventName, Handler>;
+  readonly #handlers: HandlerTable;
   readonly #logger: Logger;
 
   constructor(options: SignalingOptions) {
@@ -99,13 +99,9 @@ export class SignalingNamespace {
     });
     this.#sessions.add(session);
     metrics.socketConnections.inc();
-    for (const event of Object.keys(this.#handlers) as ClientEventName[]) {
-      // Payloads are untrusted: the typed signature is only what a well-behaved client sends.
-      (socket as unknown as SfuSocketUntyped).on(event, (...args: unknown[]) => {
-        const ack =
-          typeof args[args.length - 1] === "function" ? (args.pop() as (r: AckResult) => void) : undefined;
-        void this.#dispatch(session, event, args[0], ack);
-      });
+    for (const event of CLIENT_EVENTS) {
+      // Arguments are untrusted: the contract's signature is only what a well-behaved client sends.
+      socket.on(event, (...args: unknown[]) => void this.#dispatch(session, event, args));
     }
     socket.on("disconnect", (reason) => {
       session.logger.debug("socket disconnected", { reason });
@@ -115,13 +111,17 @@ export class SignalingNamespace {
     });
   }
 
-  async #dispatch(
+  async #dispatch<E extends ClientEventName>(
     session: ClientSession,
-    event: ClientEventName,
-    payload: unknown,
-    ack: ((result: AckResult) => void) | undefined,
+    event: E,
+    args: unknown[],
   ): Promise<void> {
-    let result: AckResult;
+    // The ack is the last argument when it is a function, whatever came before it.
+    const last = args.at(-1);
+    const ack = isAck<E>(last) ? last : undefined;
+    // A lone ack means the payload was left out.
+    const payload = ack && args.length === 1 ? undefined : args[0];
+    let result: AckResult<AckData[E]>;
     try {
       if (!session.limiter.take()) throw new SfuError("RATE_LIMITED", "too many signaling events; slow down");
       result = { ok: true, ...(await this.#handlers[event](session, payload)) };
@@ -153,9 +153,7 @@ export class SignalingNamespace {
  */
 function checkOrigin(origin: string | undefined, allowed: readonly string[]): Error | undefined {
   if (origin === undefined || allowed.includes(origin)) return undefined;
-  const error = new Error("UNAUTHORIZED") as Error & { data: ErrorPayload };
-  error.data = { code: "UNAUTHORIZED", message: `origin ${origin} is not allowed` };
-  return error;
+  // Socket.IO hands `data` to the client's connect_error as it is.
+  const data: ErrorPayload = { code: "UNAUTHORIZED", message: `origin ${origin} is not allowed` };
+  return Object.assign(new Error("UNAUTHORIZED"), { data });
 }
-
-type SfuSocketUntyped = { on(event: string, listener: (...args: unknown[]) => void): void };
