@@ -14,8 +14,8 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics.js";
 import { Metrics } from "./metrics.js";
+import { readVersion } from "./packageRoot.js";
 import { SignalingNamespace } from "./signaling/namespace.js";
-import { readVersion } from "./version.js";
 
 export interface ApplicationDeps {
   config: Readonly<Config>;

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import { Router, type Response } from "express";
 import type { Logger } from "../../lib/logger.js";
+import { findPackageRoot } from "../packageRoot.js";
 
 /** A built browser asset, by the URL path it is served at. */
 type Assets = Map<string, { type: string; body: Buffer }>;
@@ -169,15 +169,11 @@ function contentType(file: string): string {
   return "text/javascript; charset=utf-8";
 }
 
-/** The nearest directory above this file that holds package.json: works from server/ and dist/server/. */
+/** The package root, holding lib/client and dist/client. */
 function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("package.json not found above the client router");
-    dir = parent;
-  }
-  return dir;
+  const root = findPackageRoot();
+  if (root === undefined) throw new Error("package.json not found above the client router");
+  return root;
 }
 
 function describe(error: unknown): string {
