@@ -1,6 +1,6 @@
 import type { IceCandidate, SessionDescription } from "../protocol.js";
 import { SfuClientError } from "./SfuClientError.js";
-import { TypedEmitter } from "./TypedEmitter.js";
+import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { InboundAudioStats } from "./types.js";
 
 /** How a MediaSession talks to the SFU; implemented by the client over its socket. */

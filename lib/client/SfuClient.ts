@@ -16,7 +16,7 @@ import {
 import { Backoff } from "./Backoff.js";
 import { MediaSession } from "./MediaSession.js";
 import { SfuClientError, type ClientErrorCode } from "./SfuClientError.js";
-import { TypedEmitter } from "./TypedEmitter.js";
+import { TypedEmitter } from "../util/TypedEmitter.js";
 import type {
   ConnectionState,
   ConnectOptions,

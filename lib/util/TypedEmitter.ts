@@ -1,23 +1,37 @@
-import type { Logger } from "../logger.js";
+/** An event map: event name → tuple of listener arguments. */
+export type EventMap = Record<string, unknown[]>;
 
-type EventMap = Record<string, unknown[]>;
-type Listener<Args extends unknown[]> = (...args: Args) => void;
+/** A listener for one event of an event map. */
+export type Listener<Args extends unknown[]> = (...args: Args) => void;
+
 // Listeners are stored untyped; `on`/`emit` keep each event's own signature.
 type AnyListener = (...args: unknown[]) => void;
 
+/** Where an emitter reports a listener's exception; a winston `Logger` is one. */
+export interface ListenerErrorLog {
+  error(message: string, meta: { event: string; error: unknown }): unknown;
+}
+
+/** The default report, for the browser SDK, which has no logger of its own. */
+const consoleLog: ListenerErrorLog = {
+  error: (message, { event, error }) => console.error(`${message}: "${event}"`, error),
+};
+
 /**
- * A small typed event emitter whose `emit` never throws.
+ * A small typed event emitter whose `emit` never throws, for the domain and
+ * the browser SDK alike (no Node `events` module, no imports).
  *
- * Domain events are often emitted from inside werift's receive path; a
- * listener's exception is logged and swallowed there instead of unwinding
- * into the library.
+ * Domain events are often emitted from inside werift's receive path, and the
+ * SDK's from socket and RTCPeerConnection handlers whose own state must keep
+ * moving: a listener's exception is reported and swallowed there instead of
+ * unwinding into the caller.
  */
 export class TypedEmitter<Events extends EventMap> {
   readonly #listeners = new Map<keyof Events, Set<AnyListener>>();
-  readonly #logger: Logger;
+  readonly #log: ListenerErrorLog;
 
-  constructor(logger: Logger) {
-    this.#logger = logger;
+  constructor(log: ListenerErrorLog = consoleLog) {
+    this.#log = log;
   }
 
   /** Adds a listener; returns the function that removes it. */
@@ -31,6 +45,7 @@ export class TypedEmitter<Events extends EventMap> {
     return () => this.off(event, listener);
   }
 
+  /** Adds a listener that runs at most once; returns the function that removes it. */
   once<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     const off = this.on(event, (...args) => {
       off();
@@ -39,6 +54,7 @@ export class TypedEmitter<Events extends EventMap> {
     return off;
   }
 
+  /** Removes a listener added with `on`. */
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
     const set = this.#listeners.get(event);
     set?.delete(listener as AnyListener);
@@ -48,11 +64,12 @@ export class TypedEmitter<Events extends EventMap> {
   protected emit<K extends keyof Events>(event: K, ...args: Events[K]): void {
     const set = this.#listeners.get(event);
     if (!set) return;
+    // Copy first: a listener may remove itself (once) while we iterate.
     for (const listener of [...set]) {
       try {
         listener(...args);
       } catch (error) {
-        this.#logger.error("event listener threw", { event: String(event), error });
+        this.#log.error("event listener threw", { event: String(event), error });
       }
     }
   }
@@ -62,6 +79,7 @@ export class TypedEmitter<Events extends EventMap> {
     this.#listeners.clear();
   }
 
+  /** How many listeners `event` has now. */
   listenerCount(event: keyof Events): number {
     return this.#listeners.get(event)?.size ?? 0;
   }
