@@ -143,7 +143,8 @@ function clientSources(root: string): string[] {
   const files = readdirSync(dir, { recursive: true, encoding: "utf8" })
     .filter((entry) => entry.endsWith(".ts"))
     .map((entry) => join(dir, entry));
-  return [...files, join(root, "lib", "protocol.ts")];
+  // The SDK's imports from outside lib/client.
+  return [...files, join(root, "lib", "protocol.ts"), join(root, "lib", "util", "TypedEmitter.ts")];
 }
 
 /** True when both bundles in `distDir` are newer than every source file. */
