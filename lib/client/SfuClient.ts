@@ -37,6 +37,40 @@ interface ParticipantRecord {
   stream: MediaStream | undefined;
 }
 
+/** The room the app asked for, from `join()` until it leaves or the SFU removes it. */
+interface WantedRoom {
+  readonly options: JoinOptions;
+  /** Media was up at least once: a later outage is `reconnecting`, not `connecting`. */
+  everConnected: boolean;
+}
+
+/** A session left during a signaling outage, to end on the SFU once the socket is back. */
+interface Farewell {
+  options: JoinOptions;
+  resumeToken: string;
+}
+
+/**
+ * Where the client is in a room's life. `idle → joining → joined`; a lost
+ * socket, a shutting-down SFU or a rebuild makes `joined → unbound`, and the
+ * next connected socket `unbound → rejoining → joined` (or back to `unbound`
+ * to retry). `leave()`, a removal or a final failure go to `idle` from
+ * anywhere; `close()` ends in `closed`.
+ */
+type Lifecycle =
+  | { readonly phase: "idle"; readonly farewell?: Farewell }
+  /** `join()` waits for the SFU's ack. */
+  | { readonly phase: "joining"; readonly room: WantedRoom }
+  /** The session is bound to the socket connected now. */
+  | { readonly phase: "joined"; readonly room: WantedRoom; readonly session: JoinedMessage }
+  /** The SFU granted a session (kept so that it can be resumed) that no socket carries now. */
+  | { readonly phase: "unbound"; readonly room: WantedRoom; readonly session: JoinedMessage }
+  /** A join that resumes the session (or starts a new one) is in flight. */
+  | { readonly phase: "rejoining"; readonly room: WantedRoom; readonly session: JoinedMessage }
+  | { readonly phase: "closed" };
+
+const IDLE: Lifecycle = { phase: "idle" };
+
 /** Failures worth another try after a pause; anything else ends the rejoin attempts. */
 const RETRYABLE = new Set<ErrorCode | ClientErrorCode>([
   "TIMEOUT",
@@ -76,24 +110,15 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   readonly #backoff: Backoff;
   /** Fails each request still waiting for its ack. */
   readonly #pending = new Set<(error: SfuClientError) => void>();
+  #lifecycle: Lifecycle = IDLE;
+  /** What the app sees; derived from the lifecycle and the media's health. */
   #state: ConnectionState = "disconnected";
-  /** The room the app asked for; undefined when it wants none. */
-  #wanted: JoinOptions | undefined;
-  /** The session the SFU granted; kept while signaling is down so that it can be resumed. */
-  #session: JoinedMessage | undefined;
-  /** The session is bound to the socket that is connected right now. */
-  #bound = false;
-  #rejoining = false;
-  /** A session left during a signaling outage, to end on the SFU once the socket is back. */
-  #farewell: { options: JoinOptions; resumeToken: string } | undefined;
-  #everConnected = false;
   /** Bumped whenever the app leaves or the SFU stops us, so late async results are dropped. */
   #generation = 0;
   #media: MediaSession | undefined;
   #microphone: MediaStreamTrack | undefined;
   #muted = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
 
   constructor(url: string, options: ConnectOptions = {}) {
     super();
@@ -116,7 +141,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   /** The room this client is in (or getting back into). */
   get roomId(): string | undefined {
-    return this.#wanted?.roomId;
+    return this.#room?.options.roomId;
   }
 
   /** The other participants, by peerId. */
@@ -139,7 +164,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#lifecycle.phase === "closed";
   }
 
   /**
@@ -147,12 +172,13 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
    * the join; `connection-state` reports `connected` when audio can flow.
    */
   async join(options: JoinOptions): Promise<JoinedEvent> {
-    if (this.#closed) throw new SfuClientError("CLOSED", "the client is closed");
-    if (this.#wanted) throw new SfuClientError("INVALID_STATE", "already in a room; leave it first");
+    if (this.closed) throw new SfuClientError("CLOSED", "the client is closed");
+    if (this.#lifecycle.phase !== "idle") {
+      throw new SfuClientError("INVALID_STATE", "already in a room; leave it first");
+    }
     // One session per socket: this join takes the socket (and, for the same user, replaces the old session).
-    this.#farewell = undefined;
-    this.#wanted = { ...options };
-    this.#everConnected = false;
+    const room: WantedRoom = { options: { ...options }, everConnected: false };
+    this.#enter({ phase: "joining", room });
     const generation = ++this.#generation;
     this.#updateState();
     if (!this.socket.connected && !this.socket.active) this.socket.connect();
@@ -161,7 +187,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
       joined = await this.#requestJoin(options, undefined);
     } catch (error) {
       if (generation === this.#generation) {
-        this.#wanted = undefined;
+        this.#enter(IDLE);
         this.#updateState();
       }
       throw error;
@@ -171,7 +197,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
       this.socket.emit("leave", { roomId: joined.roomId });
       throw new SfuClientError("INVALID_STATE", "left the room before the join completed");
     }
-    return this.#adopt(joined, undefined);
+    return this.#adopt(room, joined, undefined);
   }
 
   /**
@@ -181,12 +207,14 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
    * once the socket is back, the SDK resumes that session just to leave it.
    */
   async leave(): Promise<void> {
-    const roomId = this.#session?.roomId ?? this.#wanted?.roomId;
+    const roomId = this.#session?.roomId ?? this.#room?.options.roomId;
     const wasBound = this.#bound;
-    if (this.#session && this.#wanted && !this.socket.connected) {
-      this.#farewell = { options: this.#wanted, resumeToken: this.#session.resumeToken };
-    }
+    const session = this.#session;
+    const room = this.#room;
     this.#teardown();
+    if (session && room && !this.socket.connected) {
+      this.#enter({ phase: "idle", farewell: { options: room.options, resumeToken: session.resumeToken } });
+    }
     this.#updateState();
     if (roomId === undefined || !wasBound || !this.socket.connected) return;
     try {
@@ -202,7 +230,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
    * first offer on. Resolves with the captured track.
    */
   async publishMicrophone(constraints: MediaTrackConstraints = {}): Promise<MediaStreamTrack> {
-    if (this.#closed) throw new SfuClientError("CLOSED", "the client is closed");
+    if (this.closed) throw new SfuClientError("CLOSED", "the client is closed");
     if (this.#microphone) return this.#microphone;
     let stream: MediaStream;
     try {
@@ -255,10 +283,10 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   /** Leaves the room, releases the microphone and closes the socket; idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.closed) return;
     await this.leave();
-    this.#farewell = undefined;
-    this.#closed = true;
+    // A farewell owed from an outage is dropped with the socket.
+    this.#enter({ phase: "closed" });
     this.#microphone?.stop();
     this.#microphone = undefined;
     this.socket.disconnect();
@@ -280,13 +308,14 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   #onConnect(): void {
     this.#log("socket connected");
-    if (this.#farewell) void this.#sayFarewell(this.#farewell);
-    else if (this.#session && this.#wanted && !this.#bound) void this.#rejoin();
+    const lifecycle = this.#lifecycle;
+    if (lifecycle.phase === "idle" && lifecycle.farewell) void this.#sayFarewell(lifecycle.farewell);
+    else if (lifecycle.phase === "unbound") void this.#rejoin();
   }
 
   /** Ends, on the SFU, a session the app left while signaling was down (see `leave`). */
-  async #sayFarewell(farewell: { options: JoinOptions; resumeToken: string }): Promise<void> {
-    this.#farewell = undefined;
+  async #sayFarewell(farewell: Farewell): Promise<void> {
+    this.#enter(IDLE);
     const { roomId } = farewell.options;
     try {
       // Resumed or (if the grace period ran out meanwhile) new: either way the next step ends it.
@@ -300,13 +329,13 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   #onDisconnect(reason: Socket.DisconnectReason): void {
     this.#log(`socket disconnected: ${reason}`);
-    this.#bound = false;
+    this.#unbind();
     // Acks of a dead socket never come: fail their requests now rather than at their timeout.
     for (const fail of [...this.#pending])
       fail(new SfuClientError("DISCONNECTED", `signaling lost (${reason})`));
     this.#updateState();
     // Socket.IO does not retry a disconnect the server chose; a wanted room is worth retrying.
-    if (reason === "io server disconnect" && this.#wanted && !this.#closed) this.#scheduleReconnect();
+    if (reason === "io server disconnect" && this.#room) this.#scheduleReconnect();
   }
 
   #onUserJoined(message: UserJoinedMessage): void {
@@ -346,9 +375,9 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   /** The SFU is going away with our session: drop the connection and come back with backoff. */
   #onShuttingDown(): void {
-    if (!this.#wanted || !this.#session) return;
+    if (!this.#session) return;
     this.#closeMedia();
-    this.#bound = false;
+    this.#unbind();
     this.#updateState();
     this.socket.disconnect();
     this.#scheduleReconnect();
@@ -360,29 +389,30 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     this.#log(`reconnecting in ${delay} ms`);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      if (this.#wanted && !this.#closed && !this.socket.connected) this.socket.connect();
+      if (this.#room && !this.socket.connected) this.socket.connect();
     }, delay);
   }
 
   /** Gets back into the room on the current socket: resume if the SFU still has us, else anew. */
   async #rejoin(withResume = true): Promise<void> {
-    const wanted = this.#wanted;
-    const previous = this.#session;
-    if (this.#rejoining || !wanted || !previous) return;
-    this.#rejoining = true;
+    const unbound = this.#lifecycle;
+    if (unbound.phase !== "unbound") return;
+    const { room, session: previous } = unbound;
+    const rejoining: Lifecycle = { phase: "rejoining", room, session: previous };
+    this.#enter(rejoining);
     this.#updateState();
     const generation = this.#generation;
     try {
       const resumeToken = withResume && this.#media ? previous.resumeToken : undefined;
-      const joined = await this.#requestJoin(wanted, resumeToken);
+      const joined = await this.#requestJoin(room.options, resumeToken);
       if (generation !== this.#generation) return;
-      this.#adopt(joined, joined.resumed ? undefined : previous.peerId);
+      this.#adopt(room, joined, joined.resumed ? undefined : previous.peerId);
     } catch (error) {
       if (generation !== this.#generation) return;
       const failure = asClientError(error);
       if (failure.code === "ALREADY_JOINED") {
         // The socket still holds a session we lost track of: free it, then join again.
-        this.socket.emit("leave", { roomId: wanted.roomId });
+        this.socket.emit("leave", { roomId: room.options.roomId });
       } else if (!RETRYABLE.has(failure.code)) {
         this.#teardown();
         this.#updateState();
@@ -393,19 +423,20 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;
-        if (this.socket.connected && !this.#bound) void this.#rejoin(withResume);
+        if (this.socket.connected) void this.#rejoin(withResume);
       }, this.#backoff.next());
     } finally {
-      this.#rejoining = false;
+      // Still waiting for a socket to take the session: try again on the next one.
+      if (this.#lifecycle === rejoining) this.#enter({ phase: "unbound", room, session: previous });
     }
   }
 
   /** ICE restarts ran out: give the session up and join afresh on the same socket. */
   async #rebuildSession(): Promise<void> {
     const session = this.#session;
-    if (!session || !this.#wanted) return;
+    if (!session) return;
     this.#closeMedia();
-    this.#bound = false;
+    this.#unbind();
     this.#updateState();
     try {
       await this.#request<object>("leave", (ack) =>
@@ -418,9 +449,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   }
 
   /** Takes a granted session into use: syncs participants and starts or resyncs media. */
-  #adopt(joined: JoinedMessage, previousPeerId: string | undefined): JoinedEvent {
-    this.#session = joined;
-    this.#bound = true;
+  #adopt(room: WantedRoom, joined: JoinedMessage, previousPeerId: string | undefined): JoinedEvent {
+    this.#enter({ phase: "joined", room, session: joined });
     this.#backoff.reset();
     const present = new Set(joined.peers.map((peer) => peer.peerId));
     for (const peerId of [...this.#participants.keys()]) {
@@ -527,20 +557,51 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     this.#retryTimer = undefined;
     this.#closeMedia();
     this.#participants.clear();
-    this.#wanted = undefined;
-    this.#session = undefined;
-    this.#bound = false;
+    // Idle already: keep the farewell it may owe; closed stays closed.
+    const { phase } = this.#lifecycle;
+    if (phase !== "idle" && phase !== "closed") this.#enter(IDLE);
+  }
+
+  /** The socket no longer carries the session; a join in flight keeps its phase until it settles. */
+  #unbind(): void {
+    const lifecycle = this.#lifecycle;
+    if (lifecycle.phase === "joined") this.#enter({ ...lifecycle, phase: "unbound" });
+  }
+
+  #enter(next: Lifecycle): void {
+    const previous = this.#lifecycle.phase;
+    this.#lifecycle = next;
+    if (next.phase !== previous) this.#log(`lifecycle ${previous} → ${next.phase}`);
+  }
+
+  /** The room the app wants, in every phase between `join()` and leaving it. */
+  get #room(): WantedRoom | undefined {
+    const lifecycle = this.#lifecycle;
+    return lifecycle.phase === "idle" || lifecycle.phase === "closed" ? undefined : lifecycle.room;
+  }
+
+  /** The session the SFU granted, bound to a socket or not. */
+  get #session(): JoinedMessage | undefined {
+    const lifecycle = this.#lifecycle;
+    return lifecycle.phase === "joined" || lifecycle.phase === "unbound" || lifecycle.phase === "rejoining"
+      ? lifecycle.session
+      : undefined;
+  }
+
+  /** The session is bound to the socket that is connected right now. */
+  get #bound(): boolean {
+    return this.#lifecycle.phase === "joined";
   }
 
   #updateState(): void {
-    const health = this.#media?.health;
+    const lifecycle = this.#lifecycle;
     let next: ConnectionState;
-    if (!this.#wanted) next = "disconnected";
-    else if (!this.#session) next = "connecting";
-    else if (!this.#bound || health !== "connected")
-      next = this.#everConnected ? "reconnecting" : "connecting";
-    else next = "connected";
-    if (next === "connected") this.#everConnected = true;
+    if (lifecycle.phase === "idle" || lifecycle.phase === "closed") next = "disconnected";
+    else if (lifecycle.phase === "joining") next = "connecting";
+    else if (lifecycle.phase === "joined" && this.#media?.health === "connected") {
+      next = "connected";
+      lifecycle.room.everConnected = true;
+    } else next = lifecycle.room.everConnected ? "reconnecting" : "connecting";
     if (next === this.#state) return;
     const previous = this.#state;
     this.#state = next;
