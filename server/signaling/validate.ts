@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BadRequestError } from "../../lib/errors.js";
-import type { IceCandidate, JoinMessage, LeaveMessage, SessionDescription } from "../../lib/protocol.js";
+import type { ClientPayload } from "./events.js";
 
 // A schema-level error would also replace the message of every check without its own: each check names its rule.
 const text = () => z.string({ error: "must be a string" });
@@ -50,7 +50,7 @@ const candidateSchema = z.object({
   usernameFragment: text().max(256, "must be at most 256 characters").nullish(),
 });
 
-/** Parses every client payload; each failure is a BAD_REQUEST naming the field. */
+/** Parses every client payload into the contract's type for its event; each failure is a BAD_REQUEST naming the field. */
 export class PayloadValidator {
   readonly #offer: ReturnType<typeof descriptionSchema>;
   readonly #answer: ReturnType<typeof descriptionSchema>;
@@ -60,23 +60,23 @@ export class PayloadValidator {
     this.#answer = descriptionSchema("answer", options.maxSdpBytes);
   }
 
-  join(payload: unknown): JoinMessage {
+  join(payload: unknown): ClientPayload<"join"> {
     return strip(parse(joinSchema, payload));
   }
 
-  leave(payload: unknown): LeaveMessage {
+  leave(payload: unknown): ClientPayload<"leave"> {
     return parse(leaveSchema, payload);
   }
 
-  offer(payload: unknown): SessionDescription {
+  offer(payload: unknown): ClientPayload<"offer"> {
     return parse(this.#offer, payload);
   }
 
-  answer(payload: unknown): SessionDescription {
+  answer(payload: unknown): ClientPayload<"answer"> {
     return parse(this.#answer, payload);
   }
 
-  iceCandidate(payload: unknown): IceCandidate {
+  iceCandidate(payload: unknown): ClientPayload<"ice-candidate"> {
     return strip(parse(candidateSchema, payload));
   }
 }
