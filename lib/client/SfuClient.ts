@@ -2,6 +2,7 @@ import { io, type Socket } from "socket.io-client";
 import {
   SFU_NAMESPACE,
   type AckResult,
+  type ClientEventName,
   type ClientToServerEvents,
   type ErrorCode,
   type ErrorMessage,
@@ -625,7 +626,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
 
   /** Sends one acknowledged event and turns the ack (or its absence) into a promise. */
   #request<T extends object>(
-    event: string,
+    event: ClientEventName,
     send: (ack: (result: AckResult<T>) => void) => void,
   ): Promise<{ ok: true } & T> {
     return new Promise((resolve, reject) => {
