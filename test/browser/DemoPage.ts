@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { TestBrowser, TestPage } from "./TestPage.js";
 
 /** The slice of the SDK client the tests reach inside the page (no DOM types here). */
 interface PageClient {
@@ -34,6 +34,40 @@ interface DemoGlobals {
   testEvents?: RecordedEvents;
 }
 
+/** One receiver's counters from its inbound-rtp stats (standard in Chromium and Firefox). */
+export interface InboundAudio {
+  packetsReceived: number;
+  /** Sum over decoded samples of level² × duration. */
+  totalAudioEnergy: number;
+  /** Seconds of audio decoded. */
+  totalSamplesDuration: number;
+}
+
+/**
+ * Runs inside the page: each participant's receiver found by its track. Plain
+ * JavaScript in a string: the test runner's transform would wrap named
+ * functions in helpers the page does not have.
+ */
+const READ_INBOUND_AUDIO = `(async () => {
+  const { client } = sfuDemo;
+  const receivers = client.peerConnection?.getReceivers() ?? [];
+  const result = {};
+  for (const [peerId, participant] of client.participants) {
+    const track = participant.stream?.getAudioTracks()[0];
+    const receiver = track && receivers.find((r) => r.track.id === track.id);
+    if (!receiver) continue;
+    for (const stats of (await receiver.getStats()).values()) {
+      if (stats.type !== "inbound-rtp") continue;
+      result[peerId] = {
+        packetsReceived: stats.packetsReceived ?? 0,
+        totalAudioEnergy: stats.totalAudioEnergy ?? 0,
+        totalSamplesDuration: stats.totalSamplesDuration ?? 0,
+      };
+    }
+  }
+  return result;
+})()`;
+
 // Functions passed to page.evaluate run inside the page: they cannot call helpers defined here.
 
 /**
@@ -42,42 +76,44 @@ interface DemoGlobals {
  */
 export class DemoPage {
   readonly name: string;
-  readonly context: BrowserContext;
-  readonly page: Page;
+  readonly page: TestPage;
   /** Console lines and page errors, printed when a test fails. */
-  readonly console: string[] = [];
+  readonly console: string[];
 
-  private constructor(name: string, context: BrowserContext, page: Page) {
+  private constructor(name: string, page: TestPage, lines: string[]) {
     this.name = name;
-    this.context = context;
     this.page = page;
-    page.on("console", (message) => this.console.push(`[${name}] ${message.type()}: ${message.text()}`));
-    page.on("pageerror", (error) => this.console.push(`[${name}] pageerror: ${error.message}`));
+    this.console = lines;
   }
 
-  /** Opens the demo page with the room and name filled in; `userId` pins the tab's user id. */
+  /** Opens the demo page in `browser` with the room and name filled in; `userId` pins the tab's user id. */
   static async open(
-    browser: Browser,
+    browser: TestBrowser,
     baseUrl: string,
     room: string,
     name: string,
     userId?: string,
   ): Promise<DemoPage> {
-    const context = await browser.newContext({ viewport: { width: 640, height: 600 } });
-    if (userId !== undefined) {
-      await context.addInitScript((id) => {
-        (
-          globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }
-        ).sessionStorage.setItem("sfu-demo-user", id);
-      }, userId);
+    const lines: string[] = [];
+    const page = await browser.newPage((line) => lines.push(`[${name}] ${line}`));
+    try {
+      if (userId !== undefined) {
+        await page.addInitScript((id) => {
+          (
+            globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }
+          ).sessionStorage.setItem("sfu-demo-user", id);
+        }, userId);
+      }
+      const query = new URLSearchParams({ room, name });
+      if (process.env.SFU_CLIENT_DEBUG) query.set("debug", "");
+      await page.goto(`${baseUrl}/?${query.toString()}`);
+      await page.waitForFunction(() => (globalThis as unknown as DemoGlobals).sfuDemo !== undefined);
+    } catch (error) {
+      // Nobody else holds the page yet: close it here, or its context outlives the test.
+      await page.close().catch(() => undefined);
+      throw error;
     }
-    const page = await context.newPage();
-    const demoPage = new DemoPage(name, context, page);
-    const query = new URLSearchParams({ room, name });
-    if (process.env.SFU_CLIENT_DEBUG) query.set("debug", "");
-    await page.goto(`${baseUrl}/?${query.toString()}`);
-    await page.waitForFunction(() => (globalThis as unknown as DemoGlobals).sfuDemo !== undefined);
-    return demoPage;
+    return new DemoPage(name, page, lines);
   }
 
   /** Clicks Join and waits for the SDK to report `connected`; returns the peerId. */
@@ -128,9 +164,12 @@ export class DemoPage {
 
   /** The peerIds the page's participant list shows (the demo's own row is "self"). */
   listedIds(): Promise<string[]> {
-    return this.page.$$eval("#participants li", (items) =>
-      items.map((item) => (item as unknown as { dataset: { peerId?: string } }).dataset.peerId ?? ""),
-    );
+    return this.page.evaluate(() => {
+      const { document } = globalThis as unknown as {
+        document: { querySelectorAll(s: string): Iterable<{ dataset: { peerId?: string } }> };
+      };
+      return [...document.querySelectorAll("#participants li")].map((item) => item.dataset.peerId ?? "");
+    });
   }
 
   /** Inbound RTP packets received so far, per source peerId, from `RTCPeerConnection.getStats()`. */
@@ -139,6 +178,14 @@ export class DemoPage {
       const stats = await (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.getStats();
       return Object.fromEntries([...stats].map(([peerId, s]) => [peerId, s.packetsReceived]));
     });
+  }
+
+  /**
+   * What each remote participant's receiver has got so far, by source peerId:
+   * RTP packets, and the energy and duration of the audio it decoded.
+   */
+  inboundAudio(): Promise<Record<string, InboundAudio>> {
+    return this.page.evaluate<Record<string, InboundAudio>>(READ_INBOUND_AUDIO);
   }
 
   /** Highest analyser level per participant since the last `resetPeaks()`. */
@@ -255,8 +302,13 @@ export class DemoPage {
   }
 
   /** The status line under the participant list. */
-  async message(): Promise<string> {
-    return (await this.page.textContent("#message")) ?? "";
+  message(): Promise<string> {
+    return this.page.evaluate(() => {
+      const { document } = globalThis as unknown as {
+        document: { querySelector(s: string): { textContent: string | null } | null };
+      };
+      return document.querySelector("#message")?.textContent ?? "";
+    });
   }
 
   socketConnected(): Promise<boolean> {
@@ -289,7 +341,8 @@ export class DemoPage {
     );
   }
 
-  async close(): Promise<void> {
-    await this.context.close();
+  /** Closes the page and its browser context. */
+  close(): Promise<void> {
+    return this.page.close();
   }
 }

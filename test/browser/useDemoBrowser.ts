@@ -1,55 +1,48 @@
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { CHROMIUM, ChromiumBrowser } from "./ChromiumBrowser.js";
 import { DemoPage } from "./DemoPage.js";
-
-// CHROMIUM_PATH lets CI machines point at their own Chromium or Chrome build.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+import { FIREFOX, FirefoxBrowser } from "./FirefoxBrowser.js";
+import { requireInstalled, type BrowserName } from "./TestPage.js";
 
 export interface DemoBrowser {
   readonly server: TestServer;
   /** Every page this test opened, in order. */
   readonly pages: readonly DemoPage[];
-  /** Opens the demo page on the current server; it is closed after the test. */
+  /** Opens the demo page in Chromium on the current server; it is closed after the test. */
   open(room: string, name: string, userId?: string): Promise<DemoPage>;
+  /** Opens the demo page in the named browser on the current server; it is closed after the test. */
+  openIn(browser: BrowserName, room: string, name: string, userId?: string): Promise<DemoPage>;
   /** Stops the SFU, runs `whileDown`, and starts it again on the same port, as a restarted SFU comes back. */
   restartServer(whileDown: () => Promise<void>): Promise<void>;
 }
 
+const INSTALLS = { chromium: CHROMIUM, firefox: FIREFOX } as const;
+
 /**
- * Registers mocha hooks for one headless Chromium per suite (fake microphone)
- * and a fresh SFU per test; pages and server are closed after each test, and a
- * failed test prints the pages' last console lines.
+ * Registers mocha hooks for the browsers a suite uses and a fresh SFU per
+ * test: one headless Chromium per suite, one headless Firefox (with its own
+ * profile) per test that opens a Firefox page. Pages, Firefox and the server
+ * are closed after each test, and a failed test prints the pages' last
+ * console lines. A browser that is not installed fails the suite.
  */
-export function useDemoBrowser(env: Record<string, string> = {}): DemoBrowser {
-  let browser: Browser | undefined;
+export function useDemoBrowser(
+  env: Record<string, string> = {},
+  browsers: readonly BrowserName[] = ["chromium"],
+): DemoBrowser {
+  let chromium: ChromiumBrowser | undefined;
+  // The launch itself, so that pages opened at once share one Firefox.
+  let firefox: Promise<FirefoxBrowser> | undefined;
   let server: TestServer | undefined;
   let pages: DemoPage[] = [];
 
-  before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // CI installs Chromium (.ci/run); there a missing browser is a failure, not a skip.
-      if (process.env.CI)
-        throw new Error(`${CHROMIUM} is absent; install it with: apt-get install -y chromium`);
-      console.log(`    skipping: ${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  before(async () => {
+    for (const name of browsers) requireInstalled(INSTALLS[name]);
+    if (browsers.includes("chromium")) chromium = await ChromiumBrowser.launch();
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
+    chromium = undefined;
   });
 
   beforeEach(async () => {
@@ -60,15 +53,42 @@ export function useDemoBrowser(env: Record<string, string> = {}): DemoBrowser {
     if (this.currentTest?.state === "failed") {
       for (const page of pages) console.log(page.console.slice(-40).join("\n"));
     }
-    await Promise.all(pages.map((page) => page.close()));
+    const closing = pages;
     pages = [];
-    await server?.close();
-    server = undefined;
+    const stopping = firefox;
+    firefox = undefined;
+    try {
+      await Promise.allSettled(closing.map((page) => page.close()));
+      await (await stopping?.catch(() => undefined))?.close();
+    } finally {
+      await server?.close();
+      server = undefined;
+    }
   });
 
   const running = (): TestServer => {
     if (!server) throw new Error("the SFU is not running");
     return server;
+  };
+
+  const openIn = async (
+    name: BrowserName,
+    room: string,
+    displayName: string,
+    userId?: string,
+  ): Promise<DemoPage> => {
+    if (!browsers.includes(name)) throw new Error(`this suite did not ask for ${name}`);
+    let browser: ChromiumBrowser | FirefoxBrowser;
+    if (name === "chromium") {
+      if (!chromium) throw new Error("Chromium is not running");
+      browser = chromium;
+    } else {
+      firefox ??= FirefoxBrowser.launch();
+      browser = await firefox;
+    }
+    const page = await DemoPage.open(browser, running().url, room, displayName, userId);
+    pages.push(page);
+    return page;
   };
 
   return {
@@ -78,12 +98,8 @@ export function useDemoBrowser(env: Record<string, string> = {}): DemoBrowser {
     get pages() {
       return pages;
     },
-    async open(room, name, userId) {
-      if (!browser) throw new Error("Chromium is not running");
-      const page = await DemoPage.open(browser, running().url, room, name, userId);
-      pages.push(page);
-      return page;
-    },
+    open: (room, displayName, userId) => openIn("chromium", room, displayName, userId),
+    openIn,
     async restartServer(whileDown) {
       const port = Number(new URL(running().url).port);
       await running().close();
