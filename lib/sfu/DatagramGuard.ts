@@ -83,6 +83,10 @@ const DTLS_HEADER = 13;
 const DTLS_CHANGE_CIPHER_SPEC = 20;
 const DTLS_ALERT = 21;
 const DTLS_APPLICATION_DATA = 23;
+const DTLS_HANDSHAKE = 22;
+/** Handshake type HelloVerifyRequest (RFC 6347 §4.2.1), and werift's client flight that answered one. */
+const HELLO_VERIFY_REQUEST = 3;
+const CLIENT_COOKIE_FLIGHT = 3;
 
 /**
  * False for a DTLS datagram (RFC 7983: first byte 20-63) that werift must not
@@ -92,6 +96,9 @@ const DTLS_APPLICATION_DATA = 23;
  * ClientHello restarts werift's session; every genuine record is encrypted
  * by then) and any alert that does not decrypt with the session's keys
  * (werift closes the session on a plaintext close_notify in any epoch).
+ * Also a HelloVerifyRequest once the cookie was answered: a client whose
+ * peer was slow retransmits its ClientHello and gets a second one, on which
+ * werift 0.25's DTLS client fails the handshake (Flight3.exec throws).
  * Everything else, and every non-DTLS datagram, is true.
  */
 export function isSafeDtls(data: Buffer, dtls: DtlsSocket | undefined): boolean {
@@ -104,9 +111,21 @@ export function isSafeDtls(data: Buffer, dtls: DtlsSocket | undefined): boolean 
     const end = at + DTLS_HEADER + data.readUInt16BE(at + 11);
     if (end > data.length || type < DTLS_CHANGE_CIPHER_SPEC || type > DTLS_APPLICATION_DATA) return false;
     if (connected && (epoch === 0 || (type === DTLS_ALERT && !decrypts(dtls, data, at, end)))) return false;
+    if (
+      type === DTLS_HANDSHAKE &&
+      epoch === 0 &&
+      data[at + DTLS_HEADER] === HELLO_VERIFY_REQUEST &&
+      cookieSent(dtls)
+    )
+      return false;
     at = end;
   }
   return true;
+}
+
+/** Whether werift's DTLS client already answered a HelloVerifyRequest (its flight 3: the ClientHello with the cookie). */
+function cookieSent(dtls: DtlsSocket | undefined): boolean {
+  return dtls !== undefined && dtls.dtls.flight >= CLIENT_COOKIE_FLIGHT;
 }
 
 /** RFC 7983: a datagram whose first byte is 20-63 is DTLS. */

@@ -109,6 +109,26 @@ describe("datagram checks on the SFU's ICE sockets", function () {
       expect(isSafeDtls(Buffer.from([0x80, 111, 0, 1]), undefined), "not DTLS").to.equal(true);
     });
 
+    it("drops a second HelloVerifyRequest once the client sent its cookie, on which werift's client would fail", () => {
+      const helloVerifyRequest = dtlsRecord(22, 0, [3, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3, 0xfe, 0xff, 0]);
+      const atFlight = (flight: number) => ({ connected: false, dtls: { flight } }) as unknown as DtlsSocket;
+      expect(
+        isSafeDtls(helloVerifyRequest, atFlight(1)),
+        "the first, answering the first ClientHello",
+      ).to.equal(true);
+      expect(isSafeDtls(helloVerifyRequest, atFlight(3)), "a duplicate after the cookie went out").to.equal(
+        false,
+      );
+      expect(isSafeDtls(helloVerifyRequest, atFlight(5)), "a duplicate later in the handshake").to.equal(
+        false,
+      );
+      expect(isSafeDtls(clientHello, atFlight(3)), "other handshake messages").to.equal(true);
+      const sealed = dtlsRecord(22, 1, [3, ...Buffer.alloc(40)]);
+      expect(isSafeDtls(sealed, atFlight(5)), "an encrypted Finished whose first byte reads 3").to.equal(
+        true,
+      );
+    });
+
     it("drops records that overrun the datagram, a truncated header and unknown record types", () => {
       expect(isSafeDtls(dtlsRecord(22, 0, Buffer.alloc(20), 21), undefined)).to.equal(false);
       expect(isSafeDtls(Buffer.concat([clientHello, Buffer.from([22, 0xfe, 0xfd])]), undefined)).to.equal(
