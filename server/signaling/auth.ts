@@ -1,5 +1,6 @@
-import { errors as joseErrors, jwtVerify } from "jose";
 import { SfuError } from "../../lib/errors.js";
+
+type Jose = typeof import("jose");
 
 /**
  * Verifies join tokens (PROTOCOL §7): an HS256 JWT signed with
@@ -9,9 +10,12 @@ import { SfuError } from "../../lib/errors.js";
  */
 export class JoinAuthorizer {
   readonly #key: Uint8Array | undefined;
+  /** jose is loaded only when tokens are on: without them a node never needs it (about 2 MB of RSS). */
+  readonly #jose: Promise<Jose> | undefined;
 
   constructor(secret: string | undefined) {
     this.#key = secret === undefined ? undefined : new TextEncoder().encode(secret);
+    this.#jose = secret === undefined ? undefined : import("jose");
   }
 
   get enabled(): boolean {
@@ -19,16 +23,17 @@ export class JoinAuthorizer {
   }
 
   async authorize(request: { roomId: string; userId: string; token?: string }): Promise<void> {
-    if (!this.#key) return;
+    if (!this.#key || !this.#jose) return;
     if (request.token === undefined) throw new SfuError("UNAUTHORIZED", "a join token is required");
+    const jose = await this.#jose;
     let claims;
     try {
-      ({ payload: claims } = await jwtVerify(request.token, this.#key, {
+      ({ payload: claims } = await jose.jwtVerify(request.token, this.#key, {
         algorithms: ["HS256"],
         requiredClaims: ["exp"],
       }));
     } catch (error) {
-      throw new SfuError("UNAUTHORIZED", rejection(error));
+      throw new SfuError("UNAUTHORIZED", rejection(jose.errors, error));
     }
     if (claims.room !== request.roomId && claims.room !== "*") {
       throw new SfuError("UNAUTHORIZED", "the join token is not valid for this room");
@@ -39,7 +44,7 @@ export class JoinAuthorizer {
 }
 
 /** Why jose refused a token, in words a client developer can act on. */
-function rejection(error: unknown): string {
+function rejection(joseErrors: Jose["errors"], error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return "the join token has expired";
   if (
     error instanceof joseErrors.JWTClaimValidationFailed &&
