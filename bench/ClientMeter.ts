@@ -1,6 +1,6 @@
 import { createHistogram } from "node:perf_hooks";
 import { LatencyHistogram } from "./LatencyHistogram.js";
-import type { ClientReport } from "./ipc.js";
+import type { ClientReport, SdpCount } from "./ipc.js";
 import { isIntact, readCounter, readSendTime, readSenderIndex } from "./payload.js";
 
 /**
@@ -16,6 +16,7 @@ export class ClientMeter {
   #corrupt = 0;
   #outOfOrder = 0;
   #unknownStreamTracks = 0;
+  readonly #sdp: SdpCount = { fromServerBytes: 0, toServerBytes: 0, serverOffers: 0 };
   /**
    * This process's own event-loop delay, in µs: how late its peers' send
    * timers fire. A busy load client inflates the latency it measures. Read
@@ -66,6 +67,17 @@ export class ClientMeter {
     return sender;
   }
 
+  /** An offer or answer crossed the signaling channel; counted whatever the window. */
+  onSdp(direction: "from-server" | "to-server", type: "offer" | "answer", sdp: string): void {
+    const bytes = Buffer.byteLength(sdp);
+    if (direction === "to-server") {
+      this.#sdp.toServerBytes += bytes;
+      return;
+    }
+    this.#sdp.fromServerBytes += bytes;
+    if (type === "offer") this.#sdp.serverOffers++;
+  }
+
   onUnknownStreamTrack(): void {
     this.#unknownStreamTracks++;
   }
@@ -79,6 +91,7 @@ export class ClientMeter {
       unknownStreamTracks: this.#unknownStreamTracks,
       latency: this.#latency.toBins(),
       eventLoopP99Ms: this.#loopDelay.count > 0 ? this.#loopDelay.percentile(99) / 1e3 : Number.NaN,
+      sdp: { ...this.#sdp },
     };
   }
 }

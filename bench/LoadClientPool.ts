@@ -182,6 +182,7 @@ function deadPeer(index: number): PeerReady {
     index,
     peerId: null,
     joinMs: null,
+    tracksMs: null,
     iceConnected: false,
     error: "load client died",
   };

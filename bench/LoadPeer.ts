@@ -86,6 +86,7 @@ export interface LoadPeerOptions {
 export interface PeerJoinResult {
   peerId: string | null;
   joinMs: number | null;
+  tracksMs: number | null;
   iceConnected: boolean;
   error: string | null;
 }
@@ -117,10 +118,14 @@ export class LoadPeer {
   readonly #lastCounters: number[] = [];
   /** Expected sources not heard from yet. */
   readonly #pending: Set<number>;
+  /** Peers the `joined` message listed whose forwarded track has not arrived yet. */
+  readonly #pendingTracks = new Set<string>();
+  /** Milliseconds between packets (spec.sendIntervalMs, 20 by default). */
+  readonly #interval: number;
   /** Signaling steps run one at a time, in arrival order. */
   #chain: Promise<void> = Promise.resolve();
   #counter = 0;
-  /** When packet 1 was due; packet n is due SEND_INTERVAL_MS × (n - 1) later. */
+  /** When packet 1 was due; packet n is due `#interval` × (n - 1) later. */
   #sendEpoch = 0;
   /** When the send timer last fired (ms, nowMs clock). */
   #lastTick = 0;
@@ -128,6 +133,7 @@ export class LoadPeer {
   #silent = false;
   #joinSentAt = 0;
   #joinMs: number | null = null;
+  #tracksMs: number | null = null;
   #iceConnected = false;
   #error: string | null = null;
   #peerId: string | null = null;
@@ -140,6 +146,7 @@ export class LoadPeer {
   constructor(options: LoadPeerOptions) {
     this.#options = options;
     this.#pending = new Set(options.spec.expectFrom);
+    this.#interval = options.spec.sendIntervalMs ?? SEND_INTERVAL_MS;
     this.#pc = new RTCPeerConnection(loopbackPeerConfig());
     // A Manager of its own per peer: sockets sharing one would multiplex onto one connection.
     this.#socket = io(`${options.url}${SFU_NAMESPACE}`, {
@@ -168,12 +175,16 @@ export class LoadPeer {
       const { spec } = this.#options;
       const joined = await this.#joinRoom(spec.roomId, spec.userId);
       this.#peerId = joined.peerId;
-      for (const peer of joined.peers) this.#knownPeerIds.add(peer.peerId);
-      this.#transceiver = this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
+      for (const peer of joined.peers) {
+        this.#knownPeerIds.add(peer.peerId);
+        this.#pendingTracks.add(peer.peerId);
+      }
+      if (spec.listenOnly) this.#pc.addTransceiver("audio", { direction: "recvonly" });
+      else this.#transceiver = this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
       await this.#enqueue(async () => {
         const offer = await this.#pc.createOffer();
         await this.#pc.setLocalDescription(offer);
-        this.#socket.emit("offer", { type: "offer", sdp: keepLoopbackCandidates(offer.sdp) });
+        this.#sendDescription("offer", offer.sdp);
       });
     } catch (error) {
       this.#fail(error);
@@ -182,6 +193,7 @@ export class LoadPeer {
     return {
       peerId: this.#peerId,
       joinMs: this.#joinMs,
+      tracksMs: this.#tracksMs,
       iceConnected: this.#iceConnected,
       error: this.#error,
     };
@@ -209,9 +221,11 @@ export class LoadPeer {
     const socket = this.#socket;
     socket.on("user-joined", (message) => this.#knownPeerIds.add(message.peerId));
     socket.on("offer", (description) => {
+      this.#options.meter.onSdp("from-server", "offer", description.sdp);
       void this.#enqueue(() => this.#answer(description));
     });
     socket.on("answer", (description) => {
+      this.#options.meter.onSdp("from-server", "answer", description.sdp);
       void this.#enqueue(() => this.#pc.setRemoteDescription(description));
     });
     socket.on("ice-candidate", (candidate) => {
@@ -228,6 +242,7 @@ export class LoadPeer {
     this.#pc.connectionStateChange.subscribe((state) => {
       if (state === "connected" && !this.#iceConnected) {
         this.#iceConnected = true;
+        this.#checkTracks();
         if (!this.#options.weriftReceive) this.#shortCutSocket();
         this.#startSending();
         if (this.#pending.size === 0) this.#markReady();
@@ -240,7 +255,19 @@ export class LoadPeer {
     await this.#pc.setRemoteDescription(description);
     const answer = await this.#pc.createAnswer();
     await this.#pc.setLocalDescription(answer);
-    this.#socket.emit("answer", { type: "answer", sdp: keepLoopbackCandidates(answer.sdp) });
+    this.#sendDescription("answer", answer.sdp);
+  }
+
+  #sendDescription(type: "offer" | "answer", sdp: string): void {
+    const wire = keepLoopbackCandidates(sdp);
+    this.#options.meter.onSdp("to-server", type, wire);
+    this.#socket.emit(type, { type, sdp: wire });
+  }
+
+  /** Once every listed peer's track arrived and ICE is up: the signaling part of the join is done. */
+  #checkTracks(): void {
+    if (this.#tracksMs !== null || this.#pendingTracks.size > 0 || !this.#iceConnected) return;
+    if (this.#options.spec.expectFrom.length > 0) this.#tracksMs = nowMs() - this.#joinSentAt;
   }
 
   async #addRemoteCandidate(candidate: IceCandidate): Promise<void> {
@@ -265,6 +292,7 @@ export class LoadPeer {
     const streamId = event.streams[0]?.id;
     if (streamId === undefined || !this.#knownPeerIds.has(streamId))
       this.#options.meter.onUnknownStreamTrack();
+    if (streamId !== undefined && this.#pendingTracks.delete(streamId)) this.#checkTracks();
     if (!this.#options.weriftReceive) {
       const stream = this.#openReceiveStream(track, transceiver);
       if (stream) {
@@ -345,20 +373,20 @@ export class LoadPeer {
   }
 
   #startSending(): void {
-    if (this.#silent) return;
+    if (this.#silent || this.#options.spec.listenOnly) return;
     // A random phase so that the peers of a process do not all send in the same millisecond.
     this.#phaseTimer = setTimeout(() => {
       this.#sendEpoch = nowMs();
       this.#sendDue();
       this.#lastTick = this.#sendEpoch;
-      this.#sendTimer = setInterval(() => this.#onTick(), SEND_INTERVAL_MS);
-    }, Math.random() * SEND_INTERVAL_MS);
+      this.#sendTimer = setInterval(() => this.#onTick(), this.#interval);
+    }, Math.random() * this.#interval);
   }
 
   /** Each send-timer tick: how late it fired is this process's event-loop delay. */
   #onTick(): void {
     const now = nowMs();
-    this.#options.meter.onTimerDelay(now - this.#lastTick - SEND_INTERVAL_MS);
+    this.#options.meter.onTimerDelay(now - this.#lastTick - this.#interval);
     this.#lastTick = now;
     this.#sendDue();
   }
@@ -369,7 +397,7 @@ export class LoadPeer {
    * most, the rest of a long stall is skipped, as a real sender would drop them).
    */
   #sendDue(): void {
-    const due = Math.floor((nowMs() - this.#sendEpoch) / SEND_INTERVAL_MS) + 1;
+    const due = Math.floor((nowMs() - this.#sendEpoch) / this.#interval) + 1;
     if (due - this.#counter > MAX_CATCH_UP) this.#counter = due - MAX_CATCH_UP;
     while (this.#counter < due) this.#send();
   }

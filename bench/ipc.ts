@@ -12,6 +12,16 @@ export interface PeerSpec {
   userId: string;
   /** Indices of the peers already in the room when this one joins. */
   expectFrom: number[];
+  /**
+   * Milliseconds between the peer's packets; absent: 20 (Opus at 50 packets/s). The room-fill
+   * runs send sparsely, so that a room of 100 stays within what the machine can forward.
+   */
+  sendIntervalMs?: number;
+  /**
+   * A listener of the audience scenario: it offers a `recvonly` audio transceiver and sends
+   * nothing (PROTOCOL §5's listen-only client), so no target subscribes anyone to it.
+   */
+  listenOnly?: boolean;
 }
 
 export type ParentMessage =
@@ -38,6 +48,18 @@ export interface ClientReport {
   latency: HistogramBins;
   /** This process's event-loop delay p99 since the window was set: how late its send timers fired. */
   eventLoopP99Ms: number;
+  /** SDP its peers received from the server (offers and answers), in bytes and offers, since start. Absent in older results. */
+  sdp?: SdpCount;
+}
+
+/** SDP that crossed the signaling channel, counted at the clients. */
+export interface SdpCount {
+  /** Bytes (UTF-8) of every offer and answer the server sent. */
+  fromServerBytes: number;
+  /** Bytes of every offer and answer the clients sent. */
+  toServerBytes: number;
+  /** Offers the server sent (renegotiations). */
+  serverOffers: number;
 }
 
 export type ChildMessage =
@@ -48,6 +70,11 @@ export type ChildMessage =
       peerId: string | null;
       /** Join sent → first packet from every peer in `expectFrom`; null when none expected or never. */
       joinMs: number | null;
+      /**
+       * Join sent → a forwarded track for every peer the `joined` message listed, with ICE connected
+       * (the signaling part of joinMs, without waiting for a packet); null when none listed or never.
+       */
+      tracksMs: number | null;
       iceConnected: boolean;
       error: string | null;
     }

@@ -3,7 +3,7 @@
  * environment (`BENCH_*`); the command line wins. Read once, in run.ts.
  */
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { SCALING_TARGETS, targetLabel, type Scenario } from "./results.js";
 import type { TargetSpec } from "./TargetProcess.js";
 
@@ -12,13 +12,19 @@ export interface BenchOptions {
   scenarios: Scenario[];
   /** Length of each measurement window. */
   seconds: number;
-  /** Targets to run, in order: `sfu`, `naive`, `sfu-1w`, `sfu-2w`. */
+  /** Targets to run, in order: `sfu`, `naive`, `sfu-1w`, `sfu-2w`, then the `--compare` target if any. */
   targets: TargetSpec[];
+  /** The name (and label) of the `--compare` target, when one was given. */
+  compareTarget: string | undefined;
   /** After the scenarios, run the scaling scenarios against the SFU with 1 and with 2 worker threads. */
   scaling: boolean;
   scalingScenarios: Scenario[];
   /** `sfu-1w` and `sfu-2w`, whatever `targets` says. */
   scalingTargets: TargetSpec[];
+  /** Room sizes to fill, peers joining 100 ms apart (runFill.ts); empty: none. */
+  fills: number[];
+  /** The audience scenario (speakers + listeners in one room), if it runs. */
+  audience: Scenario | undefined;
   /** After each scenario's targets, measure Node's UDP floor for it (a bare dgram forwarder, see measureFloor). */
   floor: boolean;
   /** Run the largest-load search after the scenarios. */
@@ -34,11 +40,18 @@ export interface BenchOptions {
   outDir: string;
   /** Re-render the report from this results file instead of running. */
   render: string | undefined;
+  /** The SFU's entry point; the default (DEFAULT_SFU_ENTRY) is compiled before the run. */
+  sfuEntry: string;
   /** Write a V8 CPU profile of every target process and load client into this directory. */
   profileDir: string | undefined;
 }
 
+/** The SFU as `npm start` runs it: the compiled output (run.ts compiles it first). */
+export const DEFAULT_SFU_ENTRY = "dist/server/index.js";
+
 const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
+const FULL_FILLS = "50,100";
+const FULL_AUDIENCE = "4+196";
 const QUICK_SCENARIOS = "1x5,1x10";
 /** Several rooms, so that 2 workers have rooms to share out. */
 const SCALING_SCENARIOS = "4x5,2x15";
@@ -53,6 +66,10 @@ export const USAGE = `npm run bench [-- options]
   --scaling / --no-scaling  after the scenarios, the SFU with 1 and with 2 worker threads (sfu-1w,
                           sfu-2w) on multi-room scenarios (BENCH_SCALING=1|0, default on, off for --quick)
   --scaling-scenarios=${SCALING_SCENARIOS}  rooms x peers of the scaling runs (BENCH_SCALING_SCENARIOS)
+  --fill=50,100 / --no-fill  fill a room of each size, peers joining 100 ms apart: time for a newcomer
+                          to hear everyone, SDP bytes (BENCH_FILL; default on, off for --quick)
+  --audience=4+196 / --no-audience  one room of 4 speakers and 196 listen-only peers
+                          (BENCH_AUDIENCE; default on, off for --quick)
   --floor / --no-floor    per scenario, Node's UDP floor: a bare dgram forwarder with the same traffic,
                           no WebRTC, as a reference (BENCH_FLOOR=1|0, default on, off for --quick)
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
@@ -63,7 +80,13 @@ export const USAGE = `npm run bench [-- options]
   --batch-clients / --no-batch-clients  load clients under SCHED_BATCH, default on (BENCH_BATCH_CLIENTS=1|0)
   --out=docs              where PERFORMANCE.md and the chart go (BENCH_OUT)
   --render=docs/performance-results.json  rewrite PERFORMANCE.md and the chart from saved results, run nothing
-  --sfu-entry=server/index.ts  SFU entry: .ts runs under tsx, .js under node (BENCH_SFU_ENTRY)
+  --compare="[VAR=value ...] CMD [ARG ...]"  also run any SFU that speaks the wire contract
+                          (docs/PROTOCOL.md §1-§5, WebSocket transport) in every scenario, after the
+                          other targets; it gets PORT, HOST=127.0.0.1, STUN_SERVERS= and LOG_LEVEL=warn
+                          (BENCH_COMPARE). Example: --compare="ICE_LOOPBACK_ONLY=1 /tmp/pion-sfu/pion-sfu"
+  --compare-label=Pion    its name in tables (BENCH_COMPARE_LABEL, default: the command's file name)
+  --sfu-entry=dist/server/index.js  SFU entry: .ts runs under tsx, .js under node; the default is
+                          the built output, compiled first as \`npm run build\` does (BENCH_SFU_ENTRY)
   --profile=DIR           write a CPU profile (node --cpu-prof) of each target run, and of its load
                           clients (DIR/<target>-clients), into DIR (BENCH_PROFILE)
 `;
@@ -78,6 +101,10 @@ const KNOWN_FLAGS = new Set([
   "scaling-scenarios",
   "floor",
   "no-floor",
+  "fill",
+  "no-fill",
+  "audience",
+  "no-audience",
   "search",
   "no-search",
   "search-seconds",
@@ -88,6 +115,8 @@ const KNOWN_FLAGS = new Set([
   "out",
   "render",
   "sfu-entry",
+  "compare",
+  "compare-label",
   "profile",
   "help",
 ]);
@@ -103,6 +132,8 @@ function flags(argv: readonly string[]): Map<string, string> {
 }
 
 function parseScenarios(text: string): Scenario[] {
+  // Empty: no scenario tables, say for a run of the room fills alone.
+  if (text.trim() === "") return [];
   return text.split(",").map((item) => {
     const match = /^\s*(\d+)x(\d+)\s*$/.exec(item);
     if (!match) throw new Error(`bad scenario "${item}": use ROOMSxPEERS, e.g. 1x5`);
@@ -111,6 +142,32 @@ function parseScenarios(text: string): Scenario[] {
       throw new Error(`scenario "${item}" needs ≥1 room of ≥2 peers`);
     return scenario;
   });
+}
+
+function parseFills(text: string): number[] {
+  return text.split(",").map((item) => {
+    const peers = Number(item.trim());
+    if (!Number.isInteger(peers) || peers < 2)
+      throw new Error(`bad room fill "${item}": use a peer count ≥ 2`);
+    return peers;
+  });
+}
+
+function parseAudience(text: string): Scenario {
+  const match = /^\s*(\d+)\+(\d+)\s*$/.exec(text);
+  if (!match) throw new Error(`bad audience "${text}": use SPEAKERS+LISTENERS, e.g. 4+196`);
+  const speakers = Number(match[1]);
+  const listeners = Number(match[2]);
+  if (speakers < 1 || listeners < 1) throw new Error(`audience "${text}" needs ≥1 speaker and ≥1 listener`);
+  return { rooms: 1, peersPerRoom: speakers + listeners, speakers };
+}
+
+/** A flag that `--name` / `--no-name` turn on or off and `--name=VALUE` sets; undefined when not given. */
+function valueFlag(cli: Map<string, string>, name: string, env: string | undefined): string | undefined {
+  if (cli.has(`no-${name}`)) return "";
+  const value = cli.get(name);
+  if (value !== undefined && value !== "true") return value;
+  return env;
 }
 
 function positive(name: string, text: string): number {
@@ -133,6 +190,8 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry]),
   ];
   const sfuEnv = {
+    // The audience scenario's room is larger than the default limit of 100.
+    MAX_PEERS_PER_ROOM: "1000",
     // Loopback only, like the load clients and the naive relay.
     HOST: "127.0.0.1",
     STUN_SERVERS: "",
@@ -167,6 +226,32 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
   };
 }
 
+/** Names the bench's own targets take; a compare target may not take one of them. */
+const OWN_TARGETS = ["sfu", "naive", "sfu-1w", "sfu-2w"];
+
+/**
+ * Any server that speaks the wire contract, from `--compare`: leading `VAR=value`
+ * words are its environment, the rest its command line (split on whitespace, no
+ * quoting). It runs like the others: its own process group, a free PORT, loopback.
+ */
+export function compareSpec(commandLine: string, label: string | undefined): TargetSpec {
+  const words = commandLine
+    .trim()
+    .split(/\s+/)
+    .filter((word) => word.length > 0);
+  const env: Record<string, string> = { HOST: "127.0.0.1", STUN_SERVERS: "", LOG_LEVEL: "warn" };
+  while (words.length > 0 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) {
+    const word = words.shift()!;
+    const equals = word.indexOf("=");
+    env[word.slice(0, equals)] = word.slice(equals + 1);
+  }
+  const [command, ...args] = words;
+  if (command === undefined) throw new Error(`--compare needs a command, got "${commandLine}"`);
+  const name = label ?? basename(command);
+  if (OWN_TARGETS.includes(name)) throw new Error(`--compare-label "${name}" is taken by a bench target`);
+  return { name, label: name, command, args, env, forwardingThreads: 0 };
+}
+
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const cli = flags(argv);
   const get = (flag: string, envName: string): string | undefined => cli.get(flag) ?? env[envName];
@@ -178,14 +263,23 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       ? "0"
       : env.BENCH_BATCH_CLIENTS;
   const scalingFlag = cli.has("scaling") ? "1" : cli.has("no-scaling") ? "0" : env.BENCH_SCALING;
+  const fill = valueFlag(cli, "fill", env.BENCH_FILL) ?? (quick && !cli.has("fill") ? "" : FULL_FILLS);
+  const audience =
+    valueFlag(cli, "audience", env.BENCH_AUDIENCE) ?? (quick && !cli.has("audience") ? "" : FULL_AUDIENCE);
   const floorFlag = cli.has("floor") ? "1" : cli.has("no-floor") ? "0" : env.BENCH_FLOOR;
   const profileDir = get("profile", "BENCH_PROFILE");
-  const specs = targetSpecs(get("sfu-entry", "BENCH_SFU_ENTRY") ?? "server/index.ts", profileDir);
+  const sfuEntry = get("sfu-entry", "BENCH_SFU_ENTRY") ?? DEFAULT_SFU_ENTRY;
+  const specs = targetSpecs(sfuEntry, profileDir);
   const targets = (get("targets", "BENCH_TARGETS") ?? "sfu,naive").split(",").map((name) => {
     const spec = specs[name.trim()];
     if (!spec) throw new Error(`unknown target "${name}": use ${Object.keys(specs).join(", ")}`);
     return spec;
   });
+  const compareCommand = get("compare", "BENCH_COMPARE");
+  const compare = compareCommand
+    ? compareSpec(compareCommand, get("compare-label", "BENCH_COMPARE_LABEL"))
+    : undefined;
+  if (compare) targets.push(compare);
   return {
     quick,
     scenarios: parseScenarios(
@@ -193,11 +287,14 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     ),
     seconds: positive("seconds", get("seconds", "BENCH_SECONDS") ?? (quick ? "5" : "15")),
     targets,
+    compareTarget: compare?.name,
     scaling: (scalingFlag ?? (quick ? "0" : "1")) === "1",
     scalingScenarios: parseScenarios(
       get("scaling-scenarios", "BENCH_SCALING_SCENARIOS") ?? SCALING_SCENARIOS,
     ),
     scalingTargets: SCALING_TARGETS.map((name) => specs[name]!),
+    fills: fill === "" || fill === "0" ? [] : parseFills(fill),
+    audience: audience === "" || audience === "0" ? undefined : parseAudience(audience),
     floor: (floorFlag ?? (quick ? "0" : "1")) === "1",
     search: (searchFlag ?? (quick ? "0" : "1")) === "1",
     searchSeconds: positive("search-seconds", get("search-seconds", "BENCH_SEARCH_SECONDS") ?? "8"),
@@ -208,6 +305,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     readyTimeoutMs: 10_000,
     outDir: get("out", "BENCH_OUT") ?? (quick ? join(tmpdir(), "sfu-bench") : "docs"),
     render: cli.get("render"),
+    sfuEntry,
     profileDir,
   };
 }

@@ -10,6 +10,7 @@ import {
   nominalForwardedPerSecond,
   scenarioName,
   targetLabel as label,
+  type FillResult,
   type FloorResult,
   type Scenario,
   type ScenarioResult,
@@ -268,26 +269,197 @@ const SCALING_ROWS: Row[] = [
   OTHER_CPU,
 ];
 
-/** Which rows a table has, and which two targets its ratio column compares. */
-interface Comparison {
-  rows: readonly Row[];
+/** Two targets a ratio column compares, and its header. */
+interface RatioColumn {
   numerator: string;
   denominator: string;
-  ratioHeader: string;
+  header: string;
 }
 
-const SFU_VS_NAIVE: Comparison = {
-  rows: ROWS,
-  numerator: "sfu",
-  denominator: "naive",
-  ratioHeader: "SFU ÷ naive",
-};
+/** Which rows a table has, and which targets its ratio columns compare. */
+interface Comparison {
+  rows: readonly Row[];
+  ratios: readonly RatioColumn[];
+}
+
+/** The scenario tables: SFU ÷ naive relay, and SFU ÷ the `--compare` target when one ran. */
+function mainComparison(compareTarget?: string): Comparison {
+  return {
+    rows: ROWS,
+    ratios: [
+      { numerator: "sfu", denominator: "naive", header: "SFU ÷ naive" },
+      ...(compareTarget
+        ? [{ numerator: "sfu", denominator: compareTarget, header: `SFU ÷ ${label(compareTarget)}` }]
+        : []),
+    ],
+  };
+}
 const TWO_WORKERS_VS_ONE: Comparison = {
   rows: SCALING_ROWS,
-  numerator: "sfu-2w",
-  denominator: "sfu-1w",
-  ratioHeader: "2 workers ÷ 1",
+  ratios: [{ numerator: "sfu-2w", denominator: "sfu-1w", header: "2 workers ÷ 1" }],
 };
+
+/** One room-fill size, one result per target in the order they ran. */
+export interface FillRun {
+  peers: number;
+  results: FillResult[];
+}
+
+/** A row of the room-fill table. */
+interface FillRow {
+  label: string;
+  value: (r: FillResult) => number;
+  format: (v: number) => string;
+  ratio: boolean;
+}
+
+const KB = 1024;
+const FILL_ROWS: FillRow[] = [
+  {
+    label: "join → hears everyone already there, p50 (ms)",
+    value: (r) => r.hearMs.p50,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "join → hears everyone already there, p95 (ms)",
+    value: (r) => r.hearMs.p95,
+    format: fixed(0),
+    ratio: true,
+  },
+  { label: "… the slowest join (ms)", value: (r) => r.hearMs.max, format: fixed(0), ratio: true },
+  {
+    label: "… the last tenth of the joins, p50 (ms)",
+    value: (r) => r.lastTenthHearMs.p50,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "… the last tenth of the joins, p95 (ms)",
+    value: (r) => r.lastTenthHearMs.p95,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "join → a track for everyone, ICE up, p50 (ms)",
+    value: (r) => r.tracksMs.p50,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "join → a track for everyone, ICE up, p95 (ms)",
+    value: (r) => r.tracksMs.p95,
+    format: fixed(0),
+    ratio: true,
+  },
+  { label: "peers that never heard everyone", value: (r) => r.incomplete, format: integer, ratio: false },
+  { label: "peers whose ICE never connected", value: (r) => r.iceFailed, format: integer, ratio: false },
+  {
+    label: "SDP bytes, all offers and answers, both ways (KB)",
+    value: (r) => (r.sdpFromServerBytes + r.sdpToServerBytes) / KB,
+    format: integer,
+    ratio: true,
+  },
+  {
+    label: "… sent by the server (KB)",
+    value: (r) => r.sdpFromServerBytes / KB,
+    format: integer,
+    ratio: true,
+  },
+  {
+    label: "… sent by the clients (KB)",
+    value: (r) => r.sdpToServerBytes / KB,
+    format: integer,
+    ratio: true,
+  },
+  { label: "offers the server sent", value: (r) => r.serverOffers, format: integer, ratio: true },
+  {
+    label: "first join → everyone heard everyone (s)",
+    value: (r) => r.fillSeconds,
+    format: fixed(1),
+    ratio: true,
+  },
+  {
+    label: "server CPU per join, fill included (ms)",
+    value: (r) => r.cpuMicrosPerJoin / 1000,
+    format: fixed(1),
+    ratio: true,
+  },
+  { label: "RSS with the room full (MB)", value: (r) => r.rssFullBytes / MB, format: fixed(0), ratio: true },
+];
+
+/** The room-fill table: rows × targets, and SFU ÷ each other target that ran. */
+function fillCells(results: readonly FillResult[], compareTarget?: string): string[][] {
+  const sfu = results.find((r) => r.target === "sfu" && r.error === null);
+  const others = sfu
+    ? results.filter((r) => r.error === null && (r.target === "naive" || r.target === compareTarget))
+    : [];
+  const header = [
+    "",
+    ...results.map((r) => label(r.target)),
+    ...others.map((o) => `SFU ÷ ${label(o.target)}`),
+  ];
+  const rows = FILL_ROWS.map((row) => [
+    row.label,
+    ...results.map((r) => (r.error !== null ? "failed" : row.format(row.value(r)))),
+    ...others.map((o) => (row.ratio && sfu ? ratio(row.value(sfu), row.value(o)) : "")),
+  ]);
+  return [header, ...rows];
+}
+
+/** The room-fill table for the terminal. */
+export function consoleFillTable(results: readonly FillResult[], compareTarget?: string): string {
+  return [
+    ...plainTable(fillCells(results, compareTarget)),
+    ...results.filter((r) => r.error !== null).map((r) => `  ${label(r.target)} failed: ${r.error}`),
+  ].join("\n");
+}
+
+/** "Room fill": each size's table, after how it was measured. */
+function fillSection(fills: readonly FillRun[], compareTarget?: string): string[] {
+  const sample = fills[0]?.results[0];
+  const parts = [
+    "### Room fill",
+    "",
+    `One room filled from empty: peer k joins ${sample?.joinGapMs ?? 100} ms after peer k − 1, none waiting ` +
+      `for another, and each publishes one packet every ${sample?.sendIntervalMs ?? 200} ms (a tenth of ` +
+      "Opus' rate, so that a full room of 100 stays within what this machine forwards beside its load " +
+      "clients). A newcomer has heard everyone already there when a packet from each of them arrived; " +
+      "that waits up to one send interval for each peer's next packet, which the track row leaves out " +
+      "(a forwarded track for everyone listed in its `joined` message, and ICE connected). SDP bytes " +
+      "count every offer and answer on the signaling channel during the fill (UTF-8 bytes of the `sdp` " +
+      "field), at the clients. CPU per join is the server's utime+stime from the first join until " +
+      "every newcomer heard everyone (or gave up after 30 s), ÷ the peers.",
+    "",
+  ];
+  for (const { peers, results } of fills) {
+    parts.push(`#### Room of ${peers}`, "", markdownTable(fillCells(results, compareTarget)), "");
+    for (const failed of results.filter((r) => r.error !== null)) {
+      parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
+    }
+  }
+  return parts;
+}
+
+/** "Audience": one room where a few speak and the rest listen. */
+function audienceSection(run: ScenarioRun, compareTarget?: string): string[] {
+  const { scenario } = run;
+  const speakers = scenario.speakers ?? scenario.peersPerRoom;
+  return [
+    "### Audience",
+    "",
+    `One room of ${speakers} speakers and ${scenario.peersPerRoom - speakers} listeners. Speakers join ` +
+      "first and publish as in the scenarios above; a listener offers one `recvonly` audio transceiver " +
+      "and sends nothing (PROTOCOL §5's listen-only client), so no target subscribes anyone to it and " +
+      "each listener receives the speakers' tracks only. Listeners join one at a time, each waiting " +
+      "to hear every speaker (after 90 s the rest join 100 ms apart). Delivery counts each speaker's " +
+      "packets once for every other peer in the room; RSS per peer divides by all peers, listeners included. " +
+      "Listeners do not use the join-token claim \`canPublish: false\` (PROTOCOL §15): the bench runs " +
+      "without tokens, so that every target takes the same clients; offering nothing to publish makes them listeners.",
+    "",
+    ...scenarioSection("####", run, mainComparison(compareTarget)),
+  ];
+}
 
 /** Other CPU use on the machine above which a run is flagged as disturbed. */
 const BUSY_MACHINE_PERCENT = 25;
@@ -296,24 +468,24 @@ function ratio(a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
 }
 
-/** Rows × targets, plus a ratio column (e.g. SFU ÷ naive) when both compared targets ran. */
-function tableCells(results: readonly ScenarioResult[], comparison: Comparison = SFU_VS_NAIVE): string[][] {
-  const top = results.find((r) => r.target === comparison.numerator);
-  const bottom = results.find((r) => r.target === comparison.denominator);
-  const withRatio = top !== undefined && bottom !== undefined;
-  const header = ["", ...results.map((r) => label(r.target)), ...(withRatio ? [comparison.ratioHeader] : [])];
-  // A ratio of costs or latencies between a target that forwards and one that mostly does not means nothing.
-  const comparable = withRatio && isComparable(top) && isComparable(bottom);
+/** Rows × targets, plus a ratio column (e.g. SFU ÷ naive) for each compared pair that both ran. */
+function tableCells(results: readonly ScenarioResult[], comparison: Comparison): string[][] {
+  const columns = comparison.ratios.flatMap((column) => {
+    const top = results.find((r) => r.target === column.numerator);
+    const bottom = results.find((r) => r.target === column.denominator);
+    if (top === undefined || bottom === undefined) return [];
+    // A ratio of costs or latencies between a target that forwards and one that mostly does not means nothing.
+    return [{ header: column.header, top, bottom, comparable: isComparable(top) && isComparable(bottom) }];
+  });
+  const header = ["", ...results.map((r) => label(r.target)), ...columns.map((c) => c.header)];
   const rows = comparison.rows.map((row) => [
     row.label,
     ...results.map((r) => (r.error !== null ? "failed" : row.text ? row.text(r) : row.format(row.value(r)))),
-    ...(withRatio
-      ? [
-          row.ratio && (comparable || row.alwaysRatio === true)
-            ? ratio(row.value(top), row.value(bottom))
-            : "",
-        ]
-      : []),
+    ...columns.map((c) =>
+      row.ratio && (c.comparable || row.alwaysRatio === true)
+        ? ratio(row.value(c.top), row.value(c.bottom))
+        : "",
+    ),
   ]);
   return [header, ...rows];
 }
@@ -340,8 +512,11 @@ export function consoleTable(
   scenario: Scenario,
   results: readonly ScenarioResult[],
   kind: "main" | "scaling" = "main",
+  compareTarget?: string,
 ): string {
-  const lines = plainTable(tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : SFU_VS_NAIVE));
+  const lines = plainTable(
+    tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : mainComparison(compareTarget)),
+  );
   const errors = results
     .filter((r) => r.error !== null)
     .map((r) => `  ${label(r.target)} failed: ${r.error}`);
@@ -438,6 +613,12 @@ export interface ReportInput {
   scaling?: ScalingSection;
   chartFile: string | undefined;
   sfuCommand: string;
+  /** The audience scenario; absent when it did not run, and in older results. */
+  audience?: ScenarioRun;
+  /** The room fills; absent when none ran, and in older results. */
+  fills?: FillRun[];
+  /** The `--compare` target and how it was started; absent when none ran, and in older results. */
+  compare?: { target: string; command: string };
 }
 
 /** The SFU with forwarding in 1 and in 2 worker threads, on multi-room scenarios. */
@@ -457,11 +638,28 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the load search, worker scaling, the floor (about 25 min)
-npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no search, scaling or floor; writes to $TMPDIR/sfu-bench/
+npm run bench                 # full run: both targets, every scenario, the audience, the room fills, the load search, worker scaling, the floor
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, fills, search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
+
+With the Go/Pion SFU beside ours in the same run (the comparison point in
+\`../shared/anchors/pion-sfu\`, not part of this repository; Debian packages
+\`golang-1.19-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev\`):
+
+\`\`\`sh
+OUT=/tmp/pion-sfu ../shared/anchors/pion-sfu/build.sh
+npm run bench -- --compare="ICE_LOOPBACK_ONLY=1 /tmp/pion-sfu/pion-sfu" --compare-label=Pion
+\`\`\`
+
+\`--compare\` runs any server that speaks the wire contract (PROTOCOL §1–§5 over
+the WebSocket transport, which is all the load clients use) as one more target
+in every scenario, the audience and the room fills, after the SFU and the naive
+relay, measured the same way (its process tree's CPU and RSS from \`/proc\`);
+each table gains an "SFU ÷ <label>" column. Leading \`VAR=value\` words are its
+environment; it also gets \`PORT\`, \`HOST=127.0.0.1\`, \`STUN_SERVERS=\` and
+\`LOG_LEVEL=warn\`. Rows it has no metric for (event-loop delay, V8 heap) read n/a.
 
 The bench starts each server as its own process on a free 127.0.0.1 port, waits
 for \`GET /health\`, starts the load-client processes, joins the peers, warms
@@ -485,9 +683,12 @@ numbers; \`npm run bench -- --render=docs/performance-results.json\` rebuilds th
 other two from it without running anything); \`--quick\` writes to a temp
 directory unless \`--out=DIR\` is given.
 
-- **SFU target**: \`node --import tsx server/index.ts\` (\`--sfu-entry=dist/server/index.js\`
-  runs the built output after \`npm run build\`) with \`PORT=<free port> HOST=127.0.0.1
-  STUN_SERVERS= ICE_ADVERTISE_IP=127.0.0.1 LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true\`.
+- **SFU target**: \`node dist/server/index.js\`, as \`npm start\` runs it: the bench
+  compiles the server first (\`tsc -p tsconfig.build.json\`); \`--sfu-entry=server/index.ts\`
+  runs the sources under tsx instead, whose loader thread adds about 30 MB of RSS.
+  Environment: \`PORT=<free port> HOST=127.0.0.1 STUN_SERVERS= ICE_ADVERTISE_IP=127.0.0.1
+  LOG_LEVEL=warn ALLOW_PRIVATE_CANDIDATES=true MAX_PEERS_PER_ROOM=1000\` (the audience room
+  is larger than the default limit).
 - **Naive relay**: \`bench/naive-relay.ts\`, the simplest werift forwarder that
   speaks the same protocol (each subscriber gets its own \`MediaStreamTrack\`,
   fed with \`writeRtp\` from the source's \`onReceiveRtp\`). Every ratio in the
@@ -497,6 +698,8 @@ directory unless \`--out=DIR\` is given.
   in the main thread. A full run (or \`--scaling\`) ends with the scaling
   scenarios (\`--scaling-scenarios\`, default 4x5 and 2x15) against both, back to
   back; their ratios are 2 workers ÷ 1 worker. See "Worker scaling" below.
+- **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" below.
+- **Room fill** (\`--fill=50,100\`): rooms filled by peers joining 100 ms apart, see "Room fill" below.
 - **Node UDP floor**: after each scenario's targets, a bare \`dgram\` forwarder
   (\`bench/floor-forwarder.ts\`, no WebRTC) with the scenario's traffic from a
   separate peers process, as a reference for what any Node forwarder costs here
@@ -753,6 +956,7 @@ export function renderMarkdown(input: ReportInput): string {
     `- Machine: ${input.machine}`,
     `- Command: \`${input.command}\`${input.quick ? " (quick run)" : ""}`,
     `- SFU started as: \`${input.sfuCommand}\``,
+    ...(input.compare ? [`- ${label(input.compare.target)} started as: \`${input.compare.command}\``] : []),
     `- Run: ${input.startedAt}, ${Math.round(input.durationSeconds)} s in all; ` +
       `${input.seconds} s measurement window per scenario` +
       (input.searches.length > 0 ? `, ${input.searchSeconds} s per search probe` : "") +
@@ -781,8 +985,11 @@ export function renderMarkdown(input: ReportInput): string {
   if (input.chartFile) {
     parts.push(`![Server CPU per forwarded packet and p99 latency against load](${input.chartFile})`, "");
   }
-  for (const run of input.scenarios) parts.push(...scenarioSection("###", run, SFU_VS_NAIVE));
+  for (const run of input.scenarios)
+    parts.push(...scenarioSection("###", run, mainComparison(input.compare?.target)));
   if (input.scenarios.some((run) => run.floor)) parts.push(...floorSection(input));
+  if (input.audience) parts.push(...audienceSection(input.audience, input.compare?.target));
+  if (input.fills && input.fills.length > 0) parts.push(...fillSection(input.fills, input.compare?.target));
   if (input.searches.length > 0) {
     parts.push(
       "### Largest load",

@@ -4,6 +4,11 @@
 export interface Scenario {
   rooms: number;
   peersPerRoom: number;
+  /**
+   * The audience scenario: only the first `speakers` peers of a room publish; the rest listen
+   * (see PeerSpec.listenOnly). Absent: every peer publishes.
+   */
+  speakers?: number;
 }
 
 /** Report labels of the bench's targets (see targetSpecs in options.ts). */
@@ -22,12 +27,19 @@ export function targetLabel(target: string): string {
 }
 
 export function scenarioName(scenario: Scenario): string {
+  if (scenario.speakers !== undefined)
+    return `${scenario.speakers}+${scenario.peersPerRoom - scenario.speakers}`;
   return `${scenario.rooms}x${scenario.peersPerRoom}`;
 }
 
-/** Packets a full-mesh forwarding load delivers per second at 50 packets/s per sender. */
+/** Peers of a room that publish: all of them, or the audience scenario's speakers. */
+export function publishersPerRoom(scenario: Scenario): number {
+  return scenario.speakers ?? scenario.peersPerRoom;
+}
+
+/** Packets the scenario's load delivers per second at 50 packets/s per publisher, each to every other peer. */
 export function nominalForwardedPerSecond(scenario: Scenario): number {
-  return scenario.rooms * scenario.peersPerRoom * (scenario.peersPerRoom - 1) * 50;
+  return scenario.rooms * publishersPerRoom(scenario) * (scenario.peersPerRoom - 1) * 50;
 }
 
 export interface ScenarioResult {
@@ -150,6 +162,39 @@ export interface ScenarioRun {
   results: ScenarioResult[];
   /** The Node UDP floor for the scenario; absent when it did not run, and in older results. */
   floor?: FloorResult;
+}
+
+/**
+ * One room filled by peers joining a fixed gap apart, none waiting for another (runFill.ts):
+ * how long a newcomer waits to hear everyone already there, and the SDP it took.
+ */
+export interface FillResult {
+  target: string;
+  peers: number;
+  /** Time between two joins. */
+  joinGapMs: number;
+  /** Time between two packets of one peer during the fill. */
+  sendIntervalMs: number;
+  /** Join sent → first packet from every peer already in the room, over the peers that had someone to hear. */
+  hearMs: { p50: number; p95: number; max: number; samples: number };
+  /** The same over the last tenth of the joins: the room at its fullest. */
+  lastTenthHearMs: { p50: number; p95: number };
+  /** Join sent → a forwarded track for every peer already there, ICE connected (no packet wait). */
+  tracksMs: { p50: number; p95: number };
+  /** Peers that had someone to hear and did not hear everyone within the ready timeout. */
+  incomplete: number;
+  iceFailed: number;
+  /** SDP that crossed the signaling channel during the fill, both ways, and the server's offers. */
+  sdpFromServerBytes: number;
+  sdpToServerBytes: number;
+  serverOffers: number;
+  /** First join sent → every peer heard everyone (or gave up). */
+  fillSeconds: number;
+  /** Server CPU over the fill, µs per join. */
+  cpuMicrosPerJoin: number;
+  /** Server tree RSS once the room is full. */
+  rssFullBytes: number;
+  error: string | null;
 }
 
 /** Delivery and latency limits the load search holds a target to. */

@@ -4,24 +4,28 @@
  * the worker scaling (the SFU with 1 and with 2 worker threads), and writes
  * PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
  */
+import { spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { renderChart } from "./chart.js";
 import { Cleanup } from "./Cleanup.js";
-import { readOptions, USAGE, type BenchOptions } from "./options.js";
+import { DEFAULT_SFU_ENTRY, readOptions, USAGE, type BenchOptions } from "./options.js";
 import { measureFloor } from "./measureFloor.js";
 import {
   consoleFloorLine,
+  consoleFillTable,
   consoleFloorTable,
   consoleTable,
   describeMachine,
   renderMarkdown,
+  type FillRun,
   type ReportInput,
   type ScalingSection,
   type SearchOutcome,
 } from "./report.js";
 import { scenarioName, type Scenario, type ScenarioResult, type ScenarioRun } from "./results.js";
+import { failedFill, runFill } from "./runFill.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
 import type { TargetSpec } from "./TargetProcess.js";
@@ -109,6 +113,7 @@ async function main(): Promise<void> {
     await render(options.render, options.outDir);
     return;
   }
+  if (options.sfuEntry === DEFAULT_SFU_ENTRY) compileSfu();
   const cleanup = new Cleanup();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
@@ -121,13 +126,15 @@ async function main(): Promise<void> {
   const scenarios: ScenarioRun[] = [];
   const searches: SearchOutcome[] = [];
   let scaling: ScalingSection | undefined;
+  let audience: ScenarioRun | undefined;
+  const fills: FillRun[] = [];
   try {
     for (const scenario of options.scenarios) {
       const results: ScenarioResult[] = [];
       for (const target of options.targets) {
         results.push(await runOne(options, cleanup, target, scenario, options.seconds));
       }
-      console.log(consoleTable(scenario, results));
+      console.log(consoleTable(scenario, results, "main", options.compareTarget));
       if (options.floor) {
         console.log(`  Node UDP floor ${scenarioName(scenario)} ...`);
         const floor = await measureFloor({
@@ -143,6 +150,33 @@ async function main(): Promise<void> {
       }
     }
     if (scenarios.some((run) => run.floor)) console.log(consoleFloorTable(scenarios));
+    if (options.audience) {
+      const scenario = options.audience;
+      console.log(`\n== audience, ${scenarioName(scenario)}`);
+      const results: ScenarioResult[] = [];
+      for (const target of options.targets) {
+        results.push(await runOne(options, cleanup, target, scenario, options.seconds));
+      }
+      console.log(consoleTable(scenario, results, "main", options.compareTarget));
+      audience = { scenario, results };
+    }
+    for (const peers of options.fills) {
+      console.log(`\n== room fill, ${peers} peers`);
+      const results = [];
+      for (const target of options.targets) {
+        console.log(`  ${target.label} fill ${peers} ...`);
+        try {
+          results.push(
+            await runFill({ target, peers, batchClients: options.batchClients, cleanup, log: console.log }),
+          );
+        } catch (error) {
+          console.log(`    failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+          results.push(failedFill(target, peers, error));
+        }
+      }
+      fills.push({ peers, results });
+      console.log(consoleFillTable(results, options.compareTarget));
+    }
     if (options.search) {
       for (const target of options.targets) {
         console.log(`\n== largest-load search, ${target.label}`);
@@ -193,6 +227,7 @@ async function main(): Promise<void> {
   }
 
   const sfu = options.targets.find((t) => t.name === "sfu");
+  const compare = options.targets.find((t) => t.name === options.compareTarget);
   await writeOutputs(options.outDir, {
     command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
       " ",
@@ -208,9 +243,24 @@ async function main(): Promise<void> {
     scenarios,
     searches,
     scaling,
+    ...(audience ? { audience } : {}),
+    ...(fills.length > 0 ? { fills } : {}),
     chartFile: CHART_FILE,
     sfuCommand: sfu ? commandLine(sfu) : "not run",
+    ...(compare ? { compare: { target: compare.name, command: commandLine(compare) } } : {}),
   });
+}
+
+/**
+ * Compiles the server as `npm run build` does (tsc, not the browser bundles), so that the SFU runs
+ * as `npm start` runs it: under tsx it would also carry tsx's loader thread, about 30 MB of RSS.
+ */
+function compileSfu(): void {
+  console.log("compiling the SFU (tsc -p tsconfig.build.json) ...");
+  const tsc = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
+    stdio: "inherit",
+  });
+  if (tsc.status !== 0) throw new Error("tsc failed: fix the build or pass --sfu-entry=server/index.ts");
 }
 
 /** How a target is started, for the report. */
@@ -218,7 +268,7 @@ function commandLine(target: TargetSpec): string {
   return [
     ...Object.entries(target.env).map(([k, v]) => `${k}=${v}`),
     "PORT=<free port>",
-    "node",
+    target.command === process.execPath ? "node" : target.command,
     ...target.args,
   ].join(" ");
 }

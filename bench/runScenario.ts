@@ -10,6 +10,7 @@ import { machineBusyMicros } from "./procfs.js";
 import {
   nominalForwardedPerSecond,
   percentile,
+  publishersPerRoom,
   type HeapGrowth,
   type Scenario,
   type ScenarioResult,
@@ -235,7 +236,10 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
   }
 }
 
-/** Joins every room in parallel, the peers of a room one at a time. */
+/**
+ * Joins every room in parallel, the peers of a room one at a time. In the audience scenario
+ * the speakers join first; a listener expects to hear the speakers only.
+ */
 async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: number): Promise<JoinOutcome[]> {
   const rooms = Array.from({ length: scenario.rooms }, async (_, room) => {
     const outcomes: Array<Promise<JoinOutcome>> = [];
@@ -243,14 +247,16 @@ async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: numbe
     let waitForEach = true;
     for (let k = 0; k < scenario.peersPerRoom; k++) {
       const index = room * scenario.peersPerRoom + k;
+      const speakers = Math.min(k, publishersPerRoom(scenario));
       const spec: PeerSpec = {
         index,
         roomId,
         userId: `bench-user-${index}`,
-        expectFrom: Array.from({ length: k }, (_, j) => room * scenario.peersPerRoom + j),
+        expectFrom: Array.from({ length: speakers }, (_, j) => room * scenario.peersPerRoom + j),
+        ...(k >= publishersPerRoom(scenario) ? { listenOnly: true } : {}),
       };
       const outcome = pool.join(spec).then((ready) => ({
-        expected: k,
+        expected: speakers,
         joinMs: ready.joinMs,
         iceConnected: ready.iceConnected,
         error: ready.error,
