@@ -698,8 +698,8 @@ directory unless \`--out=DIR\` is given.
   in the main thread. A full run (or \`--scaling\`) ends with the scaling
   scenarios (\`--scaling-scenarios\`, default 4x5 and 2x15) against both, back to
   back; their ratios are 2 workers ÷ 1 worker. See "Worker scaling" below.
-- **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" below.
-- **Room fill** (\`--fill=50,100\`): rooms filled by peers joining 100 ms apart, see "Room fill" below.
+- **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" (after a full run).
+- **Room fill** (\`--fill=50,100\`): rooms filled by peers joining 100 ms apart, see "Room fill" (after a full run).
 - **Node UDP floor**: after each scenario's targets, a bare \`dgram\` forwarder
   (\`bench/floor-forwarder.ts\`, no WebRTC) with the scenario's traffic from a
   separate peers process, as a reference for what any Node forwarder costs here
