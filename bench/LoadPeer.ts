@@ -179,8 +179,10 @@ export class LoadPeer {
         this.#knownPeerIds.add(peer.peerId);
         this.#pendingTracks.add(peer.peerId);
       }
-      if (spec.listenOnly) this.#pc.addTransceiver("audio", { direction: "recvonly" });
-      else this.#transceiver = this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
+      // A listener's transceiver too: its DTLS transport leads to the socket #shortCutSocket takes over.
+      this.#transceiver = spec.listenOnly
+        ? this.#pc.addTransceiver("audio", { direction: "recvonly" })
+        : this.#pc.addTransceiver(this.#track, { direction: "sendonly" });
       await this.#enqueue(async () => {
         const offer = await this.#pc.createOffer();
         await this.#pc.setLocalDescription(offer);

@@ -75,7 +75,7 @@ async function runOne(
   seconds: number,
   silentPhase = true,
 ): Promise<ScenarioResult> {
-  console.log(`  ${target.label} ${scenario.rooms}x${scenario.peersPerRoom} ...`);
+  console.log(`  ${target.label} ${scenarioName(scenario)} ...`);
   try {
     return await runScenario({
       target,
