@@ -253,8 +253,13 @@ function iceCandidateCase(rng: Prng): FuzzCase {
   return { event: "ice-candidate", payload, invalid, shape };
 }
 
-/** Mutates a real SDP: lines flipped, deleted, duplicated, swapped, ports and attributes broken. */
-export function mutateSdp(rng: Prng, sdp: string): string {
+/**
+ * Mutates a real SDP: lines flipped, deleted, duplicated, swapped, ports and attributes broken.
+ * It grows to `maxBytes` at most: the test process is the SFU's too, and a
+ * multi-megabyte SDP would stall both for seconds (socket pings time out) or
+ * overflow a frame, which ends the fuzzing socket instead of testing the SDP check.
+ */
+export function mutateSdp(rng: Prng, sdp: string, maxBytes: number): string {
   let lines = sdp.split("\r\n").filter((l) => l.length > 0);
   const index = () => rng.int(0, Math.max(0, lines.length - 1));
   const mutations: Array<() => void> = [
@@ -264,6 +269,8 @@ export function mutateSdp(rng: Prng, sdp: string): string {
       lines.splice(i, 0, lines[i] ?? "");
     },
     () => {
+      // An earlier mutation may have cut every line: a swap then would add `undefined` ones.
+      if (lines.length === 0) return;
       const i = index();
       const j = index();
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
@@ -304,7 +311,12 @@ export function mutateSdp(rng: Prng, sdp: string): string {
       const start = lines.findIndex((l) => l.startsWith("m="));
       if (start < 0) return;
       const section = lines.slice(start);
-      for (let n = rng.int(1, 4) * (rng.chance(0.2) ? 60 : 1); n > 0; n--) lines.push(...section);
+      const sectionBytes = section.reduce((n, l) => n + l.length + 2, 0);
+      let bytes = lines.reduce((n, l) => n + l.length + 2, 0);
+      for (let n = rng.int(1, 4) * (rng.chance(0.2) ? 60 : 1); n > 0 && bytes + sectionBytes <= maxBytes; n--) {
+        for (const line of section) lines.push(line);
+        bytes += sectionBytes;
+      }
     },
     () =>
       lines.push(
@@ -353,7 +365,7 @@ function descriptionCase(rng: Prng, event: "offer" | "answer", seed: string, max
     const sdp = rng.chance(0.5) ? nonString(rng) : rng.pick(["", "x".repeat(maxSdpBytes + 1)]);
     return { event, payload: { type: event, sdp }, invalid: true, shape };
   }
-  const sdp = shape === "pristine" ? seed : mutateSdp(rng, seed);
+  const sdp = shape === "pristine" ? seed : mutateSdp(rng, seed, 2 * maxSdpBytes);
   const invalid = sdp.length === 0 || sdp.length > maxSdpBytes;
   return { event, payload: { type: event, sdp }, invalid, shape };
 }

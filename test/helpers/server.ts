@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { createSilentLogger } from "../../lib/logger.js";
+import { createRootLogger, createSilentLogger, type LogLevel } from "../../lib/logger.js";
 import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
@@ -25,7 +25,10 @@ export const TEST_ENV = {
 /** Starts the real application on 127.0.0.1 and a free port (or `port`, as a restarted SFU comes back). */
 export async function startServer(env: Record<string, string> = {}, listenPort = 0): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
-  const application = createApplication({ config, logger: createSilentLogger(), defaultMetrics: false });
+  // TEST_LOG_LEVEL=debug prints the SFU's logs while a test runs; silent otherwise.
+  const level = process.env.TEST_LOG_LEVEL as LogLevel | undefined;
+  const logger = level ? createRootLogger(level) : createSilentLogger();
+  const application = createApplication({ config, logger, defaultMetrics: false });
   await new Promise<void>((resolve, reject) => {
     application.httpServer.once("error", reject);
     application.httpServer.listen(listenPort, "127.0.0.1", resolve);
