@@ -313,7 +313,11 @@ export function mutateSdp(rng: Prng, sdp: string, maxBytes: number): string {
       const section = lines.slice(start);
       const sectionBytes = section.reduce((n, l) => n + l.length + 2, 0);
       let bytes = lines.reduce((n, l) => n + l.length + 2, 0);
-      for (let n = rng.int(1, 4) * (rng.chance(0.2) ? 60 : 1); n > 0 && bytes + sectionBytes <= maxBytes; n--) {
+      for (
+        let n = rng.int(1, 4) * (rng.chance(0.2) ? 60 : 1);
+        n > 0 && bytes + sectionBytes <= maxBytes;
+        n--
+      ) {
         for (const line of section) lines.push(line);
         bytes += sectionBytes;
       }

@@ -76,6 +76,28 @@ export function jsepViolation(sdp: string): string | undefined {
 }
 
 /**
+ * Writes one 100-byte packet every 20 ms on `track`, like an Opus microphone,
+ * each payload `expectedPayload(source, seq)`; clear the returned timer to stop.
+ * `next` carries the sequence number across a stop and a restart (SRTP drops replays).
+ */
+export function sendAudio(
+  track: MediaStreamTrack,
+  source: string,
+  next: { seq: number } = { seq: 0 },
+): NodeJS.Timeout {
+  return setInterval(() => {
+    const seq = next.seq++;
+    const header = new RtpHeader({
+      payloadType: 111,
+      sequenceNumber: seq & 0xffff,
+      timestamp: (seq * 960) >>> 0,
+      marker: seq === 0,
+    });
+    track.writeRtp(new RtpPacket(header, expectedPayload(source, seq)));
+  }, 20);
+}
+
+/**
  * A headless participant: a real werift RTCPeerConnection behind a real
  * Socket.IO client, behaving like a browser (it keeps its ICE role, answers
  * the SFU's offers, trickles candidates).
@@ -93,9 +115,11 @@ export class MediaClient {
   readonly heldOffers: SessionDescription[] = [];
   /** SFU offers refused under `strictOffers`, with what was wrong. */
   readonly refusedOffers: Array<{ offer: SessionDescription; violation: string }> = [];
+  /** Acks the SFU refused and renegotiation steps that threw; `assertHealthy()` fails the test on any. */
+  readonly failures: string[] = [];
   #track: MediaStreamTrack | undefined;
   #sendTimer: NodeJS.Timeout | undefined;
-  #seq = 0;
+  readonly #next = { seq: 0 };
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -104,7 +128,13 @@ export class MediaClient {
     this.signaling = new SignalingClient(url, { reconnection: options.reconnection ?? false });
     this.pc = loopbackPeer({ headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] } });
     this.pc.onIceCandidate.subscribe((candidate) => {
-      if (candidate) void this.signaling.request("ice-candidate", candidate.toJSON()).catch(() => undefined);
+      if (!candidate) return;
+      this.signaling.request("ice-candidate", candidate.toJSON()).then(
+        (ack) => {
+          if (!ack.ok) this.#fail(`candidate refused: ${ack.error.code} ${ack.error.message}`);
+        },
+        (error: unknown) => this.#fail(`candidate not acked: ${String(error)}`),
+      );
     });
     this.pc.ontrack = ({ track, streams }) => {
       const streamId = streams[0]?.id ?? "";
@@ -116,9 +146,9 @@ export class MediaClient {
       const violation = options.strictOffers ? jsepViolation(offer.sdp) : undefined;
       if (violation !== undefined) this.refusedOffers.push({ offer, violation });
       else if (this.holdOffers) this.heldOffers.push(offer);
-      else void this.#enqueue(() => this.#answerOffer(offer));
+      else this.#renegotiate("answering an SFU offer", () => this.#answerOffer(offer));
     });
-    socket.on("answer", (answer) => void this.#enqueue(() => this.#applyAnswer(answer)));
+    socket.on("answer", (answer) => this.#renegotiate("applying an answer", () => this.#applyAnswer(answer)));
     socket.on(
       "ice-candidate",
       (candidate) => void this.pc.addIceCandidate(candidate as never).catch(() => undefined),
@@ -164,6 +194,7 @@ export class MediaClient {
     });
     await waitFor(() => this.signaling.events("answer").length > answers, 10_000, "answer");
     await this.#queue;
+    this.assertHealthy();
   }
 
   /** Answers every held SFU offer, in order, and goes back to answering at once. */
@@ -174,19 +205,8 @@ export class MediaClient {
 
   /** Starts sending one 100-byte packet every 20 ms, like an Opus microphone. */
   startSending(): void {
-    const track = this.#track;
-    if (!track || this.#sendTimer) return;
-    const source = this.options.userId;
-    this.#sendTimer = setInterval(() => {
-      const seq = this.#seq++;
-      const header = new RtpHeader({
-        payloadType: 111,
-        sequenceNumber: seq & 0xffff,
-        timestamp: (seq * 960) >>> 0,
-        marker: seq === 0,
-      });
-      track.writeRtp(new RtpPacket(header, expectedPayload(source, seq)));
-    }, 20);
+    if (!this.#track || this.#sendTimer) return;
+    this.#sendTimer = sendAudio(this.#track, this.options.userId, this.#next);
   }
 
   stopSending(): void {
@@ -202,11 +222,22 @@ export class MediaClient {
     return this.received.get(peerId);
   }
 
-  /** Waits until `count` more packets arrive from `peerId`. */
+  /** Throws if the SFU refused one of this client's acks or a renegotiation step failed. */
+  assertHealthy(): void {
+    if (this.failures.length > 0)
+      throw new Error(
+        `${this.options.userId}: ${this.failures.length} failures: ${this.failures.join("; ")}`,
+      );
+  }
+
+  /** Waits until `count` more packets arrive from `peerId`; fails at once on a refused ack. */
   async waitForPackets(peerId: string, count = 25, timeoutMs = 10_000): Promise<void> {
     const start = this.packetsFrom(peerId);
     await waitFor(
-      () => this.packetsFrom(peerId) >= start + count,
+      () => {
+        this.assertHealthy();
+        return this.packetsFrom(peerId) >= start + count;
+      },
       timeoutMs,
       `${count} packets from ${peerId}`,
     );
@@ -226,7 +257,11 @@ export class MediaClient {
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     this.#keepControllingRole();
-    await this.signaling.request("answer", { type: "answer", sdp: this.pc.localDescription!.sdp });
+    const ack = await this.signaling.request("answer", {
+      type: "answer",
+      sdp: this.pc.localDescription!.sdp,
+    });
+    if (!ack.ok) throw new Error(`answer refused: ${ack.error.code} ${ack.error.message}`);
   }
 
   async #applyAnswer(answer: SessionDescription): Promise<void> {
@@ -242,6 +277,16 @@ export class MediaClient {
   /** A browser keeps the role it took as first offerer; werift would re-derive it. */
   #keepControllingRole(): void {
     for (const transport of this.pc.iceTransports) transport.connection.iceControlling = true;
+  }
+
+  /** Runs a step nobody awaits in the queue; its error is recorded, never swallowed. */
+  #renegotiate(what: string, task: () => Promise<void>): void {
+    this.#enqueue(task).catch((error: unknown) => this.#fail(`${what} failed: ${String(error)}`));
+  }
+
+  #fail(failure: string): void {
+    // After close() the SFU owes this client nothing.
+    if (!this.#closed) this.failures.push(failure);
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
