@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { MediaStreamTrack, type RTCPeerConnection } from "werift";
+import { Connection, MediaStreamTrack, type RTCPeerConnection } from "werift";
+import { useSfu } from "../helpers/fixture.js";
 import { loopbackPeer } from "../helpers/loopbackPeer.js";
-import { startServer, type TestServer } from "../helpers/server.js";
-import { SignalingClient } from "../helpers/SignalingClient.js";
+import type { SignalingClient } from "../helpers/SignalingClient.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** What browsers and other SDKs put next to a candidate line: nothing, nulls, or a mid/index the SFU never saw. */
@@ -22,29 +22,43 @@ interface Client {
   candidates: string[];
 }
 
+/**
+ * Records every werift ICE agent that starts checks in this process: the
+ * SFU's runs here too, so a test can read which remote candidate it nominated.
+ */
+function recordIceAgents(): Connection[] {
+  const agents: Connection[] = [];
+  const connect = Object.getOwnPropertyDescriptor(Connection.prototype, "connect")!.value as (
+    this: Connection,
+  ) => Promise<void>;
+  beforeEach(() => {
+    Connection.prototype.connect = function (this: Connection) {
+      agents.push(this);
+      return connect.call(this);
+    };
+  });
+  afterEach(() => {
+    Connection.prototype.connect = connect;
+    agents.splice(0);
+  });
+  return agents;
+}
+
 describe("trickled client candidates on the bundle transport", function () {
   this.timeout(30_000);
-  let server: TestServer;
+  const sfu = useSfu();
+  const agents = recordIceAgents();
   const clients: Client[] = [];
 
-  beforeEach(async () => {
-    server = await startServer();
-  });
-
   afterEach(async () => {
-    for (const client of clients.splice(0)) {
-      client.signaling.close();
-      await client.pc.close();
-    }
-    await server.close();
+    for (const client of clients.splice(0)) await client.pc.close();
   });
 
   async function joinedClient(userId: string): Promise<Client> {
-    const signaling = new SignalingClient(server.url);
+    const signaling = await sfu.connect();
     const pc = loopbackPeer();
     const client: Client = { signaling, pc, sdp: "", candidates: [] };
     clients.push(client);
-    await signaling.connected();
     await signaling.join({ roomId: "trickle", userId });
     pc.addTransceiver(new MediaStreamTrack({ kind: "audio" }), { direction: "sendrecv" });
     await pc.setLocalDescription(await pc.createOffer());
@@ -58,15 +72,31 @@ describe("trickled client candidates on the bundle transport", function () {
     return client;
   }
 
-  async function expectConnected(client: Client): Promise<void> {
+  /** Connects, and returns the remote candidate of the pair the SFU's ICE agent nominated. */
+  async function connect(client: Client): Promise<{ type: string; host: string; port: number }> {
     const answer = await client.signaling.waitForEvent("answer");
     await client.pc.setRemoteDescription(answer);
     await waitFor(() => client.pc.connectionState === "connected", 10_000, "client connected");
     await waitFor(
-      () => server.service.peerSnapshots().every((p) => p.connectionState === "connected"),
+      () => sfu.server.service.peerSnapshots().every((p) => p.connectionState === "connected"),
       10_000,
       "SFU connected",
     );
+    const own = client.pc.iceTransports.map((t) => t.connection);
+    const sfuAgents = agents.filter((agent) => !own.includes(agent));
+    expect(sfuAgents, "the SFU's ICE agent").to.have.length(1);
+    const { type, host, port } = sfuAgents[0]!.nominated!.remoteCandidate;
+    return { type, host, port };
+  }
+
+  /**
+   * ICE connects through a peer-reflexive address with no candidate trickled at
+   * all, so a connection alone proves nothing: the SFU must have nominated the
+   * very host candidate the client trickled.
+   */
+  async function expectConnected(client: Client): Promise<void> {
+    const [address, port] = client.candidates[0]!.split(" ").slice(4, 6);
+    expect(await connect(client)).to.deep.equal({ type: "host", host: address, port: Number(port) });
   }
 
   it("accepts candidates without sdpMid and sdpMLineIndex, or with unknown ones, after the answer", async () => {
@@ -98,6 +128,15 @@ describe("trickled client candidates on the bundle transport", function () {
     expect(await offer).to.deep.equal({ ok: true });
     for (const ack of await Promise.all(behind)) expect(ack).to.deep.equal({ ok: true });
     await expectConnected(client);
+  });
+
+  it("without any trickled candidate the SFU connects only through a peer-reflexive one (what the checks above rule out)", async () => {
+    const client = await joinedClient("silent");
+    expect(await client.signaling.request("offer", { type: "offer", sdp: client.sdp })).to.deep.equal({
+      ok: true,
+    });
+    const [address, port] = client.candidates[0]!.split(" ").slice(4, 6);
+    expect(await connect(client)).to.deep.equal({ type: "prflx", host: address, port: Number(port) });
   });
 
   it("refuses malformed candidate fields with BAD_REQUEST naming the field, and the session goes on", async () => {
