@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { expect } from "chai";
 import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
-import { sleep } from "../helpers/wait.js";
+import { recordingLogger, startServer, type TestServer } from "../helpers/server.js";
+import { sleep, waitFor } from "../helpers/wait.js";
 import { GapTracker } from "./GapTracker.js";
 import { HOSTILE_KINDS, hostileDatagram, type HostileKind, type HostileTarget } from "./hostile.js";
 import { Prng } from "./prng.js";
@@ -62,9 +62,12 @@ describe("hostile UDP at a live peer's media port", function () {
   let bob: MediaClient;
   let sfuAddress: readonly [string, number];
   let target: HostileTarget;
+  const logs = recordingLogger();
+  /** Datagrams the floods got to the SFU's socket past the kernel's queue: the stranger's and the forged ones. */
+  let hostileDelivered = 0;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({}, 0, logs.logger);
     alice = await MediaClient.join(server.url, { roomId: "hostile", userId: "alice" });
     bob = await MediaClient.join(server.url, { roomId: "hostile", userId: "bob" });
     alice.startSending();
@@ -118,6 +121,14 @@ describe("hostile UDP at a live peer's media port", function () {
     await sleep(1_000);
     const [bobGap, aliceGap] = gaps.map((gap) => gap.finish());
     const pausesSeen = pauses.stop();
+    const kernelDropped = udpDrops(sfuAddress[1]) - dropsBefore;
+    hostileDelivered += plan.length - kernelDropped;
+    // A gap tracker that watched no track reports no gap at all: half a second of audio at least.
+    for (const [name, gap] of [
+      ["bob", gaps[0]!],
+      ["alice", gaps[1]!],
+    ] as const)
+      expect(gap.packets, `packets ${name}'s gap tracker watched`).to.be.at.least(25);
 
     expect(bobGap, `longest gap bob <- alice (${pausesSeen})`).to.be.below(1_000);
     expect(aliceGap, `longest gap alice <- bob (${pausesSeen})`).to.be.below(1_000);
@@ -130,7 +141,7 @@ describe("hostile UDP at a live peer's media port", function () {
     expect(alice.stats(bob.peerId)!.corrupt, "corrupted packets forwarded to alice").to.equal(0);
     return (
       `${plan.length} datagrams (${perKind} per kind; bytes ${JSON.stringify(bytes)}) in ${sendMs.toFixed(0)} ms; ` +
-      `kernel dropped ${udpDrops(sfuAddress[1]) - dropsBefore} at the SFU socket; ` +
+      `kernel dropped ${kernelDropped} at the SFU socket; ` +
       `longest audio gap: bob ${bobGap!.toFixed(0)} ms, alice ${aliceGap!.toFixed(0)} ms; ${pausesSeen}`
     );
   }
@@ -162,5 +173,22 @@ describe("hostile UDP at a live peer's media port", function () {
       pair.protocol.sendData(data, sfuAddress).catch(() => undefined),
     );
     console.log(`      client's address: ${figures}`);
+  });
+
+  it("counted the stranger's and the forged datagrams it dropped at bob's ICE socket", async () => {
+    const bobTrack = server.service.trackSnapshots().find((t) => t.peerId === bob.peerId)!;
+    expect(await bob.signaling.request("leave", { roomId: "hostile" })).to.deep.equal({ ok: true });
+    const closed = await waitFor(
+      () => logs.entries.find((e) => e.message === "peer closed" && e.peerId === bob.peerId),
+      5_000,
+      "bob's session to close",
+    );
+    const dropped = closed.hostileDatagramsDropped as number;
+    console.log(
+      `      bob's ICE socket dropped ${dropped} of the ${hostileDelivered} hostile datagrams the kernel delivered; ` +
+        `SRTP refused ${bobTrack.srtpAuthFailures} forged packets, ${bobTrack.srtpReplaysDropped} replays`,
+    );
+    // Some datagrams are well-formed enough to pass the socket's checks and fail later (ICE integrity, SRTP).
+    expect(dropped, "datagrams the guard dropped").to.be.at.least(hostileDelivered / 2);
   });
 });

@@ -1,5 +1,7 @@
 import type { AddressInfo } from "node:net";
-import { createRootLogger, createSilentLogger, type LogLevel } from "../../lib/logger.js";
+import { Writable } from "node:stream";
+import winston from "winston";
+import { createRootLogger, createSilentLogger, type Logger, type LogLevel } from "../../lib/logger.js";
 import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
@@ -12,6 +14,12 @@ export interface TestServer {
   close: () => Promise<void>;
 }
 
+/** TEST_LOG_LEVEL=debug prints the SFU's logs while a test runs; silent otherwise. */
+function defaultLogger(): Logger {
+  const level = process.env.TEST_LOG_LEVEL as LogLevel | undefined;
+  return level ? createRootLogger(level) : createSilentLogger();
+}
+
 /** Environment every test server starts from: loopback media, no STUN, quiet logs. */
 export const TEST_ENV = {
   PORT: "0",
@@ -22,12 +30,16 @@ export const TEST_ENV = {
   RECONNECT_GRACE_MS: "2000",
 } as const;
 
-/** Starts the real application on 127.0.0.1 and a free port (or `port`, as a restarted SFU comes back). */
-export async function startServer(env: Record<string, string> = {}, listenPort = 0): Promise<TestServer> {
+/**
+ * Starts the real application on 127.0.0.1 and a free port (or `port`, as a
+ * restarted SFU comes back); `logger` is for tests that read the SFU's logs.
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  listenPort = 0,
+  logger = defaultLogger(),
+): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
-  // TEST_LOG_LEVEL=debug prints the SFU's logs while a test runs; silent otherwise.
-  const level = process.env.TEST_LOG_LEVEL as LogLevel | undefined;
-  const logger = level ? createRootLogger(level) : createSilentLogger();
   const application = createApplication({ config, logger, defaultMetrics: false });
   await new Promise<void>((resolve, reject) => {
     application.httpServer.once("error", reject);
@@ -43,4 +55,21 @@ export async function startServer(env: Record<string, string> = {}, listenPort =
     },
     close: () => application.close(),
   };
+}
+
+/** A logger that keeps every entry (at info and above) for a test to read. */
+export function recordingLogger(): { logger: Logger; entries: Array<Record<string, unknown>> } {
+  const entries: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    objectMode: true,
+    write(entry: Record<string, unknown>, _encoding, done) {
+      entries.push(entry);
+      done();
+    },
+  });
+  const logger = winston.createLogger({
+    level: "info",
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return { logger, entries };
 }

@@ -118,12 +118,19 @@ describe("REST routes for admin dashboards", function () {
     });
     after(() => server.close());
 
-    for (const path of ["/debug/rooms", "/debug/peers", "/debug/tracks", "/debug/rooms/x", "/metrics"]) {
+    // With the bearer each route answers as without ADMIN_TOKEN: room "x" does not exist.
+    const routes: Array<[string, number]> = [
+      ["/debug/rooms", 200],
+      ["/debug/peers", 200],
+      ["/debug/tracks", 200],
+      ["/debug/rooms/x", 404],
+      ["/metrics", 200],
+    ];
+    for (const [path, status] of routes) {
       it(`guards ${path} with the bearer token`, async () => {
         await request(server.url).get(path).expect(401);
         await request(server.url).get(path).set("Authorization", "Bearer wrong").expect(401);
-        const res = await request(server.url).get(path).set("Authorization", "Bearer s3cret");
-        expect(res.status).to.be.oneOf([200, 404]);
+        await request(server.url).get(path).set("Authorization", "Bearer s3cret").expect(status);
       });
     }
 
