@@ -4,8 +4,8 @@ import request from "supertest";
 import { SFU_NAMESPACE, type AckResult, type JoinedMessage } from "../../lib/protocol.js";
 import { JoinAuthorizer } from "../../server/signaling/auth.js";
 import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, TEST_ENV, type TestServer } from "../helpers/server.js";
-import { SignalingClient } from "../helpers/SignalingClient.js";
+import { useSfu } from "../helpers/fixture.js";
+import { TEST_ENV } from "../helpers/server.js";
 import { waitFor } from "../helpers/wait.js";
 
 const SECRET = "join-token-secret-for-tests-0123456789";
@@ -36,36 +36,21 @@ function unsignedToken(room: string, sub: string): string {
 
 describe("access control: join tokens and the admin bearer", function () {
   this.timeout(60_000);
-  let server: TestServer;
-  const sockets: SignalingClient[] = [];
+  const sfu = useSfu({ JOIN_TOKEN_SECRET: SECRET, ADMIN_TOKEN: ADMIN });
+  const connect = () => sfu.connect();
+  /** Clients made without joining, which the fixture does not hold. */
   const media: MediaClient[] = [];
 
-  async function connect(): Promise<SignalingClient> {
-    const client = new SignalingClient(server.url);
-    sockets.push(client);
-    await client.connected();
-    return client;
-  }
-
   async function roomIds(): Promise<string[]> {
-    const res = await request(server.url)
+    const res = await request(sfu.server.url)
       .get("/debug/rooms")
       .set("Authorization", `Bearer ${ADMIN}`)
       .expect(200);
     return (res.body as { rooms: Array<{ roomId: string }> }).rooms.map((r) => r.roomId);
   }
 
-  before(async () => {
-    server = await startServer({ JOIN_TOKEN_SECRET: SECRET, ADMIN_TOKEN: ADMIN });
-  });
-
   afterEach(async () => {
-    for (const s of sockets.splice(0)) s.close();
     await Promise.all(media.splice(0).map((c) => c.close()));
-  });
-
-  after(async () => {
-    await server.close();
   });
 
   it("admits only a valid, unexpired HS256 token for this room (or '*') and this user; refused joins create nothing", async () => {
@@ -138,14 +123,16 @@ describe("access control: join tokens and the admin bearer", function () {
 
   it("does not let a resumeToken stand in for the join token", async () => {
     const roomId = "auth-resume";
-    const alice = new MediaClient(server.url, { roomId, userId: "alice" });
+    const alice = new MediaClient(sfu.server.url, { roomId, userId: "alice" });
     media.push(alice);
     await alice.signaling.connected();
     const aliceToken = await token(roomId, "alice");
     const joined = await alice.signaling.join({ roomId, userId: "alice", token: aliceToken });
     // Alice's socket drops; her session waits for a resume.
     alice.signaling.socket.io.engine.close();
-    await waitFor(() => server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached));
+    await waitFor(() =>
+      sfu.server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached),
+    );
 
     const attempts: Array<[string, Record<string, unknown>]> = [
       ["no token", {}],
@@ -195,7 +182,7 @@ describe("access control: join tokens and the admin bearer", function () {
     const joined = await alice.join({ roomId, userId: "alice", token: aliceToken });
     alice.socket.io.engine.close();
     const detachedAt = await waitFor(() =>
-      server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached)
+      sfu.server.service.peerSnapshots().some((p) => p.peerId === joined.peerId && p.detached)
         ? performance.now()
         : undefined,
     );
@@ -223,7 +210,7 @@ describe("access control: join tokens and the admin bearer", function () {
       await waitFor(() => checking, 5_000, "the token check to begin");
       back.close();
       await waitFor(
-        () => !server.application.io.of(SFU_NAMESPACE).sockets.has(socketId),
+        () => !sfu.server.application.io.of(SFU_NAMESPACE).sockets.has(socketId),
         5_000,
         "the disconnect",
       );
@@ -234,7 +221,7 @@ describe("access control: join tokens and the admin bearer", function () {
 
     const gone = await waitFor(
       () =>
-        server.service.peerSnapshots().some((p) => p.peerId === joined.peerId)
+        sfu.server.service.peerSnapshots().some((p) => p.peerId === joined.peerId)
           ? undefined
           : performance.now(),
       GRACE_MS + 3_000,
@@ -268,7 +255,7 @@ describe("access control: join tokens and the admin bearer", function () {
     ];
     for (const path of [...routes, ...variants]) {
       for (const header of badHeaders) {
-        const req = request(server.url).get(path);
+        const req = request(sfu.server.url).get(path);
         const res = await (header === undefined ? req : req.set("Authorization", header));
         expect([401, 404], `${path} with ${header ?? "no header"}`).to.include(res.status);
         if (routes.includes(path)) expect(res.status, `${path} with ${header ?? "no header"}`).to.equal(401);
@@ -276,9 +263,9 @@ describe("access control: join tokens and the admin bearer", function () {
     }
     for (const path of routes) {
       for (const scheme of ["Bearer", "bearer", "BEARER"]) {
-        await request(server.url).get(path).set("Authorization", `${scheme} ${ADMIN}`).expect(200);
+        await request(sfu.server.url).get(path).set("Authorization", `${scheme} ${ADMIN}`).expect(200);
       }
     }
-    await request(server.url).get("/health").expect(200);
+    await request(sfu.server.url).get("/health").expect(200);
   });
 });

@@ -9,8 +9,7 @@ import {
   rememberSource,
 } from "../../lib/sfu/DatagramGuard.js";
 import { loopbackPeer } from "../helpers/loopbackPeer.js";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import {
   attr,
@@ -263,30 +262,24 @@ describe("datagram checks on the SFU's ICE sockets", function () {
 
   describe("on a live peer", function () {
     this.timeout(30_000);
-    let server: TestServer;
-    let clients: MediaClient[] = [];
+    const live = useSfu();
     let socket: Socket;
     const replies: Buffer[] = [];
 
     beforeEach(async () => {
-      server = await startServer();
       replies.length = 0;
       socket = createSocket("udp4");
       socket.on("message", (data) => replies.push(data));
       await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
     });
 
-    afterEach(async () => {
+    afterEach(() => {
       socket.close();
-      await Promise.all(clients.map((c) => c.close()));
-      clients = [];
-      await server.close();
     });
 
     it("answers only checks that carry the SFU's ICE credentials, and keeps the peer connected", async () => {
-      const alice = await MediaClient.join(server.url, { roomId: "stun", userId: "alice" });
-      const bob = await MediaClient.join(server.url, { roomId: "stun", userId: "bob" });
-      clients = [alice, bob];
+      const alice = await live.join("stun", "alice");
+      const bob = await live.join("stun", "bob");
       alice.startSending();
       await bob.waitForPackets(alice.peerId, 10);
       const [host, port] = bob.pc.iceTransports[0]!.connection.nominated!.remoteAddr;
@@ -322,9 +315,8 @@ describe("datagram checks on the SFU's ICE sockets", function () {
     });
 
     it("ignores DTLS and RTP from an address that never passed an ICE check", async () => {
-      const alice = await MediaClient.join(server.url, { roomId: "dtls", userId: "alice" });
-      const bob = await MediaClient.join(server.url, { roomId: "dtls", userId: "bob" });
-      clients = [alice, bob];
+      const alice = await live.join("dtls", "alice");
+      const bob = await live.join("dtls", "bob");
       alice.startSending();
       bob.startSending();
       await bob.waitForPackets(alice.peerId, 10);
@@ -344,7 +336,7 @@ describe("datagram checks on the SFU's ICE sockets", function () {
       await sleep(300);
       await bob.waitForPackets(alice.peerId, 25, 3_000);
       await alice.waitForPackets(bob.peerId, 25, 3_000);
-      expect(server.service.peerSnapshots().map((p) => p.connectionState)).to.deep.equal([
+      expect(live.server.service.peerSnapshots().map((p) => p.connectionState)).to.deep.equal([
         "connected",
         "connected",
       ]);

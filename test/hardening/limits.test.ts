@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { MediaStreamTrack } from "werift";
-import { startServer } from "../helpers/server.js";
-import { SignalingClient } from "../helpers/SignalingClient.js";
+import { useSfu } from "../helpers/fixture.js";
 import { sleep } from "../helpers/wait.js";
 import { closedOffer } from "../helpers/loopbackPeer.js";
 
@@ -15,23 +14,18 @@ async function offerWithTracks(tracks: number): Promise<string> {
 
 describe("per-peer limits", function () {
   this.timeout(20_000);
+  const sfu = useSfu();
 
   for (const limit of [1, 2]) {
     it(`publishes at most MAX_PUBLISHED_TRACKS=${limit} of a peer's three audio tracks`, async () => {
-      const server = await startServer({ MAX_PUBLISHED_TRACKS: String(limit) });
-      const client = new SignalingClient(server.url);
-      try {
-        await client.connected();
-        const joined = await client.join({ roomId: "limits", userId: "u" });
-        const ack = await client.request("offer", { type: "offer", sdp: await offerWithTracks(3) });
-        expect(ack.ok).to.equal(true);
-        await sleep(300);
-        const tracks = server.service.trackSnapshots().filter((t) => t.peerId === joined.peerId);
-        expect(tracks).to.have.length(limit);
-      } finally {
-        client.close();
-        await server.close();
-      }
+      const server = await sfu.restart({ MAX_PUBLISHED_TRACKS: String(limit) });
+      const client = await sfu.connect();
+      const joined = await client.join({ roomId: "limits", userId: "u" });
+      const ack = await client.request("offer", { type: "offer", sdp: await offerWithTracks(3) });
+      expect(ack.ok).to.equal(true);
+      await sleep(300);
+      const tracks = server.service.trackSnapshots().filter((t) => t.peerId === joined.peerId);
+      expect(tracks).to.have.length(limit);
     });
   }
 });

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { io } from "socket.io-client";
 import request from "supertest";
 import { SFU_NAMESPACE } from "../../lib/protocol.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ALLOWED = "https://app.example";
@@ -29,29 +29,21 @@ function handshake(
 
 describe("CORS_ORIGINS on HTTP and on the signaling handshake", function () {
   this.timeout(20_000);
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ CORS_ORIGINS: ALLOWED });
-  });
-
-  after(async () => {
-    await server.close();
-  });
+  const sfu = useSfu({ CORS_ORIGINS: ALLOWED }, { per: "suite" });
 
   for (const transport of ["websocket", "polling"] as const) {
     it(`refuses a ${transport} handshake from a foreign origin, admits the allowed one and clients without an Origin`, async () => {
-      expect(await handshake(server.url, transport, "https://evil.example")).to.equal("UNAUTHORIZED");
-      expect(await handshake(server.url, transport, ALLOWED)).to.equal("connected");
-      expect(await handshake(server.url, transport, undefined)).to.equal("connected");
-      await waitFor(() => server.application.signaling.connectionCount === 0, 5_000, "sockets to close");
+      expect(await handshake(sfu.server.url, transport, "https://evil.example")).to.equal("UNAUTHORIZED");
+      expect(await handshake(sfu.server.url, transport, ALLOWED)).to.equal("connected");
+      expect(await handshake(sfu.server.url, transport, undefined)).to.equal("connected");
+      await waitFor(() => sfu.server.application.signaling.connectionCount === 0, 5_000, "sockets to close");
     });
   }
 
   it("grants HTTP CORS to the allowed origin only", async () => {
-    const allowed = await request(server.url).get("/health").set("Origin", ALLOWED).expect(200);
+    const allowed = await request(sfu.server.url).get("/health").set("Origin", ALLOWED).expect(200);
     expect(allowed.headers["access-control-allow-origin"]).to.equal(ALLOWED);
-    const foreign = await request(server.url).get("/health").set("Origin", "https://evil.example");
+    const foreign = await request(sfu.server.url).get("/health").set("Origin", "https://evil.example");
     expect(foreign.headers["access-control-allow-origin"]).to.equal(undefined);
   });
 });

@@ -1,26 +1,21 @@
 import { expect } from "chai";
 import type { TrackSnapshot } from "../../lib/types.js";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
+import type { MediaClient } from "../helpers/MediaClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 describe("the SFU's own forwarding path with werift peers", function () {
   this.timeout(60_000);
-  let server: TestServer;
+  const sfu = useSfu();
   const clients: MediaClient[] = [];
 
-  beforeEach(async () => {
-    server = await startServer();
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
+  afterEach(() => {
+    clients.splice(0);
   });
 
   it("receives and sends every packet on it, with RTCP sender and receiver reports both ways", async () => {
     for (const userId of ["alice", "bob", "carol"]) {
-      clients.push(await MediaClient.join(server.url, { roomId: "fast", userId }));
+      clients.push(await sfu.join("fast", userId));
     }
     for (const client of clients) client.startSending();
     for (const receiver of clients) {
@@ -29,7 +24,7 @@ describe("the SFU's own forwarding path with werift peers", function () {
       }
     }
 
-    const room = server.service.getRoom("fast")!;
+    const room = sfu.server.service.getRoom("fast")!;
     expect(room.tracks).to.have.length(3);
     for (const track of room.tracks) {
       expect(track.fastPath, "publisher's packets on the SFU's receive path").to.equal(true);
@@ -62,7 +57,7 @@ describe("the SFU's own forwarding path with werift peers", function () {
 
   it("drops a replayed SRTP packet, forwards nothing for it and counts it on /debug/tracks", async () => {
     for (const userId of ["alice", "bob"]) {
-      clients.push(await MediaClient.join(server.url, { roomId: "replay", userId }));
+      clients.push(await sfu.join("replay", userId));
     }
     const [alice, bob] = clients as [MediaClient, MediaClient];
     // Keep what alice's ICE connection sends: her SRTP packets, as they went to the SFU.
@@ -84,7 +79,7 @@ describe("the SFU's own forwarding path with werift peers", function () {
     // The same packets again, from alice's own address: an attacker on her path could do this.
     for (const datagram of [sent.at(-1)!, sent.at(-1)!, sent.at(-5)!]) await send(datagram);
     const tracks = async () => {
-      const response = await fetch(`${server.url}/debug/tracks`);
+      const response = await fetch(`${sfu.server.url}/debug/tracks`);
       const body = (await response.json()) as { tracks: TrackSnapshot[] };
       return body.tracks.find((t) => t.peerId === alice.peerId)!;
     };
@@ -104,14 +99,14 @@ describe("the SFU's own forwarding path with werift peers", function () {
 
   it("keeps the counters the metrics read in step with what receivers got", async () => {
     for (const userId of ["alice", "bob"]) {
-      clients.push(await MediaClient.join(server.url, { roomId: "count", userId }));
+      clients.push(await sfu.join("count", userId));
     }
     const [alice, bob] = clients as [MediaClient, MediaClient];
     alice.startSending();
     await bob.waitForPackets(alice.peerId, 50);
     alice.stopSending();
     await sleep(300);
-    const track = server.service.getRoom("count")!.tracks.find((t) => t.peerId === alice.peerId)!;
+    const track = sfu.server.service.getRoom("count")!.tracks.find((t) => t.peerId === alice.peerId)!;
     const snapshot = track.snapshot();
     await waitFor(
       () => bob.packetsFrom(alice.peerId) === snapshot.packetsForwarded,
@@ -121,6 +116,6 @@ describe("the SFU's own forwarding path with werift peers", function () {
     // Packets that arrived before bob's side was up were received but not forwarded.
     expect(snapshot.packetsReceived).to.be.at.least(snapshot.packetsForwarded);
     expect(snapshot.bytesForwarded).to.equal(snapshot.packetsForwarded * 100);
-    expect(server.service.totals.packetsForwarded).to.equal(snapshot.packetsForwarded);
+    expect(sfu.server.service.totals.packetsForwarded).to.equal(snapshot.packetsForwarded);
   });
 });

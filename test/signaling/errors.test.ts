@@ -1,29 +1,12 @@
 import { expect } from "chai";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("signaling acks and errors", function () {
   this.timeout(30_000);
-  let server: TestServer;
-  const sockets: SignalingClient[] = [];
-
-  async function connect(): Promise<SignalingClient> {
-    const client = new SignalingClient(server.url);
-    sockets.push(client);
-    await client.connected();
-    return client;
-  }
-
-  beforeEach(async () => {
-    server = await startServer({ MAX_PEERS_PER_ROOM: "2", MAX_CONNECTIONS: "4" });
-  });
-
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.close();
-    await server.close();
-  });
+  const sfu = useSfu({ MAX_PEERS_PER_ROOM: "2", MAX_CONNECTIONS: "4" });
+  const connect = () => sfu.connect();
 
   it("acks a join with the joined message and also emits joined", async () => {
     const client = await connect();
@@ -69,7 +52,7 @@ describe("signaling acks and errors", function () {
       expect(ack.ok).to.equal(false);
       if (ack.ok) return;
       expect(ack.error).to.deep.equal({ code: "BAD_REQUEST", message });
-      expect(server.application.sfu.rooms).to.be.empty;
+      expect(sfu.server.application.sfu.rooms).to.be.empty;
     });
   }
 
@@ -90,7 +73,7 @@ describe("signaling acks and errors", function () {
       expect(joined).to.include({ roomId: "optional", userId: "u", resumed: false });
       expect(await client.request("leave", { roomId: "optional" })).to.deep.equal({ ok: true });
     }
-    expect(server.application.sfu.peerCount).to.equal(0);
+    expect(sfu.server.application.sfu.peerCount).to.equal(0);
   });
 
   it("answers NOT_JOINED for media events and leave before join", async () => {
@@ -122,17 +105,20 @@ describe("signaling acks and errors", function () {
     const ack = await c.request("join", { roomId: "r", userId: "c" });
     expect(ack.ok).to.equal(false);
     if (!ack.ok) expect(ack.error.code).to.equal("ROOM_FULL");
-    expect(server.application.sfu.getRoom("r")!.size).to.equal(2);
+    expect(sfu.server.application.sfu.getRoom("r")!.size).to.equal(2);
   });
 
   it("sends SERVER_FULL and disconnects sockets beyond MAX_CONNECTIONS", async () => {
     for (let i = 0; i < 4; i++) await connect();
-    const extra = new SignalingClient(server.url);
-    sockets.push(extra);
-    const error = await extra.waitForEvent("error");
-    expect(error.code).to.equal("SERVER_FULL");
-    await waitFor(() => !extra.socket.connected, 5000, "disconnect");
-    expect(extra.socket.active, "no automatic retry after a server-side disconnect").to.equal(false);
+    const extra = new SignalingClient(sfu.server.url);
+    try {
+      const error = await extra.waitForEvent("error");
+      expect(error.code).to.equal("SERVER_FULL");
+      await waitFor(() => !extra.socket.connected, 5000, "disconnect");
+      expect(extra.socket.active, "no automatic retry after a server-side disconnect").to.equal(false);
+    } finally {
+      extra.close();
+    }
   });
 
   it("answers an event without an ack through the error event, naming the event", async () => {
@@ -147,7 +133,7 @@ describe("signaling acks and errors", function () {
   });
 
   it("refuses malformed SDP and candidates without disturbing the session", async () => {
-    const client = await MediaClient.join(server.url, { roomId: "m", userId: "m" });
+    const client = await sfu.join("m", "m");
     try {
       const badSdp = await client.signaling.request("offer", {
         type: "offer",
@@ -168,7 +154,7 @@ describe("signaling acks and errors", function () {
       expect(stray.ok).to.equal(false);
       expect(client.pc.connectionState).to.be.oneOf(["connecting", "connected"]);
       await client.offer();
-      expect(server.application.sfu.peerCount).to.equal(1);
+      expect(sfu.server.application.sfu.peerCount).to.equal(1);
     } finally {
       await client.close();
     }

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { MediaStreamTrack, useAudioLevelIndication, useSdesMid } from "werift";
 import { closedOffer } from "../helpers/loopbackPeer.js";
-import { startServer, type TestServer } from "../helpers/server.js";
-import { SignalingClient } from "../helpers/SignalingClient.js";
+import { useSfu } from "../helpers/fixture.js";
+import type { SignalingClient } from "../helpers/SignalingClient.js";
 
 /** What a werift client offers in a room of `peers` at MAX_PEERS_PER_ROOM: one m-line per participant. */
 function fullRoomOffer(peers: number): Promise<string> {
@@ -20,20 +20,13 @@ function fullRoomOffer(peers: number): Promise<string> {
 
 describe("SDP size at MAX_PEERS_PER_ROOM", function () {
   this.timeout(30_000);
-  let server: TestServer;
+  // The defaults: MAX_PEERS_PER_ROOM=100, MAX_SDP_BYTES=131072.
+  const sfu = useSfu();
   let client: SignalingClient;
 
   beforeEach(async () => {
-    // The defaults: MAX_PEERS_PER_ROOM=100, MAX_SDP_BYTES=131072.
-    server = await startServer();
-    client = new SignalingClient(server.url);
-    await client.connected();
+    client = await sfu.connect();
     await client.join({ roomId: "full", userId: "u" });
-  });
-
-  afterEach(async () => {
-    client.close();
-    await server.close();
   });
 
   it("answers the offer of a full room of 100 peers, over 64 KiB of SDP", async () => {
