@@ -9,8 +9,9 @@ import {
   type RTCIceCandidate,
   type RTCPeerConnectionConfig,
 } from "werift";
+import { LOOPBACK, loopbackIce } from "../test/helpers/loopbackIce.js";
 
-export const LOOPBACK = "127.0.0.1";
+export { LOOPBACK };
 
 /**
  * Peer configuration: only a loopback UDP host candidate, Opus without RTCP
@@ -19,13 +20,9 @@ export const LOOPBACK = "127.0.0.1";
  */
 export function loopbackPeerConfig(): RTCPeerConnectionConfig {
   return {
-    iceServers: [],
-    // Host gathering off; the one address we want comes from iceAdditionalHostAddresses.
-    iceUseIpv4: false,
-    iceUseIpv6: false,
+    ...loopbackIce(),
     iceUseTcp: false,
     iceTcpPassive: false,
-    iceAdditionalHostAddresses: [LOOPBACK],
     iceInterfaceAddresses: { udp4: LOOPBACK },
     // The other side may still advertise non-loopback candidates; never check them.
     iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === LOOPBACK,

@@ -2,8 +2,8 @@ import { expect } from "chai";
 import type { Socket } from "socket.io-client";
 import { MediaStreamTrack, useAudioLevelIndication, useSdesMid } from "werift";
 import { CLIENT_EVENTS, ERROR_CODES, type AckResult, type ClientEventName } from "../../lib/protocol.js";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
+import type { MediaClient } from "../helpers/MediaClient.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { fuzzCase, type FuzzCase, type FuzzSeeds } from "./fuzzPayloads.js";
@@ -62,18 +62,8 @@ class Lane {
 
 describe("signaling fuzz: malformed payloads for every client event", function () {
   this.timeout(240_000);
-  let server: TestServer;
-  const media: MediaClient[] = [];
-
-  async function join(roomId: string, userId: string): Promise<MediaClient> {
-    const client = await MediaClient.join(server.url, { roomId, userId });
-    media.push(client);
-    client.startSending();
-    return client;
-  }
-
-  before(async () => {
-    server = await startServer({
+  const sfu = useSfu(
+    {
       // Fuzz at full speed; RATE_LIMITED is tested on its own below.
       EVENT_RATE_LIMIT: "1000000",
       // A werift step that hangs must still be answered within the 2 s ack limit.
@@ -81,13 +71,15 @@ describe("signaling fuzz: malformed payloads for every client event", function (
       ICE_TIMEOUT_MS: "4000",
       MAX_SDP_BYTES: String(MAX_SDP_BYTES),
       RECONNECT_GRACE_MS: "200",
-    });
-  });
+    },
+    { per: "suite" },
+  );
 
-  after(async () => {
-    await Promise.all(media.splice(0).map((c) => c.close()));
-    await server.close();
-  });
+  async function join(roomId: string, userId: string): Promise<MediaClient> {
+    const client = await sfu.join(roomId, userId);
+    client.startSending();
+    return client;
+  }
 
   it(`answers ${(LANES * ROUNDS_PER_LANE) / CLIENT_EVENTS.length}+ cases per event within 2 s, invalid ones with an UPPER_SNAKE error, while a live room keeps its audio`, async () => {
     const alice = await join("live", "alice");
@@ -110,7 +102,7 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     await Promise.all(
       Array.from({ length: LANES }, async (_, index) => {
         const rng = new Prng(SEED + index);
-        const lane = new Lane(server.url);
+        const lane = new Lane(sfu.server.url);
         await lane.client.connected();
         const record = (fuzz: FuzzCase, ack: AckResult, ms: number, before: string | undefined) => {
           const tally = tallies[fuzz.event];
@@ -207,7 +199,7 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     expect(aliceGap, "live room gap alice <- bob").to.be.below(1_000);
     expect(bobGap, "live room gap bob <- alice").to.be.below(1_000);
     expect(
-      server.service
+      sfu.server.service
         .peerSnapshots()
         .filter((p) => p.roomId === "live")
         .map((p) => p.connectionState),
@@ -216,8 +208,8 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     // The fuzzers' sessions are all gone once their sockets closed and the grace period ran out.
     await waitFor(
       () =>
-        server.application.sfu.rooms.every((room) => room.id === "live" || /^fuzz-\d$/.test(room.id)) &&
-        server.application.sfu.peerCount === 2 + LANES,
+        sfu.server.application.sfu.rooms.every((room) => room.id === "live" || /^fuzz-\d$/.test(room.id)) &&
+        sfu.server.application.sfu.peerCount === 2 + LANES,
       5_000,
       "the fuzzers' sessions to end",
     );
@@ -229,38 +221,9 @@ describe("signaling fuzz: malformed payloads for every client event", function (
     expect(dave.stats(carol.peerId)!.corrupt).to.equal(0);
   });
 
-  it("answers RATE_LIMITED beyond EVENT_RATE_LIMIT within 2 s, then serves the socket again", async () => {
-    const limited = await startServer({ EVENT_RATE_LIMIT: "20" });
-    const client = new SignalingClient(limited.url);
-    try {
-      await client.connected();
-      const socket = client.socket as unknown as Socket;
-      const started = performance.now();
-      const acks = (await Promise.all(
-        Array.from({ length: 200 }, () => socket.timeout(ACK_LIMIT_MS).emitWithAck("leave", { roomId: "r" })),
-      )) as AckResult[];
-      const ms = performance.now() - started;
-      const codes = acks.map((a) => (a.ok ? "ok" : a.error.code));
-      const limitedCount = codes.filter((c) => c === "RATE_LIMITED").length;
-      console.log(
-        `      200 events at once: ${200 - limitedCount} NOT_JOINED, ${limitedCount} RATE_LIMITED, all acked in ${ms.toFixed(0)} ms`,
-      );
-      // A bucket of twice the rate: the first 40 pass, nearly all the rest are refused.
-      expect(codes.slice(0, 40)).to.deep.equal(Array(40).fill("NOT_JOINED"));
-      expect(limitedCount).to.be.at.least(150);
-      await sleep(1_100);
-      const ack = await client.request("leave", { roomId: "r" });
-      expect(ack).to.deep.include({ ok: false });
-      if (!ack.ok) expect(ack.error.code).to.equal("NOT_JOINED");
-    } finally {
-      client.close();
-      await limited.close();
-    }
-  });
-
   it("answers an SDP over MAX_SDP_BYTES with BAD_REQUEST, and disconnects only a socket whose frame is over its buffer", async () => {
-    const big = new SignalingClient(server.url);
-    const other = new SignalingClient(server.url);
+    const big = new SignalingClient(sfu.server.url);
+    const other = new SignalingClient(sfu.server.url);
     try {
       await Promise.all([big.connected(), other.connected()]);
       // Over MAX_SDP_BYTES but well inside the socket buffer: the SDP check answers.
@@ -283,5 +246,32 @@ describe("signaling fuzz: malformed payloads for every client event", function (
       big.close();
       other.close();
     }
+  });
+});
+
+describe("signaling rate limit", function () {
+  this.timeout(30_000);
+  const limited = useSfu({ EVENT_RATE_LIMIT: "20" });
+
+  it("answers RATE_LIMITED beyond EVENT_RATE_LIMIT within 2 s, then serves the socket again", async () => {
+    const client = await limited.connect();
+    const socket = client.socket as unknown as Socket;
+    const started = performance.now();
+    const acks = (await Promise.all(
+      Array.from({ length: 200 }, () => socket.timeout(ACK_LIMIT_MS).emitWithAck("leave", { roomId: "r" })),
+    )) as AckResult[];
+    const ms = performance.now() - started;
+    const codes = acks.map((a) => (a.ok ? "ok" : a.error.code));
+    const limitedCount = codes.filter((c) => c === "RATE_LIMITED").length;
+    console.log(
+      `      200 events at once: ${200 - limitedCount} NOT_JOINED, ${limitedCount} RATE_LIMITED, all acked in ${ms.toFixed(0)} ms`,
+    );
+    // A bucket of twice the rate: the first 40 pass, nearly all the rest are refused.
+    expect(codes.slice(0, 40)).to.deep.equal(Array(40).fill("NOT_JOINED"));
+    expect(limitedCount).to.be.at.least(150);
+    await sleep(1_100);
+    const ack = await client.request("leave", { roomId: "r" });
+    expect(ack).to.deep.include({ ok: false });
+    if (!ack.ok) expect(ack.error.code).to.equal("NOT_JOINED");
   });
 });

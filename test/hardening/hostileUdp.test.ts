@@ -2,8 +2,9 @@ import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { expect } from "chai";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { recordingLogger, startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
+import type { MediaClient } from "../helpers/MediaClient.js";
+import { recordingLogger } from "../helpers/server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { GapTracker } from "./GapTracker.js";
 import { HOSTILE_KINDS, hostileDatagram, type HostileKind, type HostileTarget } from "./hostile.js";
@@ -57,19 +58,18 @@ function ssrcsIn(sdp: string | undefined): number[] {
 
 describe("hostile UDP at a live peer's media port", function () {
   this.timeout(60_000);
-  let server: TestServer;
+  const logs = recordingLogger();
+  const sfu = useSfu({}, { per: "suite", logger: logs.logger });
   let alice: MediaClient;
   let bob: MediaClient;
   let sfuAddress: readonly [string, number];
   let target: HostileTarget;
-  const logs = recordingLogger();
   /** Datagrams the floods got to the SFU's socket past the kernel's queue: the stranger's and the forged ones. */
   let hostileDelivered = 0;
 
   before(async () => {
-    server = await startServer({}, 0, logs.logger);
-    alice = await MediaClient.join(server.url, { roomId: "hostile", userId: "alice" });
-    bob = await MediaClient.join(server.url, { roomId: "hostile", userId: "bob" });
+    alice = await sfu.join("hostile", "alice");
+    bob = await sfu.join("hostile", "bob");
     alice.startSending();
     bob.startSending();
     await bob.waitForPackets(alice.peerId, 25);
@@ -80,11 +80,6 @@ describe("hostile UDP at a live peer's media port", function () {
       ufrag: iceCredentials(bob.signaling.events("answer")[0]!.sdp).ufrag,
       ssrcs: [...ssrcsIn(bob.pc.remoteDescription?.sdp), ...ssrcsIn(bob.pc.localDescription?.sdp)],
     };
-  });
-
-  after(async () => {
-    await Promise.all([alice, bob].map((c) => c?.close()));
-    await server.close();
   });
 
   /** Sends `perKind` datagrams of each kind, interleaved, in paced batches; checks that audio kept flowing. */
@@ -133,7 +128,7 @@ describe("hostile UDP at a live peer's media port", function () {
     expect(bobGap, `longest gap bob <- alice (${pausesSeen})`).to.be.below(1_000);
     expect(aliceGap, `longest gap alice <- bob (${pausesSeen})`).to.be.below(1_000);
     expect(bob.pc.connectionState).to.equal("connected");
-    const states = server.service.peerSnapshots().map((p) => p.connectionState);
+    const states = sfu.server.service.peerSnapshots().map((p) => p.connectionState);
     expect(states).to.deep.equal(["connected", "connected"]);
     await bob.waitForPackets(alice.peerId, 25);
     await alice.waitForPackets(bob.peerId, 25);
@@ -176,7 +171,7 @@ describe("hostile UDP at a live peer's media port", function () {
   });
 
   it("counted the stranger's and the forged datagrams it dropped at bob's ICE socket", async () => {
-    const bobTrack = server.service.trackSnapshots().find((t) => t.peerId === bob.peerId)!;
+    const bobTrack = sfu.server.service.trackSnapshots().find((t) => t.peerId === bob.peerId)!;
     expect(await bob.signaling.request("leave", { roomId: "hostile" })).to.deep.equal({ ok: true });
     const closed = await waitFor(
       () => logs.entries.find((e) => e.message === "peer closed" && e.peerId === bob.peerId),

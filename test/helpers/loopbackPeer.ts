@@ -1,13 +1,11 @@
 import { RTCPeerConnection, type RTCPeerConnectionConfig } from "werift";
+import { loopbackIce } from "./loopbackIce.js";
 import { waitFor } from "./wait.js";
 
 /** A werift peer connection as the test clients make it: one 127.0.0.1 host candidate, bundled. */
 export function loopbackPeer(config: Partial<RTCPeerConnectionConfig> = {}): RTCPeerConnection {
   return new RTCPeerConnection({
-    iceServers: [],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
+    ...loopbackIce(),
     bundlePolicy: "max-bundle",
     ...config,
   });

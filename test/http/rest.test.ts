@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import request from "supertest";
 import type { PeerSnapshot, RoomSnapshot, TrackSnapshot } from "../../lib/types.js";
-import { MediaClient } from "../helpers/MediaClient.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
+import type { MediaClient } from "../helpers/MediaClient.js";
 import { sleep } from "../helpers/wait.js";
 
 /** supertest bodies are untyped JSON; the routes promise these shapes. */
@@ -14,27 +14,19 @@ describe("REST routes for admin dashboards", function () {
   this.timeout(60_000);
 
   describe("with a live room", () => {
-    let server: TestServer;
+    const sfu = useSfu({}, { per: "suite" });
     const clients: MediaClient[] = [];
 
     before(async () => {
-      server = await startServer();
       for (const userId of ["alice", "bob"]) {
-        clients.push(
-          await MediaClient.join(server.url, { roomId: "lobby", userId, displayName: `${userId}!` }),
-        );
+        clients.push(await sfu.join("lobby", userId, { displayName: `${userId}!` }));
       }
       for (const c of clients) c.startSending();
       await clients[1]!.waitForPackets(clients[0]!.peerId, 25);
     });
 
-    after(async () => {
-      await Promise.all(clients.map((c) => c.close()));
-      await server.close();
-    });
-
     it("GET /health reports status, uptime, version and counts", async () => {
-      const res = await request(server.url).get("/health").expect(200).expect("Content-Type", /json/);
+      const res = await request(sfu.server.url).get("/health").expect(200).expect("Content-Type", /json/);
       const health = body<{ status: string; rooms: number; peers: number; uptime: number; version: string }>(
         res,
       );
@@ -44,7 +36,7 @@ describe("REST routes for admin dashboards", function () {
     });
 
     it("GET /debug/rooms lists rooms with peer and track counts", async () => {
-      const res = await request(server.url).get("/debug/rooms").expect(200);
+      const res = await request(sfu.server.url).get("/debug/rooms").expect(200);
       const { rooms } = body<{
         rooms: Array<{ roomId: string; peers: number; tracks: number; createdAt: string }>;
       }>(res);
@@ -54,16 +46,16 @@ describe("REST routes for admin dashboards", function () {
     });
 
     it("GET /debug/rooms/:roomId details one room, 404 for an unknown one", async () => {
-      const res = await request(server.url).get("/debug/rooms/lobby").expect(200);
+      const res = await request(sfu.server.url).get("/debug/rooms/lobby").expect(200);
       const room = body<RoomSnapshot>(res);
       expect(room.roomId).to.equal("lobby");
       expect(room.peers.map((p) => p.userId)).to.have.members(["alice", "bob"]);
       expect(room.tracks).to.have.length(2);
-      await request(server.url).get("/debug/rooms/nowhere").expect(404);
+      await request(sfu.server.url).get("/debug/rooms/nowhere").expect(404);
     });
 
     it("GET /debug/peers shows each peer's session and media state", async () => {
-      const res = await request(server.url).get("/debug/peers").expect(200);
+      const res = await request(sfu.server.url).get("/debug/peers").expect(200);
       const alice = body<{ peers: PeerSnapshot[] }>(res).peers.find((p) => p.userId === "alice")!;
       expect(alice).to.include({
         peerId: clients[0]!.peerId,
@@ -77,7 +69,7 @@ describe("REST routes for admin dashboards", function () {
     });
 
     it("GET /debug/tracks shows forwarding counters that move", async () => {
-      const first = await request(server.url).get("/debug/tracks").expect(200);
+      const first = await request(sfu.server.url).get("/debug/tracks").expect(200);
       const track = body<{ tracks: TrackSnapshot[] }>(first).tracks.find(
         (t) => t.peerId === clients[0]!.peerId,
       )!;
@@ -85,7 +77,7 @@ describe("REST routes for admin dashboards", function () {
       expect(track.codec.toLowerCase()).to.equal("audio/opus");
       expect(track.trackId).to.be.a("string");
       await sleep(500);
-      const second = await request(server.url).get("/debug/tracks").expect(200);
+      const second = await request(sfu.server.url).get("/debug/tracks").expect(200);
       const later = body<{ tracks: TrackSnapshot[] }>(second).tracks.find(
         (t) => t.trackId === track.trackId,
       )!;
@@ -94,7 +86,7 @@ describe("REST routes for admin dashboards", function () {
     });
 
     it("GET /metrics exposes the sfu_* series in Prometheus text format", async () => {
-      const res = await request(server.url)
+      const res = await request(sfu.server.url)
         .get("/metrics")
         .expect(200)
         .expect("Content-Type", /text\/plain/);
@@ -112,11 +104,7 @@ describe("REST routes for admin dashboards", function () {
   });
 
   describe("with ADMIN_TOKEN set", () => {
-    let server: TestServer;
-    before(async () => {
-      server = await startServer({ ADMIN_TOKEN: "s3cret" });
-    });
-    after(() => server.close());
+    const sfu = useSfu({ ADMIN_TOKEN: "s3cret" }, { per: "suite" });
 
     // With the bearer each route answers as without ADMIN_TOKEN: room "x" does not exist.
     const routes: Array<[string, number]> = [
@@ -128,35 +116,35 @@ describe("REST routes for admin dashboards", function () {
     ];
     for (const [path, status] of routes) {
       it(`guards ${path} with the bearer token`, async () => {
-        await request(server.url).get(path).expect(401);
-        await request(server.url).get(path).set("Authorization", "Bearer wrong").expect(401);
-        await request(server.url).get(path).set("Authorization", "Bearer s3cret").expect(status);
+        await request(sfu.server.url).get(path).expect(401);
+        await request(sfu.server.url).get(path).set("Authorization", "Bearer wrong").expect(401);
+        await request(sfu.server.url).get(path).set("Authorization", "Bearer s3cret").expect(status);
       });
     }
 
     it("leaves /health open", async () => {
-      await request(server.url).get("/health").expect(200);
+      await request(sfu.server.url).get("/health").expect(200);
     });
   });
 
-  it("answers 503 draining on /health once shutdown begins", async () => {
-    const server = await startServer();
-    const closing = server.close();
-    const res = await request(server.url).get("/health");
-    expect(res.status).to.equal(503);
-    expect(res.body).to.deep.equal({ status: "draining" });
-    await closing;
-  });
+  describe("on its own SFU", () => {
+    const sfu = useSfu();
 
-  it("allows only CORS_ORIGINS when set", async () => {
-    const server = await startServer({ CORS_ORIGINS: "https://app.example.com" });
-    try {
+    it("answers 503 draining on /health once shutdown begins", async () => {
+      const server = sfu.server;
+      const closing = server.close();
+      const res = await request(server.url).get("/health");
+      expect(res.status).to.equal(503);
+      expect(res.body).to.deep.equal({ status: "draining" });
+      await closing;
+    });
+
+    it("allows only CORS_ORIGINS when set", async () => {
+      const server = await sfu.restart({ CORS_ORIGINS: "https://app.example.com" });
       const ok = await request(server.url).get("/health").set("Origin", "https://app.example.com");
       expect(ok.headers["access-control-allow-origin"]).to.equal("https://app.example.com");
       const other = await request(server.url).get("/health").set("Origin", "https://evil.example.com");
       expect(other.headers["access-control-allow-origin"]).to.equal(undefined);
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
