@@ -6,7 +6,7 @@ import { SignJWT } from "jose";
 import type { AckResult } from "../../lib/protocol.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
-import { startServer } from "../helpers/server.js";
+import { useSfu } from "../helpers/fixture.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -26,6 +26,8 @@ function health(url: string): Promise<number> {
 
 describe("graceful shutdown of the real entry point", function () {
   this.timeout(60_000);
+  /** For the tests that drain an in-process SFU; the entry point's tests spawn their own. */
+  const inProcess = useSfu();
   let child: ChildProcess | undefined;
   const clients: MediaClient[] = [];
   const sockets: SignalingClient[] = [];
@@ -156,22 +158,17 @@ describe("graceful shutdown of the real entry point", function () {
 
   /** Starts a server with `env` that begins its drain the moment a join arrives; sends `join`. */
   async function joinAsDrainBegins(env: Record<string, string>, join: Record<string, unknown>) {
-    const server = await startServer(env);
-    const client = new SignalingClient(server.url);
-    sockets.push(client);
-    try {
-      await client.connected();
-      for (const socket of server.application.io.of("/sfu").sockets.values()) {
-        socket.prependAny((event: string) => {
-          if (event === "join") setImmediate(() => void server.application.close());
-        });
-      }
-      const ack = await client.request("join", join);
-      await sleep(300);
-      return { ack, client };
-    } finally {
-      await server.close();
+    const server = await inProcess.restart(env);
+    const client = await inProcess.connect();
+    for (const socket of server.application.io.of("/sfu").sockets.values()) {
+      socket.prependAny((event: string) => {
+        if (event === "join") setImmediate(() => void server.application.close());
+      });
     }
+    const ack = await client.request("join", join);
+    await sleep(300);
+    await server.close();
+    return { ack, client };
   }
 
   function expectShuttingDownOnly(ack: AckResult<Record<string, unknown>>, client: SignalingClient): void {
