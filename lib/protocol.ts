@@ -78,7 +78,10 @@ export interface JoinedMessage {
   peerId: string;
   userId: string;
   peers: PeerInfo[];
+  /** STUN servers, and TURN servers with credentials minted for this join (PROTOCOL §13). */
   iceServers: IceServer[];
+  /** `"relay"` when the SFU wants clients to use only relayed candidates; absent otherwise. */
+  iceTransportPolicy?: "relay";
   resumeToken: string;
   resumed: boolean;
 }

@@ -1,5 +1,14 @@
 import type { IceServer, LeaveReason } from "./protocol.js";
 import type { SdpLimits } from "./sfu/sdp.js";
+import type { TurnCredentialSource } from "./util/turnCredentials.js";
+
+/** The TURN server a relay-only SFU allocates its one candidate on (PROTOCOL §13). */
+export interface RelayOptions {
+  /** A `turn:`/`turns:` URL, `?transport=udp|tcp` allowed. */
+  url: string;
+  /** Minted per peer connection from a secret, or static. */
+  credentials: TurnCredentialSource;
+}
 
 /** How the SFU's own peer connections gather and filter ICE candidates. */
 export interface MediaOptions {
@@ -13,6 +22,10 @@ export interface MediaOptions {
   useIpv6: boolean;
   /** Accept remote candidates that point at private, loopback or link-local addresses. */
   allowPrivateCandidates: boolean;
+  /** When set, the SFU offers only a candidate relayed by this TURN server. */
+  relay?: RelayOptions;
+  /** Address (or host name) the media sockets bind to; candidates still carry `advertiseIps`. */
+  bindAddress?: string;
 }
 
 /** Per-peer limits and timeouts. */
@@ -45,6 +58,20 @@ export interface PeerSnapshot {
   published: number;
   /** Number of forwarded tracks this peer receives. */
   subscribed: number;
+  /** The ICE pair media flows on; null until ICE has selected one (PROTOCOL §13). */
+  selectedPair: SelectedPair | null;
+}
+
+export type CandidateType = "host" | "srflx" | "prflx" | "relay";
+
+/**
+ * A selected ICE pair as `/debug/peers` shows it: both candidates' types, and
+ * the transport: to the TURN server for a relayed local candidate, else the pair's own.
+ */
+export interface SelectedPair {
+  local: CandidateType;
+  remote: CandidateType;
+  protocol: "udp" | "tcp";
 }
 
 export interface TrackSnapshot {

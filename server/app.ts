@@ -123,6 +123,9 @@ function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
       advertiseIps: config.iceAdvertiseIps,
       useIpv6: config.iceUseIpv6,
       allowPrivateCandidates: config.allowPrivateCandidates,
+      ...(config.iceRelayOnly &&
+        config.turn && { relay: { url: config.turn.urls[0]!, credentials: config.turn.credentials } }),
+      ...(config.iceBindAddress !== undefined && { bindAddress: config.iceBindAddress }),
     },
     limits: {
       // A full room's every forwarded track, plus the client's own lines (and some it may offer and have rejected).

@@ -3,6 +3,7 @@ import dotenv from "dotenv";
 import { bool, cleanEnv, makeValidator, str, EnvError } from "envalid";
 import type { LogLevel } from "../lib/logger.js";
 import type { IceServer } from "../lib/protocol.js";
+import type { TurnCredentialSource } from "../lib/util/turnCredentials.js";
 
 /** Everything the SFU reads from its environment, validated and frozen. */
 export interface Config {
@@ -12,6 +13,14 @@ export interface Config {
   stunServers: IceServer[];
   icePortRange: [number, number] | undefined;
   iceAdvertiseIps: string[];
+  /** TURN servers handed to clients (and used by the SFU itself in relay-only mode); PROTOCOL §13. */
+  turn: TurnConfig | undefined;
+  /** The SFU gathers only a relayed candidate, from the first TURN URL. */
+  iceRelayOnly: boolean;
+  /** `joined` tells clients to relay only as well. */
+  iceRelayOnlyClients: boolean;
+  /** Address (or name) the media sockets bind to; candidates still advertise `iceAdvertiseIps`. */
+  iceBindAddress: string | undefined;
   iceUseIpv6: boolean;
   allowPrivateCandidates: boolean;
   logLevel: LogLevel;
@@ -31,6 +40,12 @@ export interface Config {
   workers: number;
 }
 
+/** TURN_URLS with the credentials that go with them. */
+export interface TurnConfig {
+  urls: string[];
+  credentials: TurnCredentialSource;
+}
+
 /** A bad environment value; its message names the variable. */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -39,12 +54,43 @@ export class ConfigError extends Error {
   }
 }
 
-const iceUrlList = makeValidator<string[]>((value) => {
+const stunUrlList = makeValidator<string[]>((value) => {
   const urls = splitList(value);
   for (const url of urls) {
-    if (!/^(stuns?|turns?):[^\s]+$/.test(url)) throw new EnvError(`"${url}" is not a stun:/turn: URL`);
+    // STUN_SERVERS has nowhere to put a TURN credential: such a URL could never work.
+    if (/^turns?:/i.test(url)) {
+      throw new EnvError(
+        `"${url}" is a TURN URL: put it in TURN_URLS, with TURN_SECRET or TURN_USERNAME/TURN_CREDENTIAL`,
+      );
+    }
+    if (!/^stuns?:[^\s]+$/.test(url)) throw new EnvError(`"${url}" is not a stun: URL`);
   }
   return urls;
+});
+
+const turnUrlList = makeValidator<string[]>((value) => {
+  const urls = splitList(value);
+  for (const url of urls) {
+    const match = /^(turns?):([^\s?]+)(?:\?transport=(udp|tcp))?$/i.exec(url);
+    if (!match) throw new EnvError(`"${url}" is not a turn:/turns: URL (optionally with ?transport=udp|tcp)`);
+    if (match[1]!.toLowerCase() === "turns" && match[3]?.toLowerCase() === "udp") {
+      throw new EnvError(`"${url}": turns: runs over TLS, which needs transport=tcp`);
+    }
+  }
+  return urls;
+});
+
+// A host name or an IP address: some platforms bind media to a name (Fly.io's fly-global-services).
+const bindAddress = makeValidator<string>((value) => {
+  const address = value.trim();
+  if (
+    address !== "" &&
+    isIP(address) === 0 &&
+    !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(address)
+  ) {
+    throw new EnvError(`"${value}" is neither an IP address nor a host name`);
+  }
+  return address;
 });
 
 const ipList = makeValidator<string[]>((value) => {
@@ -102,7 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     {
       PORT: listenPort({ default: 5005, desc: "HTTP + Socket.IO port; 0 picks a free one" }),
       HOST: str({ default: "", desc: "bind address; empty = all interfaces" }),
-      STUN_SERVERS: iceUrlList({
+      STUN_SERVERS: stunUrlList({
         default: ["stun:stun.l.google.com:19302"],
         desc: "comma-separated; empty = none",
       }),
@@ -111,6 +157,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       ICE_ADVERTISE_IP: ipList({ default: [] }),
       ICE_USE_IPV6: bool({ default: false }),
       ALLOW_PRIVATE_CANDIDATES: bool({ default: false }),
+      TURN_URLS: turnUrlList({ default: [] }),
+      TURN_SECRET: str({ default: "" }),
+      TURN_CREDENTIAL_TTL: positiveInt({
+        default: 86400,
+        min: 60,
+        desc: "seconds minted TURN credentials stay valid",
+      }),
+      TURN_USERNAME: str({ default: "" }),
+      TURN_CREDENTIAL: str({ default: "" }),
+      ICE_RELAY_ONLY: bool({ default: false }),
+      ICE_RELAY_ONLY_CLIENTS: bool({ default: false }),
+      ICE_BIND_ADDRESS: bindAddress({ default: "" }),
       LOG_LEVEL: str({ default: "info", choices: ["debug", "info", "warn", "error"] }),
       MAX_CONNECTIONS: positiveInt({ default: 1000, desc: "concurrent Socket.IO connections" }),
       MAX_PEERS_PER_ROOM: positiveInt({ default: 100, desc: "peers per room" }),
@@ -145,12 +203,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     throw new ConfigError("ICE_UDP_PORT_MIN must be lower than ICE_UDP_PORT_MAX");
   }
 
+  const turn = readTurn(clean);
+
   return Object.freeze({
     port: clean.PORT,
     host: clean.HOST,
     stunServers: clean.STUN_SERVERS.map((urls) => ({ urls })),
     icePortRange: min !== 0 ? [min, max] : undefined,
     iceAdvertiseIps: clean.ICE_ADVERTISE_IP,
+    turn,
+    iceRelayOnly: clean.ICE_RELAY_ONLY,
+    iceRelayOnlyClients: clean.ICE_RELAY_ONLY_CLIENTS,
+    iceBindAddress: clean.ICE_BIND_ADDRESS || undefined,
     iceUseIpv6: clean.ICE_USE_IPV6,
     allowPrivateCandidates: clean.ALLOW_PRIVATE_CANDIDATES,
     logLevel: clean.LOG_LEVEL,
@@ -168,6 +232,50 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
     workers: clean.SFU_WORKERS,
   } satisfies Config);
+}
+
+/** The TURN settings, or a {@link ConfigError} for a combination that cannot work (PROTOCOL §13). */
+function readTurn(clean: {
+  TURN_URLS: string[];
+  TURN_SECRET: string;
+  TURN_CREDENTIAL_TTL: number;
+  TURN_USERNAME: string;
+  TURN_CREDENTIAL: string;
+  ICE_RELAY_ONLY: boolean;
+  ICE_RELAY_ONLY_CLIENTS: boolean;
+}): TurnConfig | undefined {
+  const secret = clean.TURN_SECRET;
+  const username = clean.TURN_USERNAME;
+  const credential = clean.TURN_CREDENTIAL;
+  if (secret !== "" && (username !== "" || credential !== "")) {
+    throw new ConfigError("TURN_SECRET: set either TURN_SECRET or TURN_USERNAME/TURN_CREDENTIAL, not both");
+  }
+  if ((username === "") !== (credential === "")) {
+    throw new ConfigError(
+      `${username === "" ? "TURN_USERNAME" : "TURN_CREDENTIAL"}: TURN_USERNAME and TURN_CREDENTIAL must be set together`,
+    );
+  }
+  if (clean.TURN_URLS.length === 0) {
+    if (clean.ICE_RELAY_ONLY) throw new ConfigError("ICE_RELAY_ONLY: needs a TURN server in TURN_URLS");
+    if (clean.ICE_RELAY_ONLY_CLIENTS)
+      throw new ConfigError("ICE_RELAY_ONLY_CLIENTS: needs a TURN server in TURN_URLS");
+    if (secret !== "" || username !== "") {
+      throw new ConfigError(
+        `${secret !== "" ? "TURN_SECRET" : "TURN_USERNAME"}: set TURN_URLS too, or the credentials go nowhere`,
+      );
+    }
+    return undefined;
+  }
+  if (secret === "" && username === "") {
+    throw new ConfigError("TURN_URLS: needs credentials: TURN_SECRET, or TURN_USERNAME and TURN_CREDENTIAL");
+  }
+  return {
+    urls: clean.TURN_URLS,
+    credentials:
+      secret !== ""
+        ? { kind: "secret", secret, ttlSeconds: clean.TURN_CREDENTIAL_TTL }
+        : { kind: "static", username, credential },
+  };
 }
 
 function readProcessEnv(): NodeJS.ProcessEnv {

@@ -44,6 +44,21 @@ export class Metrics {
         this.set(rooms.reduce((count, room) => count + room.tracks.length, 0));
       },
     });
+    new Gauge({
+      name: "sfu_ice_selected_pairs",
+      help: "Peers by the candidate types of their selected ICE pair (relay = through a TURN server)",
+      labelNames: ["local_type", "remote_type"],
+      registers,
+      async collect() {
+        const { rooms } = await state();
+        this.reset();
+        for (const room of rooms) {
+          for (const { selectedPair } of room.peers) {
+            if (selectedPair) this.inc({ local_type: selectedPair.local, remote_type: selectedPair.remote });
+          }
+        }
+      },
+    });
     this.socketConnections = new Gauge({
       name: "sfu_socket_connections_active",
       help: "Open Socket.IO connections on the signaling namespace",

@@ -12,6 +12,7 @@ import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
 import { DatagramGuard } from "./DatagramGuard.js";
 import { Negotiator } from "./Negotiator.js";
 import { PeerCandidates } from "./PeerCandidates.js";
+import { candidatesTried, connectivityConfig, selectedPair } from "./connectivity.js";
 import { hasStunServer, peerConfig } from "./peerConfig.js";
 import { PeerSubscriptions } from "./PeerSubscriptions.js";
 import { checkSdp } from "./sdp.js";
@@ -82,7 +83,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
     this.#datagramGuard = new DatagramGuard({ pc: () => this.#pc, logger: this.#logger });
     this.#media = new MediaTransport({ logger: this.#logger });
-    this.#pc = new RTCPeerConnection(peerConfig(options.media, this.#datagramGuard.filter));
+    this.#pc = new RTCPeerConnection({
+      ...peerConfig(options.media, this.#datagramGuard.filter),
+      ...connectivityConfig(options.media, `sfu-${this.id}`),
+    });
     this.#negotiator = new Negotiator({
       pc: this.#pc,
       stepTimeoutMs: options.limits.negotiationTimeoutMs,
@@ -208,6 +212,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       joinedAt: this.joinedAt.toISOString(),
       published: this.#published.size,
       subscribed: this.#subscriptions.size,
+      selectedPair: selectedPair(this.#pc),
     };
   }
 
@@ -280,7 +285,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#iceTimer = setTimeout(() => {
       this.#iceTimer = undefined;
       if (this.#pc.connectionState === "connected") return;
-      this.#logger.warn("ICE did not connect in time", { state: this.#pc.connectionState });
+      this.#logger.warn("ICE did not connect in time", {
+        state: this.#pc.connectionState,
+        candidates: candidatesTried(this.#pc),
+      });
       this.close(this.#state === "connected" ? "media-failed" : "ice-timeout");
     }, this.#options.limits.iceTimeoutMs);
   }

@@ -5,7 +5,13 @@
  * two private members are wrapped; test/werift/internals.test.ts names them
  * if an upgrade moves them.
  */
-import type { Address, IceConnection, RTCDtlsTransport, RTCPeerConnection } from "werift";
+import {
+  StunOverTurnProtocol,
+  type Address,
+  type IceConnection,
+  type RTCDtlsTransport,
+  type RTCPeerConnection,
+} from "werift";
 
 /** One of werift's ICE sockets (a `StunProtocol`, or a TURN or TCP protocol); opaque to the SFU. */
 export type IceSocket = object;
@@ -23,6 +29,16 @@ interface ConnectionInternals {
 interface SocketInternals {
   /** werift 0.25.2 `StunProtocol.datagramReceived`: the socket's "message" handler calls it per datagram. */
   datagramReceived?: (data: Buffer, addr: Address) => void;
+  /**
+   * werift 0.25.2 `StunOverTurnProtocol.handleStunMessage`: a relayed socket (relay-only mode) gets
+   * what the TURN server relays here, unwrapped, with the peer's address.
+   */
+  handleStunMessage?: (data: Buffer, addr: Address) => void;
+}
+
+/** The member every datagram from the remote passes through, by the socket's kind. */
+function receiveMember(socket: IceSocket): "datagramReceived" | "handleStunMessage" {
+  return socket instanceof StunOverTurnProtocol ? "handleStunMessage" : "datagramReceived";
 }
 
 /**
@@ -52,10 +68,15 @@ export function watchIceSockets(
  * the werift member that is missing, or undefined when the filter is in place.
  */
 export function filterIceSocket(socket: IceSocket, filter: DatagramFilter): string | undefined {
+  const member = receiveMember(socket);
   const internals = socket as SocketInternals;
-  const receive = internals.datagramReceived;
-  if (typeof receive !== "function") return "StunProtocol.datagramReceived";
-  internals.datagramReceived = (data: Buffer, addr: Address) => {
+  const receive = internals[member];
+  if (typeof receive !== "function") {
+    return member === "handleStunMessage"
+      ? "StunOverTurnProtocol.handleStunMessage"
+      : "StunProtocol.datagramReceived";
+  }
+  internals[member] = (data: Buffer, addr: Address) => {
     if (filter(data, addr)) receive.call(socket, data, addr);
   };
   return undefined;

@@ -4,6 +4,7 @@ import { toWire, type CloseReason } from "../../lib/sfu/closeReason.js";
 import type { PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { JoinAuthorizer } from "./auth.js";
+import type { ClientIce } from "./ClientIce.js";
 import type { ClientSession } from "./ClientSession.js";
 import type { AckData } from "./events.js";
 import type { SessionRegistry } from "./SessionRegistry.js";
@@ -17,6 +18,8 @@ export interface RoomControllerOptions {
   metrics: Metrics;
   /** True once shutdown began: joins are refused. */
   isDraining: () => boolean;
+  /** The ICE servers (with fresh TURN credentials) each `joined` carries. */
+  clientIce: ClientIce;
 }
 
 /** Room membership: join (new or resumed), leave, and socket loss. */
@@ -85,7 +88,7 @@ export class RoomController {
           userId: other.userId,
           ...(other.displayName !== undefined && { displayName: other.displayName }),
         })),
-      iceServers: sfu.iceServers,
+      ...this.#options.clientIce.forPeer(peer.id),
       resumeToken: peer.resumeToken,
       resumed,
     };

@@ -16,6 +16,7 @@ import { JoinAuthorizer } from "./auth.js";
 import { ClientSession, type SfuSocket } from "./ClientSession.js";
 import { isAck, type AckData, type HandlerTable } from "./events.js";
 import { NegotiationController } from "./NegotiationController.js";
+import { ClientIce } from "./ClientIce.js";
 import { RoomController } from "./RoomController.js";
 import { SessionRegistry } from "./SessionRegistry.js";
 import { PayloadValidator } from "./validate.js";
@@ -52,6 +53,7 @@ export class SignalingNamespace {
       authorizer: new JoinAuthorizer(options.config.joinTokenSecret),
       metrics: options.metrics,
       isDraining: options.isDraining,
+      clientIce: new ClientIce({ stunServers: options.sfu.iceServers, config: options.config }),
     });
     const negotiation = new NegotiationController({ validator });
     this.#handlers = {

@@ -1,6 +1,14 @@
 import { createSocket, type Socket } from "node:dgram";
 import { expect } from "chai";
-import { Connection, StunProtocol, type Address, type DtlsSocket } from "werift";
+import {
+  Connection,
+  Event,
+  StunOverTurnProtocol,
+  StunProtocol,
+  type Address,
+  type DtlsSocket,
+  type TurnProtocol,
+} from "werift";
 import {
   checkStunRequest,
   isSafeDtls,
@@ -258,6 +266,9 @@ describe("datagram checks on the SFU's ICE sockets", function () {
     expect((StunProtocol.prototype as unknown as Record<string, unknown>).datagramReceived).to.be.a(
       "function",
     );
+    // A relayed socket: what the TURN server relays reaches werift's ICE through handleStunMessage.
+    const relayed = new StunOverTurnProtocol({ onData: new Event() } as unknown as TurnProtocol);
+    expect((relayed as unknown as Record<string, unknown>).handleStunMessage).to.be.a("function");
   });
 
   describe("on a live peer", function () {
