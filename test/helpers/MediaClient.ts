@@ -5,8 +5,9 @@ import {
   RtpPacket,
   useAudioLevelIndication,
   useSdesMid,
+  type RTCPeerConnectionConfig,
 } from "werift";
-import type { JoinedMessage, SessionDescription } from "../../lib/protocol.js";
+import type { IceServer, JoinedMessage, SessionDescription } from "../../lib/protocol.js";
 import { loopbackPeer } from "./loopbackPeer.js";
 import { SignalingClient } from "./SignalingClient.js";
 import { waitFor } from "./wait.js";
@@ -25,6 +26,16 @@ export interface MediaClientOptions {
    * `refusedOffers` and never answered (default false).
    */
   strictOffers?: boolean;
+  /** Send the first offer as part of `join` (default true); false leaves it to the test. */
+  negotiate?: boolean;
+  /**
+   * Gather only relayed candidates, on the TURN servers `joined` names (or
+   * those `iceServers` returns), as a browser with `iceTransportPolicy: "relay"`.
+   */
+  relay?: {
+    iceServers?: (joined: JoinedMessage) => IceServer[];
+    turnTlsOptions?: RTCPeerConnectionConfig["turnTlsOptions"];
+  };
 }
 
 interface Received {
@@ -166,13 +177,22 @@ export class MediaClient {
       userId: options.userId,
       ...(options.displayName !== undefined && { displayName: options.displayName }),
     });
+    const relay = options.relay;
+    if (relay) {
+      // Before the first transceiver: werift builds its ICE gatherer from the configuration then.
+      client.pc.setConfiguration({
+        iceServers: relay.iceServers?.(client.joined) ?? client.joined.iceServers,
+        iceTransportPolicy: "relay",
+        ...(relay.turnTlsOptions && { turnTlsOptions: relay.turnTlsOptions }),
+      });
+    }
     if (options.publish ?? true) {
       client.#track = new MediaStreamTrack({ kind: "audio" });
       client.pc.addTransceiver(client.#track, { direction: "sendrecv" });
     } else {
       client.pc.addTransceiver("audio", { direction: "recvonly" });
     }
-    await client.offer();
+    if (options.negotiate ?? true) await client.offer();
     return client;
   }
 

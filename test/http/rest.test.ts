@@ -65,6 +65,11 @@ describe("REST routes for admin dashboards", function () {
         published: 1,
         subscribed: 1,
       });
+      expect(alice.selectedPair, "loopback host candidates on both sides").to.deep.equal({
+        local: "host",
+        remote: "host",
+        protocol: "udp",
+      });
       expect(Date.parse(alice.joinedAt)).to.not.be.NaN;
     });
 

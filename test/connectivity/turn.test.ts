@@ -1,0 +1,182 @@
+import { createHmac } from "node:crypto";
+import { expect } from "chai";
+import request from "supertest";
+import type { JoinedMessage } from "../../lib/protocol.js";
+import type { PeerSnapshot } from "../../lib/types.js";
+import { useCoturn } from "../helpers/coturn.js";
+import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+describe("connectivity through a TURN relay (a real coturn)", function () {
+  this.timeout(60_000);
+  const coturn = useCoturn();
+  let server: TestServer | undefined;
+  const clients: MediaClient[] = [];
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await server?.close();
+    server = undefined;
+  });
+
+  async function startSfu(env: Record<string, string>): Promise<TestServer> {
+    server = await startServer({ TURN_SECRET: coturn.turn.secret, ...env });
+    return server;
+  }
+
+  async function join(roomId: string, userId: string, options: Partial<MediaClientOptions> = {}) {
+    if (!server) throw new Error("no SFU");
+    const client = await MediaClient.join(server.url, { roomId, userId, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  /** Both directions carry 50 packets, each byte-identical to what its source sent. */
+  async function expectAudioBothWays(a: MediaClient, b: MediaClient): Promise<void> {
+    a.startSending();
+    b.startSending();
+    for (const [receiver, source] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      await receiver.waitForPackets(source.peerId, 50, 15_000);
+      const stats = receiver.stats(source.peerId)!;
+      expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(0);
+      expect([...stats.sources]).to.deep.equal([source.options.userId]);
+    }
+  }
+
+  async function peerRows(sfu: TestServer): Promise<PeerSnapshot[]> {
+    const res = await request(sfu.url).get("/debug/peers").expect(200);
+    return (res.body as { peers: PeerSnapshot[] }).peers;
+  }
+
+  /** The local candidate type of the pair a werift client selected. */
+  function clientLocalType(client: MediaClient): string | undefined {
+    return client.pc.iceTransports[0]?.connection.nominated?.localCandidate.type;
+  }
+
+  for (const transport of ["udp", "tcp"] as const) {
+    it(`runs the whole media path through TURN/${transport}: relay-only SFU, relaying clients, audio intact`, async () => {
+      const sfu = await startSfu({ TURN_URLS: coturn.turn.url(transport), ICE_RELAY_ONLY: "true" });
+      const alice = await join("relay-room", "alice", { relay: {} });
+      const bob = await join("relay-room", "bob", { relay: {} });
+      await expectAudioBothWays(alice, bob);
+
+      const rows = await peerRows(sfu);
+      expect(rows).to.have.length(2);
+      for (const row of rows) {
+        expect(row.selectedPair?.local, `${row.userId}: the SFU's side is relayed`).to.equal("relay");
+        // The client's relayed address is learned from its trickled candidate, or from its first check.
+        expect(row.selectedPair?.remote).to.be.oneOf(["relay", "prflx"]);
+        expect(row.selectedPair?.protocol, "the SFU reaches coturn over the URL's transport").to.equal(
+          transport,
+        );
+      }
+      expect(clientLocalType(alice)).to.equal("relay");
+      expect(clientLocalType(bob)).to.equal("relay");
+
+      const metrics = await request(sfu.url).get("/metrics").expect(200);
+      const relayed = [
+        ...metrics.text.matchAll(/^sfu_ice_selected_pairs\{local_type="relay",[^}]*\} (\d+)$/gm),
+      ];
+      expect(relayed.reduce((sum, match) => sum + Number(match[1]), 0)).to.equal(2);
+    });
+  }
+
+  it("relays only the clients when the SFU stays on its host candidates", async () => {
+    const sfu = await startSfu({ TURN_URLS: coturn.turn.url("udp") });
+    const alice = await join("clients-relay", "alice", { relay: {} });
+    const bob = await join("clients-relay", "bob", { relay: {} });
+    await expectAudioBothWays(alice, bob);
+    for (const row of await peerRows(sfu)) {
+      expect(row.selectedPair?.local).to.equal("host");
+      expect(row.selectedPair?.remote).to.be.oneOf(["relay", "prflx"]);
+      expect(row.selectedPair?.protocol).to.equal("udp");
+    }
+    expect(clientLocalType(alice)).to.equal("relay");
+  });
+
+  it("hands each join fresh coturn credentials beside the STUN servers, and the relay policy when asked", async () => {
+    await startSfu({
+      TURN_URLS: `${coturn.turn.url("udp")},${coturn.turn.url("tcp")}`,
+      TURN_CREDENTIAL_TTL: "600",
+      ICE_RELAY_ONLY_CLIENTS: "true",
+      // Relay-only, the SFU gathers no server-reflexive candidate: the STUN server is only handed on.
+      ICE_RELAY_ONLY: "true",
+      STUN_SERVERS: "stun:127.0.0.1:9",
+    });
+    const before = Math.floor(Date.now() / 1000);
+    const alice = await join("creds", "alice", { relay: {} });
+    const joined = alice.joined!;
+    expect(joined.iceTransportPolicy).to.equal("relay");
+    expect(joined.iceServers[0]).to.deep.equal({ urls: "stun:127.0.0.1:9" });
+    const turn = joined.iceServers[1]!;
+    expect(turn.urls).to.deep.equal([coturn.turn.url("udp"), coturn.turn.url("tcp")]);
+    const [expiry, name] = turn.username!.split(":");
+    expect(name).to.equal(joined.peerId);
+    expect(Number(expiry)).to.be.within(before + 600, before + 602);
+    expect(turn.credential).to.equal(
+      createHmac("sha1", coturn.turn.secret).update(turn.username!).digest("base64"),
+    );
+    // Minted at the moment of the join: a second join gets its own.
+    const bob = await join("creds", "bob", { relay: {} });
+    expect(bob.joined!.iceServers[1]!.username).to.match(new RegExp(`^\\d+:${bob.peerId}$`));
+    await expectAudioBothWays(alice, bob);
+  });
+
+  it("gives an expired or forged credential no relay: that peer is removed as failed, the others keep talking", async () => {
+    await startSfu({ TURN_URLS: coturn.turn.url("udp"), ICE_TIMEOUT_MS: "2000" });
+    const alice = await join("bad-creds", "alice", { relay: {} });
+    const bob = await join("bad-creds", "bob", { relay: {} });
+    await expectAudioBothWays(alice, bob);
+
+    const withCredential = (username: (joined: JoinedMessage) => string, secret: string) => ({
+      negotiate: false,
+      relay: {
+        iceServers: (joined: JoinedMessage) => {
+          const name = username(joined);
+          const credential = createHmac("sha1", secret).update(name).digest("base64");
+          return [{ urls: coturn.turn.url("udp"), username: name, credential }];
+        },
+      },
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await join(
+      "bad-creds",
+      "expired",
+      withCredential((j) => `${now - 60}:${j.peerId}`, coturn.turn.secret),
+    );
+    const forged = await join(
+      "bad-creds",
+      "forged",
+      withCredential((j) => `${now + 600}:${j.peerId}`, "not-the-secret"),
+    );
+    // werift gathers before it offers, and coturn refuses both allocations: no candidate, no offer in time.
+    const offers = [expired, forged].map((client) =>
+      client.offer().then(
+        () => "answered",
+        (error: Error) => error.message,
+      ),
+    );
+
+    for (const bad of [expired, forged]) {
+      const left = await alice.signaling.waitForEvent("user-left", (m) => m.peerId === bad.peerId, 10_000);
+      expect(left.reason).to.equal("failed");
+      const removal = await bad.signaling.waitForEvent("error", undefined, 5_000);
+      expect(removal.code).to.equal("NEGOTIATION_FAILED");
+    }
+    for (const outcome of await Promise.all(offers)) expect(outcome).to.match(/NOT_JOINED/);
+    for (const bad of [expired, forged]) {
+      expect(bad.pc.iceTransports[0]!.connection.localCandidates, "no relayed candidate").to.deep.equal([]);
+    }
+    expect(coturn.turn.log).to.match(/401: Unauthorized/);
+    const aliceFromBob = alice.packetsFrom(bob.peerId);
+    const bobFromAlice = bob.packetsFrom(alice.peerId);
+    await alice.waitForPackets(bob.peerId, 25);
+    await bob.waitForPackets(alice.peerId, 25);
+    expect(alice.packetsFrom(bob.peerId)).to.be.greaterThan(aliceFromBob);
+    expect(bob.packetsFrom(alice.peerId)).to.be.greaterThan(bobFromAlice);
+    expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
+  });
+});
