@@ -93,6 +93,16 @@ export class MediaSession extends TypedEmitter<MediaSessionEvents> {
     return this.#closed;
   }
 
+  /** Replaces the ICE servers (fresh TURN credentials) for the next gathering; the current pair stays. */
+  setIceServers(iceServers: RTCIceServer[]): void {
+    if (this.#closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (error) {
+      this.#options.log("could not update the ICE servers", error);
+    }
+  }
+
   /** Sends the first offer (PROTOCOL §5: the client offers first, after `joined`). */
   start(): Promise<void> {
     return this.#negotiate(false);

@@ -460,6 +460,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     for (const peer of joined.peers) this.#addParticipant(peer);
 
     if (joined.resumed && this.#media) {
+      // The resumed join carries fresh TURN credentials: later ICE restarts use them.
+      this.#media.setIceServers(joined.iceServers);
       this.#media.resync().catch((error: unknown) => this.#emitError(error));
     } else {
       this.#startMedia(joined);
@@ -479,7 +481,7 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   #startMedia(joined: JoinedMessage): void {
     this.#closeMedia();
     const media = new MediaSession({
-      configuration: { ...this.#options.rtcConfiguration, iceServers: joined.iceServers },
+      configuration: rtcConfigurationFor(this.#options, joined),
       signaling: {
         sendOffer: (offer) => this.#sendDescription("offer", offer),
         sendAnswer: (answer) => this.#sendDescription("answer", answer),
@@ -673,4 +675,19 @@ function asClientError(error: unknown): SfuClientError {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The RTCPeerConnection configuration for a session: the app's own, with the
+ * SFU's `iceServers` (TURN credentials included); relay-only when the app's
+ * `iceTransportPolicy` or the SFU's `joined` asks for it.
+ */
+function rtcConfigurationFor(options: ConnectOptions, joined: JoinedMessage): RTCConfiguration {
+  const policy =
+    joined.iceTransportPolicy ?? options.iceTransportPolicy ?? options.rtcConfiguration?.iceTransportPolicy;
+  return {
+    ...options.rtcConfiguration,
+    iceServers: joined.iceServers,
+    ...(policy !== undefined && { iceTransportPolicy: policy }),
+  };
 }

@@ -18,6 +18,12 @@ export interface ConnectOptions {
   socket?: Partial<ManagerOptions & SocketOptions>;
   /** Merged into every RTCPeerConnection's configuration; the SFU's `iceServers` win. */
   rtcConfiguration?: RTCConfiguration;
+  /**
+   * `"relay"` sends media only through the TURN servers the SFU hands out
+   * (for networks that must not see the SFU's address, or to test TURN).
+   * The SFU's `joined.iceTransportPolicy` (ICE_RELAY_ONLY_CLIENTS) wins.
+   */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   /** How long an acknowledged request may take (default 10000 ms). */
   requestTimeoutMs?: number;
   /** How long ICE may stay `disconnected` before the SDK restarts it (default 3000 ms). */

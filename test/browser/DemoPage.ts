@@ -172,6 +172,22 @@ export class DemoPage {
     });
   }
 
+  /** The browser's selected ICE pair, from `RTCPeerConnection.getStats()`: its local candidate's type and protocol. */
+  selectedLocalCandidate(): Promise<{ type: string; relayProtocol: string | undefined } | undefined> {
+    return this.page.evaluate(async () => {
+      type Stat = Record<string, unknown> & { type: string; id: string };
+      const pc = (globalThis as unknown as Required<DemoGlobals>).sfuDemo.client.peerConnection as unknown as
+        { getStats(): Promise<Map<string, Stat>> } | undefined;
+      if (!pc) return undefined;
+      const stats = [...(await pc.getStats()).values()];
+      const transport = stats.find((s) => s.type === "transport");
+      const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
+      const local = stats.find((s) => s.id === pair?.localCandidateId);
+      if (!local) return undefined;
+      return { type: String(local.candidateType), relayProtocol: local.relayProtocol as string | undefined };
+    });
+  }
+
   /** Inbound RTP packets received so far, per source peerId, from `RTCPeerConnection.getStats()`. */
   inboundPackets(): Promise<Record<string, number>> {
     return this.page.evaluate(async () => {

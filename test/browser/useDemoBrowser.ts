@@ -26,9 +26,11 @@ const INSTALLS = { chromium: CHROMIUM, firefox: FIREFOX } as const;
  * console lines. A browser that is not installed fails the suite.
  */
 export function useDemoBrowser(
-  env: Record<string, string> = {},
+  env: Record<string, string> | (() => Record<string, string>) = {},
   browsers: readonly BrowserName[] = ["chromium"],
 ): DemoBrowser {
+  // A function is read per test: for settings known only once a before-hook ran (a TURN server's port).
+  const envNow = () => (typeof env === "function" ? env() : env);
   let chromium: ChromiumBrowser | undefined;
   // The launch itself, so that pages opened at once share one Firefox.
   let firefox: Promise<FirefoxBrowser> | undefined;
@@ -46,7 +48,7 @@ export function useDemoBrowser(
   });
 
   beforeEach(async () => {
-    server = await startServer(env);
+    server = await startServer(envNow());
   });
 
   afterEach(async function () {
@@ -105,7 +107,7 @@ export function useDemoBrowser(
       await running().close();
       server = undefined;
       await whileDown();
-      server = await startServer(env, port);
+      server = await startServer(envNow(), port);
     },
   };
 }
