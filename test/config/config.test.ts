@@ -96,6 +96,96 @@ describe("configuration from the environment", () => {
     expect(lines[0]).to.match(/^configuration error: PORT: /);
   });
 
+  describe("connectivity (PROTOCOL §13)", () => {
+    const TURN = { TURN_URLS: "turn:turn.example:3478?transport=udp,turns:turn.example:443?transport=tcp" };
+
+    it("reads TURN_URLS with a shared secret, the relay switches and the bind address", () => {
+      const config = loadConfig({
+        ...TURN,
+        TURN_SECRET: "s3cret",
+        TURN_CREDENTIAL_TTL: "3600",
+        ICE_RELAY_ONLY: "true",
+        ICE_RELAY_ONLY_CLIENTS: "true",
+        ICE_BIND_ADDRESS: "fly-global-services",
+      });
+      expect(config.turn).to.deep.equal({
+        urls: ["turn:turn.example:3478?transport=udp", "turns:turn.example:443?transport=tcp"],
+        credentials: { kind: "secret", secret: "s3cret", ttlSeconds: 3600 },
+      });
+      expect(config).to.include({
+        iceRelayOnly: true,
+        iceRelayOnlyClients: true,
+        iceBindAddress: "fly-global-services",
+      });
+    });
+
+    it("reads static TURN credentials, and defaults to no TURN, no relaying, no bind address", () => {
+      const config = loadConfig({ ...TURN, TURN_USERNAME: "sfu", TURN_CREDENTIAL: "pw" });
+      expect(config.turn?.credentials).to.deep.equal({ kind: "static", username: "sfu", credential: "pw" });
+      expect(loadConfig({ TURN_URLS: "turn:t.example", TURN_SECRET: "x" }).turn?.credentials).to.include({
+        ttlSeconds: 86400,
+      });
+      expect(loadConfig({})).to.include({
+        turn: undefined,
+        iceRelayOnly: false,
+        iceRelayOnlyClients: false,
+        iceBindAddress: undefined,
+      });
+    });
+
+    const badCombinations: Array<[string, Record<string, string>, string]> = [
+      ["TURN_URLS without credentials", TURN, "TURN_URLS: needs credentials"],
+      [
+        "both TURN_SECRET and static credentials",
+        { ...TURN, TURN_SECRET: "s", TURN_USERNAME: "u", TURN_CREDENTIAL: "c" },
+        "TURN_SECRET: set either TURN_SECRET or TURN_USERNAME/TURN_CREDENTIAL, not both",
+      ],
+      ["TURN_USERNAME alone", { ...TURN, TURN_USERNAME: "u" }, "TURN_CREDENTIAL: "],
+      ["TURN_CREDENTIAL alone", { ...TURN, TURN_CREDENTIAL: "c" }, "TURN_USERNAME: "],
+      ["a turn: URL in STUN_SERVERS", { STUN_SERVERS: "stun:s.example,turn:t.example" }, "STUN_SERVERS: "],
+      ["a turns: URL in STUN_SERVERS", { STUN_SERVERS: "turns:t.example:443" }, "STUN_SERVERS: "],
+      ["ICE_RELAY_ONLY without TURN_URLS", { ICE_RELAY_ONLY: "true" }, "ICE_RELAY_ONLY: needs a TURN server"],
+      [
+        "ICE_RELAY_ONLY_CLIENTS without TURN_URLS",
+        { ICE_RELAY_ONLY_CLIENTS: "true" },
+        "ICE_RELAY_ONLY_CLIENTS: needs a TURN server",
+      ],
+      ["TURN_SECRET without TURN_URLS", { TURN_SECRET: "s" }, "TURN_SECRET: set TURN_URLS too"],
+      ["a stun: URL in TURN_URLS", { TURN_URLS: "stun:s.example", TURN_SECRET: "s" }, "TURN_URLS: "],
+      ["turns: over UDP", { TURN_URLS: "turns:t.example?transport=udp", TURN_SECRET: "s" }, "TURN_URLS: "],
+      [
+        "a TTL under a minute",
+        { ...TURN, TURN_SECRET: "s", TURN_CREDENTIAL_TTL: "10" },
+        "TURN_CREDENTIAL_TTL: ",
+      ],
+      ["a bind address that is no address", { ICE_BIND_ADDRESS: "not an address" }, "ICE_BIND_ADDRESS: "],
+    ];
+    for (const [what, env, message] of badCombinations) {
+      it(`refuses ${what}, naming the variable`, () => {
+        expect(() => loadConfig(env))
+          .to.throw(ConfigError)
+          .with.property("message")
+          .that.satisfies((text: string) => text.startsWith(message));
+      });
+    }
+
+    it("stops the server at start-up with one line for each bad TURN combination", function () {
+      this.timeout(60_000);
+      const cases: Array<[Record<string, string>, string]> = [
+        [TURN, "TURN_URLS"],
+        [{ STUN_SERVERS: "turn:t.example" }, "STUN_SERVERS"],
+        [{ ICE_RELAY_ONLY: "true" }, "ICE_RELAY_ONLY"],
+      ];
+      for (const [env, variable] of cases) {
+        const result = startServerWith({ STUN_SERVERS: "", ...env });
+        expect(result.status, variable).to.equal(1);
+        const lines = result.stderr.trim().split("\n");
+        expect(lines).to.have.length(1);
+        expect(lines[0]).to.match(new RegExp(`^configuration error: ${variable}: `));
+      }
+    });
+  });
+
   it("stops the server at start-up with one line when CORS_ORIGINS is empty", function () {
     this.timeout(30_000);
     const result = startServerWith({ CORS_ORIGINS: "" });
