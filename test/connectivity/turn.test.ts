@@ -76,6 +76,14 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
       expect(clientLocalType(alice)).to.equal("relay");
       expect(clientLocalType(bob)).to.equal("relay");
 
+      // The SFU's own SRTP path carries the relayed packets both ways, not werift's.
+      const tracks = sfu.service.getRoom("relay-room")!.tracks;
+      expect(tracks).to.have.length(2);
+      for (const track of tracks) {
+        expect(track.fastPath, "publisher's packets on the SFU's receive path").to.equal(true);
+        expect(track.fastSubscribers, "the subscriber on the SFU's send path").to.equal(1);
+      }
+
       const metrics = await request(sfu.url).get("/metrics").expect(200);
       const relayed = [
         ...metrics.text.matchAll(/^sfu_ice_selected_pairs\{local_type="relay",[^}]*\} (\d+)$/gm),
