@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { expect } from "chai";
 import request from "supertest";
+import type { StunOverTurnProtocol } from "werift";
 import type { JoinedMessage } from "../../lib/protocol.js";
 import type { PeerSnapshot } from "../../lib/types.js";
 import { useCoturn } from "../helpers/coturn.js";
@@ -186,5 +187,38 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
     expect(alice.packetsFrom(bob.peerId)).to.be.greaterThan(aliceFromBob);
     expect(bob.packetsFrom(alice.peerId)).to.be.greaterThan(bobFromAlice);
     expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
+  });
+});
+
+describe("clients relaying through TURN over TLS (turns:, a real coturn with a self-signed certificate)", function () {
+  this.timeout(60_000);
+  const coturn = useCoturn({ tls: true });
+  let server: TestServer | undefined;
+  const clients: MediaClient[] = [];
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await server?.close();
+  });
+
+  it("carries audio byte-identical through turns: to an SFU on its host candidates", async () => {
+    server = await startServer({ TURN_URLS: coturn.turn.url("tls"), TURN_SECRET: coturn.turn.secret });
+    // The clients trust the test's certificate as a browser trusts a real one.
+    const relay = { turnTlsOptions: { ca: coturn.turn.certificate! } };
+    for (const userId of ["alice", "bob"]) {
+      clients.push(await MediaClient.join(server.url, { roomId: "turns", userId, relay }));
+    }
+    const [alice, bob] = clients as [MediaClient, MediaClient];
+    alice.startSending();
+    bob.startSending();
+    await alice.waitForPackets(bob.peerId, 50, 15_000);
+    await bob.waitForPackets(alice.peerId, 50, 15_000);
+    expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
+    expect(bob.stats(alice.peerId)!.corrupt).to.equal(0);
+    for (const client of clients) {
+      const pair = client.pc.iceTransports[0]!.connection.nominated!;
+      expect(pair.localCandidate.type).to.equal("relay");
+      expect((pair.protocol as StunOverTurnProtocol).turn.transport.type).to.equal("tls");
+    }
   });
 });
