@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import request from "supertest";
 import type { StunOverTurnProtocol } from "werift";
@@ -7,6 +8,17 @@ import type { PeerSnapshot } from "../../lib/types.js";
 import { useCoturn } from "../helpers/coturn.js";
 import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { waitFor } from "../helpers/wait.js";
+
+/** Established TCP connections from this machine to 127.0.0.1:`port` (/proc/net/tcp). */
+function connectionsTo(port: number): number {
+  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[2] === remote && fields[3] === "01").length;
+}
 
 describe("connectivity through a TURN relay (a real coturn)", function () {
   this.timeout(60_000);
@@ -90,8 +102,33 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
         ...metrics.text.matchAll(/^sfu_ice_selected_pairs\{local_type="relay",[^}]*\} (\d+)$/gm),
       ];
       expect(relayed.reduce((sum, match) => sum + Number(match[1]), 0)).to.equal(2);
+
+      if (transport === "tcp") {
+        // Each side holds one TCP connection to coturn per peer connection; leaving must end the SFU's.
+        expect(connectionsTo(coturn.turn.port)).to.equal(4);
+        for (const client of [alice, bob]) {
+          expect(await client.signaling.request("leave", { roomId: "relay-room" })).to.deep.equal({
+            ok: true,
+          });
+          await client.close();
+        }
+        await waitFor(() => connectionsTo(coturn.turn.port) === 0, 5_000, "the TURN connections to close");
+      }
     });
   }
+
+  it("relays from a forwarding worker thread too (SFU_WORKERS)", async () => {
+    const sfu = await startSfu({
+      TURN_URLS: coturn.turn.url("udp"),
+      ICE_RELAY_ONLY: "true",
+      SFU_WORKERS: "1",
+    });
+    const alice = await join("worker-relay", "alice");
+    const bob = await join("worker-relay", "bob");
+    await expectAudioBothWays(alice, bob);
+    const rows = await peerRows(sfu);
+    expect(rows.map((row) => row.selectedPair?.local)).to.deep.equal(["relay", "relay"]);
+  });
 
   it("relays only the clients when the SFU stays on its host candidates", async () => {
     const sfu = await startSfu({ TURN_URLS: coturn.turn.url("udp") });
