@@ -1,7 +1,9 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Writable } from "node:stream";
 import { expect } from "chai";
 import request from "supertest";
+import winston from "winston";
 import type { StunOverTurnProtocol } from "werift";
 import type { JoinedMessage } from "../../lib/protocol.js";
 import type { PeerSnapshot } from "../../lib/types.js";
@@ -32,8 +34,26 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
     server = undefined;
   });
 
+  /** Warnings and errors the SFU logged in this test. */
+  let problems: Array<Record<string, unknown>> = [];
+
   async function startSfu(env: Record<string, string>): Promise<TestServer> {
-    server = await startServer({ TURN_SECRET: coturn.turn.secret, ...env });
+    problems = [];
+    const logger = winston.createLogger({
+      level: "warn",
+      format: winston.format.json(),
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              problems.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    server = await startServer({ TURN_SECRET: coturn.turn.secret, ...env }, 0, logger);
     return server;
   }
 
@@ -52,7 +72,20 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
       [a, b],
       [b, a],
     ] as const) {
-      await receiver.waitForPackets(source.peerId, 50, 15_000);
+      try {
+        await receiver.waitForPackets(source.peerId, 50, 15_000);
+      } catch (error) {
+        // Say where the path broke: ICE on either side, or the SFU's forwarding.
+        const rows = server ? await peerRows(server) : [];
+        const state = (c: MediaClient) =>
+          `${c.options.userId} ${c.pc.connectionState}/${c.pc.iceConnectionState}`;
+        throw new Error(
+          `${String(error)}; clients: ${state(a)}, ${state(b)}; SFU peers: ${JSON.stringify(
+            rows.map((r) => [r.userId, r.connectionState, r.selectedPair, r.published, r.subscribed]),
+          )}`,
+          { cause: error },
+        );
+      }
       const stats = receiver.stats(source.peerId)!;
       expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(0);
       expect([...stats.sources]).to.deep.equal([source.options.userId]);
@@ -88,6 +121,8 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
       }
       expect(clientLocalType(alice)).to.equal("relay");
       expect(clientLocalType(bob)).to.equal("relay");
+      // Among them: the datagram guard found the relayed socket's receive hook ("werift internals changed" otherwise).
+      expect(problems, "nothing logged at warn or error").to.deep.equal([]);
 
       // The SFU's own SRTP path carries the relayed packets both ways, not werift's.
       const tracks = sfu.service.getRoom("relay-room")!.tracks;
