@@ -20,7 +20,13 @@ const application = createApplication({ config, logger });
 application.httpServer.listen(config.port, config.host || undefined, () => {
   const address = application.httpServer.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  logger.info("SFU listening", { port, advertise: config.iceAdvertiseIps, stun: config.stunServers.length });
+  logger.info("SFU listening", {
+    port,
+    advertise: config.iceAdvertiseIps,
+    stun: config.stunServers.length,
+    turn: config.turn?.urls.length ?? 0,
+    relayOnly: config.iceRelayOnly,
+  });
 });
 
 installShutdown({ application, logger, timeoutMs: config.shutdownTimeoutMs });
