@@ -124,6 +124,14 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
       // Among them: the datagram guard found the relayed socket's receive hook ("werift internals changed" otherwise).
       expect(problems, "nothing logged at warn or error").to.deep.equal([]);
 
+      // The SFU offered its relayed candidate and nothing else, in its answers and trickled.
+      const offered = [
+        ...alice.signaling.events("answer").flatMap((a) => a.sdp.match(/^a=candidate:.*$/gm) ?? []),
+        ...alice.signaling.events("ice-candidate").map((c) => c.candidate),
+      ];
+      expect(offered).to.not.be.empty;
+      for (const line of offered) expect(line).to.match(/ typ relay\b/);
+
       // The SFU's own SRTP path carries the relayed packets both ways, not werift's.
       const tracks = sfu.service.getRoom("relay-room")!.tracks;
       expect(tracks).to.have.length(2);
