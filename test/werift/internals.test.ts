@@ -3,6 +3,8 @@ import { expect } from "chai";
 import {
   Event,
   MediaStreamTrack,
+  StunOverTurnProtocol,
+  type TurnProtocol,
   RtpHeader,
   RtpPacket,
   type IceConnection,
@@ -141,6 +143,21 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       expect(dtlsTransportOf(sfu, sockets[0]!), moved("Connection.protocols (dtlsTransportOf)")).to.equal(
         sfu.dtlsTransports[0],
       );
+    });
+
+    it("StunOverTurnProtocol.handleStunMessage: a relayed socket's datagrams pass the filter (filterIceSocket)", () => {
+      const onData = new Event<[Buffer, readonly [string, number]]>();
+      const relayed = new StunOverTurnProtocol({ onData } as unknown as TurnProtocol);
+      const seen: Buffer[] = [];
+      expect(
+        filterIceSocket(relayed, (data) => (seen.push(data), false)),
+        moved("StunOverTurnProtocol.handleStunMessage"),
+      ).to.equal(undefined);
+      onData.execute(Buffer.from([0x80, 0x6f, 0, 1]), ["127.0.0.1", 5000]);
+      expect(
+        seen,
+        moved("StunOverTurnProtocol.handleStunMessage (no datagram reached the filter)"),
+      ).to.have.length(1);
     });
 
     it("Connection.onData.execute: looked up per datagram, so replacing it intercepts (interceptIceData)", async () => {
