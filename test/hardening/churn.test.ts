@@ -145,9 +145,10 @@ async function cycle(url: string, kind: CycleKind, id: string): Promise<void> {
       const client = await MediaClient.join(url, { roomId: ROOM, userId });
       await waitFor(() => client.pc.connectionState === "connected", 5_000, "connected");
       const { resumeToken } = client.joined!;
-      client.signaling.socket.io.engine.close();
+      // Connected beforehand, so the resume races only the server's own handling of the drop, not a handshake.
       const again = new SignalingClient(url);
       await again.connected();
+      client.signaling.socket.io.engine.close();
       const ack = await request(again, "join", { roomId: ROOM, userId, resumeToken });
       if (!ack.ok || !(ack as unknown as { joined: JoinedMessage }).joined.resumed)
         throw new Error("no resume");
