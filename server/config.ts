@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import dotenv from "dotenv";
 import { bool, cleanEnv, makeValidator, str, EnvError } from "envalid";
 import type { LogLevel } from "../lib/logger.js";
@@ -38,6 +40,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Forwarding threads; 0 forwards in the main thread. */
   workers: number;
+  /** Redis that joins the nodes into one SFU (PROTOCOL §14); unset runs a single node. */
+  redisUrl: string | undefined;
+  /** This node's name in the cluster: NODE_ID, or one made up for this process. */
+  nodeId: string;
 }
 
 /** TURN_URLS with the credentials that go with them. */
@@ -109,6 +115,18 @@ const originList = makeValidator<"*" | string[]>((value) => {
       throw new EnvError(`"${origin}" is not an origin like https://host:port`);
   }
   return origins;
+});
+
+const redisUrl = makeValidator<string>((value) => {
+  if (value === "") return "";
+  if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new EnvError(`"${value}" is not a redis:// or rediss:// URL`);
+  return value;
+});
+
+const nodeId = makeValidator<string>((value) => {
+  if (value === "") return "";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new EnvError(`"${value}" is not 1-64 of A-Z a-z 0-9 . _ -`);
+  return value;
 });
 
 const listenPort = makeValidator<number>((value) => {
@@ -190,6 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
         desc: "hard limit on graceful shutdown",
       }),
       SFU_WORKERS: positiveInt({ default: 0, min: 0, desc: "forwarding worker threads; 0 = main thread" }),
+      REDIS_URL: redisUrl({ default: "", desc: "Redis joining the nodes into one SFU; empty = one node" }),
+      NODE_ID: nodeId({ default: "", desc: "this node's name in the cluster; empty = made up per process" }),
     },
     { reporter: throwFirstError },
   );
@@ -231,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     eventRateLimit: clean.EVENT_RATE_LIMIT,
     shutdownTimeoutMs: clean.SHUTDOWN_TIMEOUT_MS,
     workers: clean.SFU_WORKERS,
+    redisUrl: clean.REDIS_URL || undefined,
+    nodeId: clean.NODE_ID || defaultNodeId(),
   } satisfies Config);
 }
 
@@ -282,6 +304,12 @@ function readProcessEnv(): NodeJS.ProcessEnv {
   // .env fills in what the real environment leaves unset, never overrides it.
   dotenv.config({ quiet: true });
   return process.env;
+}
+
+/** Unique per process and fixed for its life: the host name tells operators where it runs. */
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, "").slice(0, 40) || "node";
+  return `${host}-${randomBytes(4).toString("hex")}`;
 }
 
 function splitList(value: string): string[] {
