@@ -60,6 +60,9 @@ export interface PeerSnapshot {
   subscribed: number;
   /** The ICE pair media flows on; null until ICE has selected one (PROTOCOL §13). */
   selectedPair: SelectedPair | null;
+  /** With REDIS_URL: the node where the room's media lives, and the one holding this peer's socket. */
+  nodeId?: string;
+  signalingNodeId?: string;
 }
 
 export type CandidateType = "host" | "srflx" | "prflx" | "relay";
@@ -87,6 +90,8 @@ export interface TrackSnapshot {
   /** Publisher's packets dropped on the SFU's receive path: failed SRTP authentication, and replays (RFC 3711 §3.3.2). */
   srtpAuthFailures: number;
   srtpReplaysDropped: number;
+  /** With REDIS_URL: the node where the room's media lives. */
+  nodeId?: string;
 }
 
 export interface RoomSnapshot {
@@ -94,6 +99,8 @@ export interface RoomSnapshot {
   createdAt: string;
   peers: PeerSnapshot[];
   tracks: TrackSnapshot[];
+  /** With REDIS_URL: the node where the room's media lives. */
+  nodeId?: string;
 }
 
 /** Running totals the metrics exporter reads; never reset. */

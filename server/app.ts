@@ -3,6 +3,7 @@ import cors from "cors";
 import express, { type Express } from "express";
 import promBundle from "express-prom-bundle";
 import { Server } from "socket.io";
+import type { ClusterSfu } from "../lib/cluster/ClusterSfu.js";
 import type { Logger } from "../lib/logger.js";
 import { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu } from "../lib/sfu/Sfu.js";
@@ -13,6 +14,7 @@ import { createDebugRouter } from "./http/debug.js";
 import { errorHandler, notFound } from "./http/errors.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics.js";
+import { createNodesRouter, singleNode } from "./http/nodes.js";
 import { Metrics } from "./metrics.js";
 import { readVersion } from "./packageRoot.js";
 import { SignalingNamespace } from "./signaling/namespace.js";
@@ -22,6 +24,8 @@ export interface ApplicationDeps {
   logger: Logger;
   /** Process-level metrics (event loop, memory); off in tests that build many apps. */
   defaultMetrics?: boolean;
+  /** Makes this node one of a cluster (PROTOCOL §14); see `loadCluster`, which loads it only with REDIS_URL. */
+  cluster?: (local: Sfu) => ClusterSfu;
 }
 
 export interface Application {
@@ -46,11 +50,14 @@ const NOTICE_FLUSH_MS = 200;
  */
 export function createApplication(deps: ApplicationDeps): Application {
   const { config, logger } = deps;
-  const sfu = createSfu(config, logger);
-  const metrics = new Metrics(sfu, { defaultMetrics: deps.defaultMetrics ?? true });
-  if (sfu instanceof WorkerPool) {
-    sfu.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
-    metrics.watchWorkers(sfu);
+  const local = createSfu(config, logger);
+  const cluster = deps.cluster?.(local);
+  const sfu: Sfu = cluster ?? local;
+  // /metrics stays per node: it reads this node's own forwarding, not the cluster's.
+  const metrics = new Metrics(local, { defaultMetrics: deps.defaultMetrics ?? true });
+  if (local instanceof WorkerPool) {
+    local.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
+    metrics.watchWorkers(local);
   }
   let draining = false;
   const isDraining = () => draining;
@@ -68,7 +75,9 @@ export function createApplication(deps: ApplicationDeps): Application {
       normalizePath: [["^/debug/rooms/[^/]+$", "/debug/rooms/#roomId"]],
     }),
   );
-  app.use(createHealthRouter({ sfu, version: readVersion(), isDraining }));
+  app.use(createHealthRouter({ sfu, version: readVersion(), isDraining, nodeId: config.nodeId }));
+  const nodes = cluster ? () => cluster.nodes : singleNode(config.nodeId, sfu);
+  app.use(createNodesRouter({ nodes, adminToken: config.adminToken }));
   app.use(createDebugRouter({ sfu, adminToken: config.adminToken }));
   app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));
   app.use(createClientRouter({ logger }));
@@ -85,6 +94,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     pingTimeout: 5_000,
   });
   const signaling = new SignalingNamespace({ io, sfu, config, metrics, logger, isDraining });
+  cluster?.on("session-released", (peer, notice) => signaling.releasePeer(peer.id, notice));
 
   let closing: Promise<void> | undefined;
   const close = () => {

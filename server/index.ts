@@ -1,5 +1,6 @@
 import { createRootLogger } from "../lib/logger.js";
 import { createApplication } from "./app.js";
+import { loadCluster } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { installShutdown } from "./shutdown.js";
 
@@ -15,7 +16,8 @@ function readConfig() {
 
 const config = readConfig();
 const logger = createRootLogger(config.logLevel);
-const application = createApplication({ config, logger });
+const cluster = await loadCluster(config, logger);
+const application = createApplication({ config, logger, ...(cluster && { cluster }) });
 
 application.httpServer.listen(config.port, config.host || undefined, () => {
   const address = application.httpServer.address();
@@ -26,6 +28,8 @@ application.httpServer.listen(config.port, config.host || undefined, () => {
     stun: config.stunServers.length,
     turn: config.turn?.urls.length ?? 0,
     relayOnly: config.iceRelayOnly,
+    nodeId: config.nodeId,
+    cluster: config.redisUrl !== undefined,
   });
 });
 

@@ -84,8 +84,12 @@ export interface Sfu extends Subscribable<SfuEvents> {
   getRoom(roomId: string): RoomMembers | undefined;
   /** Adds a participant, replacing a live peer of the same user in that room. */
   join(request: JoinRequest): PeerSession | Promise<PeerSession>;
-  /** The live session `resumeToken` names in that room for that user, if any. */
-  findResumable(resumeToken: string, roomId: string, userId: string): PeerSession | undefined;
+  /** The live session `resumeToken` names in that room for that user, if any (asking other nodes in a cluster). */
+  findResumable(
+    resumeToken: string,
+    roomId: string,
+    userId: string,
+  ): PeerSession | undefined | Promise<PeerSession | undefined>;
   state(): Promise<SfuState>;
   /** Closes every room and peer; joins are refused afterwards. */
   close(reason?: CloseReason): void | Promise<void>;

@@ -15,6 +15,7 @@ export function createDebugRouter(options: { sfu: Sfu; adminToken: string | unde
         peers: room.peers.length,
         tracks: room.tracks.length,
         createdAt: room.createdAt,
+        ...(room.nodeId !== undefined && { nodeId: room.nodeId }),
       })),
     });
   });

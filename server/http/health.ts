@@ -6,6 +6,7 @@ export function createHealthRouter(options: {
   sfu: Sfu;
   version: string;
   isDraining: () => boolean;
+  nodeId: string;
 }): Router {
   const router = Router();
   router.get("/health", (_req, res) => {
@@ -15,6 +16,7 @@ export function createHealthRouter(options: {
     }
     res.json({
       status: "ok",
+      nodeId: options.nodeId,
       uptime: process.uptime(),
       version: options.version,
       rooms: options.sfu.rooms.length,

@@ -45,10 +45,17 @@ export class RoomController {
     this.#assertStillWanted(session);
 
     let peer = request.resumeToken
-      ? sfu.findResumable(request.resumeToken, request.roomId, request.userId)
+      ? await sfu.findResumable(request.resumeToken, request.roomId, request.userId)
       : undefined;
     const resumed = peer !== undefined;
     if (peer) {
+      // In a cluster the resume crossed to the room's node, and the socket may have gone meanwhile.
+      try {
+        this.#assertStillWanted(session);
+      } catch (error) {
+        if (!this.#options.isDraining()) peer.detach();
+        throw error;
+      }
       const previous = sessions.forPeer(peer.id);
       if (previous && previous !== session) {
         previous.unbind();

@@ -6,6 +6,7 @@ import {
   SFU_NAMESPACE,
   type AckResult,
   type ClientEventName,
+  type ErrorMessage,
   type ErrorPayload,
 } from "../../lib/protocol.js";
 import { SHUTDOWN_NOTICE } from "../../lib/sfu/closeReason.js";
@@ -77,6 +78,15 @@ export class SignalingNamespace {
   /** Tells every client the SFU is going away (PROTOCOL §10); their sessions then close as `shutdown`. */
   notifyShutdown(): void {
     for (const session of this.#sessions.all) session.sendError(SHUTDOWN_NOTICE);
+  }
+
+  /** The peer's session moved to another node's socket, or ended there: this socket lets it go, told `notice` if any. */
+  releasePeer(peerId: string, notice: ErrorMessage | undefined): void {
+    const session = this.#sessions.forPeer(peerId);
+    if (!session) return;
+    session.unbind();
+    this.#sessions.release(peerId, session);
+    if (notice) session.sendError(notice);
   }
 
   close(): void {

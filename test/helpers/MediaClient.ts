@@ -114,7 +114,8 @@ export function sendAudio(
  * the SFU's offers, trickles candidates).
  */
 export class MediaClient {
-  readonly signaling: SignalingClient;
+  /** The current socket; {@link resumeThrough} replaces it. */
+  signaling: SignalingClient;
   readonly pc: RTCPeerConnection;
   readonly options: MediaClientOptions;
   readonly received = new Map<string, Received>();
@@ -154,6 +155,28 @@ export class MediaClient {
       this.trackStreams.push(streamId);
       track.onReceiveRtp.subscribe((packet) => this.#onRtp(streamId, packet));
     };
+    this.#listen();
+  }
+
+  /**
+   * Resumes this session through another SFU URL (a new socket, as after the
+   * old one's server died), keeping the peer connection and its media.
+   */
+  async resumeThrough(url: string): Promise<JoinedMessage> {
+    if (!this.joined) throw new Error("not joined");
+    this.signaling.close();
+    this.signaling = new SignalingClient(url, { reconnection: false });
+    this.#listen();
+    await this.signaling.connected();
+    this.joined = await this.signaling.join({
+      roomId: this.options.roomId,
+      userId: this.options.userId,
+      resumeToken: this.joined.resumeToken,
+    });
+    return this.joined;
+  }
+
+  #listen(): void {
     const socket = this.signaling.socket;
     socket.on("offer", (offer) => {
       const violation = options.strictOffers ? jsepViolation(offer.sdp) : undefined;

@@ -1,0 +1,87 @@
+/**
+ * What the nodes of a cluster say to each other over Redis pub/sub. Each node
+ * listens on its own channel; every message is JSON, so only plain data crosses.
+ */
+import type { ErrorCode, IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
+import type { JoinRequest, SfuState } from "../sfu/Sfu.js";
+
+/** The identity of a peer whose media lives on another node. */
+export interface PeerInfo {
+  id: string;
+  roomId: string;
+  userId: string;
+  displayName: string | undefined;
+  resumeToken: string;
+}
+
+/** A room member as the other members see it. */
+export interface MemberInfo {
+  peerId: string;
+  userId: string;
+  displayName?: string;
+}
+
+/** What the room's node answers a join or resume with. */
+export interface Admission {
+  peer: PeerInfo;
+  /** Everyone in the room, the new peer included. */
+  members: MemberInfo[];
+  /** The owner's process, so that its restart under the same NODE_ID ends these sessions. */
+  incarnation: string;
+}
+
+/** Requests a signaling node sends the room's node, and what each replies with. */
+export type Calls = {
+  join: { args: { request: JoinRequest }; result: Admission };
+  resume: { args: { resumeToken: string; roomId: string; userId: string }; result: Admission | null };
+  offer: { args: { peerId: string; description: SessionDescription }; result: SessionDescription };
+  answer: { args: { peerId: string; description: SessionDescription }; result: null };
+  candidate: { args: { peerId: string; candidate: IceCandidate }; result: null };
+  state: { args: null; result: SfuState };
+};
+
+export type CallName = keyof Calls;
+
+/** One-way messages, in both directions; each names the peer or room it is about. */
+export type Post =
+  /** signaling node → room's node */
+  | { kind: "detach" | "attach"; peerId: string }
+  | { kind: "close-peer"; peerId: string; reason: LeaveReason }
+  /** room's node → signaling node */
+  | { kind: "offer"; peerId: string; description: SessionDescription }
+  | { kind: "ice-candidate"; peerId: string; candidate: IceCandidate }
+  | { kind: "connected"; peerId: string }
+  | { kind: "peer-joined"; roomId: string; member: MemberInfo }
+  | { kind: "peer-left"; roomId: string; peerId: string; reason: LeaveReason }
+  /** A newer socket on another node took this session over. */
+  | { kind: "superseded"; peerId: string }
+  /** The room's node is going away: the session ends there, the client should rejoin. */
+  | { kind: "owner-leaving"; peerId: string };
+
+export interface WireError {
+  /** Set for errors a client can be told about. */
+  code?: ErrorCode;
+  message: string;
+  /** The room is placed on this other node: ask it instead. */
+  movedTo?: string;
+}
+
+export type Envelope =
+  | { type: "call"; from: string; id: string; method: CallName; args: unknown }
+  | { type: "reply"; from: string; id: string; result: unknown }
+  | { type: "reply"; from: string; id: string; error: WireError }
+  | { type: "post"; from: string; message: Post };
+
+/** A node's registration, refreshed with every heartbeat. */
+export interface NodeInfo {
+  nodeId: string;
+  /** Per process: a restart under the same NODE_ID gets a new one. */
+  incarnation: string;
+  /** Rooms whose media runs here. */
+  rooms: number;
+  peers: number;
+  /** Event-loop utilisation (0-1) since the previous heartbeat. */
+  load: number;
+  /** Unix ms of the heartbeat. */
+  lastSeen: number;
+}
