@@ -119,13 +119,15 @@ const originList = makeValidator<"*" | string[]>((value) => {
 
 const redisUrl = makeValidator<string>((value) => {
   if (value === "") return "";
-  if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new EnvError(`"${value}" is not a redis:// or rediss:// URL`);
+  if (!/^rediss?:\/\/[^\s]+$/.test(value))
+    throw new EnvError(`"${value}" is not a redis:// or rediss:// URL`);
   return value;
 });
 
 const nodeId = makeValidator<string>((value) => {
   if (value === "") return "";
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new EnvError(`"${value}" is not 1-64 of A-Z a-z 0-9 . _ -`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value))
+    throw new EnvError(`"${value}" is not 1-64 of A-Z a-z 0-9 . _ -`);
   return value;
 });
 
@@ -308,7 +310,10 @@ function readProcessEnv(): NodeJS.ProcessEnv {
 
 /** Unique per process and fixed for its life: the host name tells operators where it runs. */
 function defaultNodeId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, "").slice(0, 40) || "node";
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "")
+      .slice(0, 40) || "node";
   return `${host}-${randomBytes(4).toString("hex")}`;
 }
 

@@ -294,7 +294,8 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
   }
 
   #forgetMirrorIfUnused(mirror: MirrorRoom): void {
-    if (mirror.relays.length === 0 && this.#mirrors.get(mirror.id) === mirror) this.#mirrors.delete(mirror.id);
+    if (mirror.relays.length === 0 && this.#mirrors.get(mirror.id) === mirror)
+      this.#mirrors.delete(mirror.id);
   }
 
   /** Ends this node's side of every session in a mirrored room; `notice` tells their clients why. */

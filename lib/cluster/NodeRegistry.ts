@@ -78,7 +78,8 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   leastLoaded(): string {
     let best: NodeInfo | undefined;
     for (const node of this.#live.values()) {
-      if (!best || node.peers < best.peers || (node.peers === best.peers && node.load < best.load)) best = node;
+      if (!best || node.peers < best.peers || (node.peers === best.peers && node.load < best.load))
+        best = node;
     }
     return best?.nodeId ?? this.#options.nodeId;
   }
@@ -131,7 +132,8 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
       } else if (settled && id !== nodeId) {
         // Whoever notices first releases its rooms; the script does nothing if it registered again.
         const released = await store.releaseNode(id);
-        if (released >= 0) this.#logger.warn("node stopped answering; its rooms released", { nodeId: id, released });
+        if (released >= 0)
+          this.#logger.warn("node stopped answering; its rooms released", { nodeId: id, released });
       }
     }
     live.set(nodeId, this.#live.get(nodeId)!);

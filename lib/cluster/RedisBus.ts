@@ -84,7 +84,9 @@ export class RedisBus {
     }
     // Nobody listens on that channel: the node is gone, so say so now rather than at the timeout.
     if (listeners === 0)
-      this.#settle(id)?.reject(new SfuError("INTERNAL", `node ${nodeId} does not answer; it may have stopped`));
+      this.#settle(id)?.reject(
+        new SfuError("INTERNAL", `node ${nodeId} does not answer; it may have stopped`),
+      );
     return (await answered) as Calls[K]["result"];
   }
 

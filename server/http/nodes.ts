@@ -7,7 +7,10 @@ import { adminAuth } from "./adminAuth.js";
 export type NodeRow = Pick<NodeInfo, "nodeId" | "rooms" | "peers" | "load" | "lastSeen">;
 
 /** `GET /debug/nodes`: every live node of the cluster (PROTOCOL §14). */
-export function createNodesRouter(options: { nodes: () => NodeRow[]; adminToken: string | undefined }): Router {
+export function createNodesRouter(options: {
+  nodes: () => NodeRow[];
+  adminToken: string | undefined;
+}): Router {
   const router = Router();
   router.get("/debug/nodes", adminAuth(options.adminToken), (_req, res) => {
     res.json({
