@@ -54,7 +54,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   const cluster = deps.cluster?.(local);
   const sfu: Sfu = cluster ?? local;
   // /metrics stays per node: it reads this node's own forwarding, not the cluster's.
-  const metrics = new Metrics(local, { defaultMetrics: deps.defaultMetrics ?? true });
+  const metrics = new Metrics(local, { defaultMetrics: deps.defaultMetrics ?? true, sessions: sfu });
   if (local instanceof WorkerPool) {
     local.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
     metrics.watchWorkers(local);

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
-import type { Sfu } from "../lib/sfu/Sfu.js";
+import type { Sfu, SfuEvents, Subscribable } from "../lib/sfu/Sfu.js";
 
 /** One scrape reads many series; they share one state read (it crosses threads with workers). */
 const STATE_REUSE_MS = 500;
@@ -14,7 +14,12 @@ export class Metrics {
   readonly socketConnections: Gauge;
   readonly #joinStarts = new Map<string, number>();
 
-  constructor(sfu: Sfu, options: { defaultMetrics: boolean }) {
+  /**
+   * `sfu` is this node's forwarding, which the series describe; `sessions`
+   * (by default the same) is where the join-duration clock hears of the
+   * sessions whose joins this node took.
+   */
+  constructor(sfu: Sfu, options: { defaultMetrics: boolean; sessions?: Subscribable<SfuEvents> }) {
     const registers = [this.registry];
     const state = recent(() => sfu.state());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -96,13 +101,10 @@ export class Metrics {
       registers,
     });
 
-    sfu.on("peer-connected", (peer) => {
-      const start = this.#joinStarts.get(peer.id);
-      if (start === undefined) return;
-      this.#joinStarts.delete(peer.id);
-      this.joinDuration.observe((performance.now() - start) / 1000);
-    });
-    sfu.on("peer-left", (_room, peer) => this.#joinStarts.delete(peer.id));
+    // In a cluster the sessions this node's sockets carry include ones whose media runs elsewhere.
+    const sessions = options.sessions ?? sfu;
+    sessions.on("peer-connected", (peer) => this.#peerConnected(peer.id));
+    sessions.on("peer-left", (_room, peer) => this.#joinStarts.delete(peer.id));
   }
 
   /** Per-thread series for an SFU that forwards in worker threads. */
@@ -143,6 +145,14 @@ export class Metrics {
       "Memory outside the V8 heap (Buffers) held by each forwarding worker's objects",
       async () => (await heaps()).map((heap) => [heap.index, heap.externalBytes]),
     );
+  }
+
+  /** Stops the join-duration clock of a session whose join this node took; later calls do nothing. */
+  #peerConnected(peerId: string): void {
+    const start = this.#joinStarts.get(peerId);
+    if (start === undefined) return;
+    this.#joinStarts.delete(peerId);
+    this.joinDuration.observe((performance.now() - start) / 1000);
   }
 
   /** Starts the join-duration clock for a new session. */

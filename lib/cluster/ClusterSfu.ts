@@ -285,6 +285,7 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     });
     const room = mirror;
     room.set(relay);
+    relay.once("connected", () => this.emit("peer-connected", relay));
     relay.once("close", (reason) => {
       room.remove(relay.id);
       this.emit("peer-left", room, relay, reason);

@@ -198,6 +198,34 @@ describe("several nodes behind one URL, coordinated through Redis (PROTOCOL §14
     await cluster.restart(ownerIndex);
   });
 
+  it("discards what Redis held for a room's node that restarts at once under the same NODE_ID", async () => {
+    const first = await cluster.join(node(0), "reborn", "ann");
+    const owner = await cluster.ownerOf("reborn");
+    const ownerIndex = cluster.nodes.indexOf(owner);
+    const other = cluster.nodes.find((sfu) => sfu !== owner)!;
+    const b = await cluster.join(other, "reborn", "bo");
+    await expectAllHear([first, b], 5);
+    await owner.kill("SIGKILL");
+    const killedAt = Date.now();
+    // Back before its registration expired: the others tell the new process from the old one.
+    await cluster.restart(ownerIndex);
+    await b.signaling.waitForEvent("error", (e) => e.code === "SHUTTING_DOWN", 10_000);
+    const noticedAfter = Date.now() - killedAt;
+    const redis = new Redis(cluster.redis.url);
+    try {
+      expect(await redis.get("sfu:room:reborn"), "the old process's room is no longer placed").to.equal(null);
+    } finally {
+      redis.disconnect();
+    }
+    await Promise.all([first.close(), b.close()]);
+    const again = [
+      await cluster.join(other, "reborn", "ann"),
+      await cluster.join(node(ownerIndex), "reborn", "bo"),
+    ];
+    await expectAllHear(again, 10);
+    console.log(`      SHUTTING_DOWN ${noticedAfter} ms after the kill, the restart included`);
+  });
+
   it("keeps rooms forwarding and nodes up while Redis is down, refusing new joins with a clear error, and recovers when it is back", async () => {
     const a = await cluster.join(node(0), "outage", "ann");
     const owner = await cluster.ownerOf("outage");

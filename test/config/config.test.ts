@@ -39,6 +39,15 @@ describe("configuration from the environment", () => {
     expect(config.corsOrigins).to.deep.equal(["https://a.example", "http://localhost:3000"]);
   });
 
+  it("runs one node without REDIS_URL, under a NODE_ID made up once per process unless one is given", () => {
+    const single = loadConfig({});
+    expect(single.redisUrl).to.equal(undefined);
+    expect(single.nodeId).to.match(/^[A-Za-z0-9._-]+-[0-9a-f]{8}$/);
+    expect(loadConfig({}).nodeId, "another process gets another id").to.not.equal(single.nodeId);
+    const clustered = loadConfig({ REDIS_URL: "redis://10.0.0.5:6379/2", NODE_ID: "sfu-1.eu" });
+    expect(clustered).to.include({ redisUrl: "redis://10.0.0.5:6379/2", nodeId: "sfu-1.eu" });
+  });
+
   it("treats an empty STUN_SERVERS as no STUN at all", () => {
     expect(loadConfig({ STUN_SERVERS: "" }).stunServers).to.deep.equal([]);
   });
@@ -57,6 +66,8 @@ describe("configuration from the environment", () => {
     [{ CORS_ORIGINS: " , " }, "CORS_ORIGINS"],
     [{ SHUTDOWN_TIMEOUT_MS: "9001" }, "SHUTDOWN_TIMEOUT_MS"],
     [{ MAX_SDP_BYTES: "1048577" }, "MAX_SDP_BYTES"],
+    [{ REDIS_URL: "localhost:6379" }, "REDIS_URL"],
+    [{ NODE_ID: "node one" }, "NODE_ID"],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
