@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { waitFor } from "../helpers/wait.js";
 
 /** Debian's redis-server; `.ci/run` installs it. */
-const REDIS_SERVER = "/usr/bin/redis-server";
+export const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? "/usr/bin/redis-server";
 
 /** A real redis-server on 127.0.0.1 and a free port, without persistence, stopped by its pid. */
 export class RedisServer {
