@@ -90,7 +90,7 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       nodeId: this.nodeId,
       incarnation: this.incarnation,
       report: () => ({ rooms: this.#local.rooms.length, peers: this.#local.peerCount }),
-      onFreshRegistration: () => this.#reclaimRooms(),
+      onFreshRegistration: (released) => this.#reclaimRooms(released),
       logger: this.#logger,
     });
     this.#registry.on("node-down", (nodeId, incarnation) => this.#onNodeDown(nodeId, incarnation));
@@ -505,8 +505,22 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     }
   }
 
-  /** Redis did not know this process: record the rooms running here, and forget what it held before. */
-  async #reclaimRooms(): Promise<void> {
+  /**
+   * Redis did not know this process: record the rooms running here, and
+   * forget what it held before. If the others had found this process dead
+   * (it was paused, or cut off from Redis), they told the clients of its
+   * rooms on their nodes to rejoin: those sessions end here too.
+   */
+  async #reclaimRooms(released: boolean): Promise<void> {
+    if (released) {
+      const told = [...this.#remote.values()];
+      this.#logger.warn("the cluster had taken this node for dead; ending its relayed sessions", {
+        sessions: told.length,
+      });
+      for (const remote of told) remote.peer.close("disconnect");
+      // The rooms' nodes started the grace period of the sessions whose sockets are here; they still are.
+      for (const mirror of this.#mirrors.values()) for (const relay of mirror.relays) relay.attach();
+    }
     const rooms = this.#local.rooms.map((room) => room.id);
     const lost = await this.#store.resetNode(rooms);
     if (lost.length > 0)

@@ -16,11 +16,17 @@ export const KEYS = {
   /** The node where a room's media lives. */
   room: (roomId: string) => `sfu:room:${roomId}`,
   roomPrefix: "sfu:room:",
+  /** Set when other nodes found a node dead: its incarnation, so that the process learns it if it was only paused. */
+  released: (nodeId: string) => `sfu:released:${nodeId}`,
   /** A node's pub/sub channel. */
   channel: (nodeId: string) => `sfu:to:${nodeId}`,
 } as const;
 
-/** Renews the node key; answers 1 when the same process was registered already, 0 for a fresh registration. */
+/**
+ * Renews the node key; answers 1 when the same process was registered
+ * already, 0 for a fresh registration, 2 when the others had found this
+ * very process dead meanwhile (it was paused or cut off from Redis).
+ */
 const HEARTBEAT = `
 local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -28,6 +34,10 @@ redis.call('SADD', KEYS[2], ARGV[3])
 if previous then
   local ok, info = pcall(cjson.decode, previous)
   if ok and info.incarnation == ARGV[4] then return 1 end
+end
+if redis.call('GET', KEYS[3]) == ARGV[4] then
+  redis.call('DEL', KEYS[3])
+  return 2
 end
 return 0`;
 
@@ -45,9 +55,10 @@ redis.call('SREM', KEYS[2], ARGV[2])
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0`;
 
-/** A dead node's rooms are released, unless it registered again meanwhile. */
+/** A dead node's rooms are released, unless it registered again meanwhile; a minute's note says which process died. */
 const RELEASE_NODE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[4], ARGV[3], 'PX', 60000) end
 local released = 0
 for _, roomId in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('GET', ARGV[2] .. roomId) == ARGV[1] then
@@ -137,14 +148,18 @@ export class ClusterStore {
     return this.redis.status === "ready";
   }
 
-  /** Renews this node's registration; resolves false when Redis did not know this process (a fresh start or lost data). */
-  async heartbeat(info: NodeInfo, ttlMs: number): Promise<boolean> {
+  /**
+   * Renews this node's registration: `known` when Redis knew this process,
+   * `fresh` when it did not (a fresh start, or Redis lost its data), and
+   * `released` when the other nodes had found this process dead meanwhile.
+   */
+  async heartbeat(info: NodeInfo, ttlMs: number): Promise<"known" | "fresh" | "released"> {
     const result = await this.#run(
       HEARTBEAT,
-      [KEYS.node(info.nodeId), KEYS.nodes],
+      [KEYS.node(info.nodeId), KEYS.nodes, KEYS.released(info.nodeId)],
       [JSON.stringify(info), String(ttlMs), info.nodeId, info.incarnation],
     );
-    return result === 1;
+    return result === 1 ? "known" : result === 2 ? "released" : "fresh";
   }
 
   /** Replaces what Redis holds for this node with `rooms`; answers the rooms another node took meanwhile. */
@@ -180,12 +195,12 @@ export class ClusterStore {
     await this.#run(RELEASE, [KEYS.room(roomId), KEYS.nodeRooms(this.#nodeId)], [this.#nodeId, roomId]);
   }
 
-  /** Releases a dead node's rooms and forgets it; a no-op if it registered again. */
-  async releaseNode(nodeId: string): Promise<number> {
+  /** Releases a dead node's rooms and forgets it; a no-op if it registered again. `incarnation`: the process seen last, if known. */
+  async releaseNode(nodeId: string, incarnation = ""): Promise<number> {
     const released = await this.#run(
       RELEASE_NODE,
-      [KEYS.nodeRooms(nodeId), KEYS.node(nodeId), KEYS.nodes],
-      [nodeId, KEYS.roomPrefix],
+      [KEYS.nodeRooms(nodeId), KEYS.node(nodeId), KEYS.nodes, KEYS.released(nodeId)],
+      [nodeId, KEYS.roomPrefix, incarnation],
     );
     return Number(released);
   }

@@ -15,8 +15,12 @@ export interface NodeRegistryOptions {
   incarnation: string;
   /** This node's own rooms and peers, for its registration. */
   report: () => { rooms: number; peers: number };
-  /** Redis did not know this process (a fresh start, or Redis lost its data): put this node's rooms back. */
-  onFreshRegistration: () => Promise<void>;
+  /**
+   * Redis did not know this process (a fresh start, or Redis lost its data):
+   * put this node's rooms back. `released`: the others had found this
+   * process dead meanwhile, and told the clients of its rooms to rejoin.
+   */
+  onFreshRegistration: (released: boolean) => Promise<void>;
   logger: Logger;
   intervalMs?: number;
   ttlMs?: number;
@@ -101,10 +105,10 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
       const load = performance.eventLoopUtilization(now, this.#utilization).utilization;
       this.#utilization = now;
       const info: NodeInfo = { nodeId, incarnation, ...this.#options.report(), load, lastSeen: Date.now() };
-      const known = await store.heartbeat(info, this.#ttlMs);
-      if (!known) {
-        this.#logger.info("registered in the cluster", { nodeId, incarnation });
-        await this.#options.onFreshRegistration();
+      const registration = await store.heartbeat(info, this.#ttlMs);
+      if (registration !== "known") {
+        this.#logger.info("registered in the cluster", { nodeId, incarnation, registration });
+        await this.#options.onFreshRegistration(registration === "released");
       }
       this.#lastBeat = Date.now();
       this.#live.set(nodeId, info);
@@ -131,7 +135,7 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
         live.set(id, info);
       } else if (settled && id !== nodeId) {
         // Whoever notices first releases its rooms; the script does nothing if it registered again.
-        const released = await store.releaseNode(id);
+        const released = await store.releaseNode(id, previous.get(id)?.incarnation);
         if (released >= 0)
           this.#logger.warn("node stopped answering; its rooms released", { nodeId: id, released });
       }

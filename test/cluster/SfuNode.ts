@@ -90,6 +90,11 @@ export class SfuNode {
     return exited;
   }
 
+  /** Pauses (SIGSTOP) or resumes (SIGCONT) the process: alive, but answering nothing meanwhile. */
+  pause(paused: boolean): void {
+    this.#child.kill(paused ? "SIGSTOP" : "SIGCONT");
+  }
+
   async get<T>(path: string): Promise<{ status: number; body: T }> {
     const response = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(5000) });
     return { status: response.status, body: (await response.json()) as T };

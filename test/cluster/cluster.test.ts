@@ -226,6 +226,43 @@ describe("several nodes behind one URL, coordinated through Redis (PROTOCOL §14
     console.log(`      SHUTTING_DOWN ${noticedAfter} ms after the kill, the restart included`);
   });
 
+  it("answers a relayed join with a clear error when the room's node does not answer, and ends what it relayed once it is back", async () => {
+    const first = await cluster.join(node(0), "paused", "ann");
+    const owner = await cluster.ownerOf("paused");
+    const other = cluster.nodes.find((sfu) => sfu !== owner && sfu !== node(0))!;
+    const b = await cluster.join(other, "paused", "bo");
+    await expectAllHear([first, b], 5);
+    owner.pause(true);
+    try {
+      const late = new SignalingClient(other.url);
+      try {
+        await late.connected();
+        const ack = await late.request("join", { roomId: "paused", userId: "cy" }, 15_000);
+        expect(ack.ok).to.equal(false);
+        if (!ack.ok) {
+          expect(ack.error.code).to.equal("INTERNAL");
+          expect(ack.error.message).to.equal(`node ${owner.nodeId} did not answer join within 5000 ms`);
+        }
+      } finally {
+        late.close();
+      }
+      // Its registration expires: the others take it for dead and tell its rooms' members to rejoin.
+      await b.signaling.waitForEvent("error", (e) => e.code === "SHUTTING_DOWN", 10_000);
+    } finally {
+      owner.pause(false);
+    }
+    // Back, it learns it was taken for dead and ends the session the others told to rejoin.
+    await waitFor(
+      async () => {
+        const { body } = await owner.get<{ peers: PeerRow[] }>("/debug/peers");
+        return !body.peers.some((peer) => peer.peerId === b.peerId);
+      },
+      10_000,
+      "the paused node to end the relayed session",
+    );
+    await cluster.settled();
+  });
+
   it("keeps rooms forwarding and nodes up while Redis is down, refusing new joins with a clear error, and recovers when it is back", async () => {
     const a = await cluster.join(node(0), "outage", "ann");
     const owner = await cluster.ownerOf("outage");
