@@ -47,6 +47,7 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   #connectedAt = 0;
   #utilization: EventLoopUtilization = performance.eventLoopUtilization();
   #timer: NodeJS.Timeout | undefined;
+  #started = false;
   #closed = false;
 
   constructor(options: NodeRegistryOptions) {
@@ -55,9 +56,12 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
     this.#intervalMs = options.intervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.#ttlMs = options.ttlMs ?? NODE_TTL_MS;
     this.#logger = options.logger;
-    const markConnected = () => (this.#connectedAt = Date.now());
-    options.store.redis.on("ready", markConnected);
-    if (options.store.available) markConnected();
+    options.store.redis.on("ready", () => {
+      this.#connectedAt = Date.now();
+      // Register at once rather than at the next tick of the interval: joins need it.
+      if (this.#started) void this.beat();
+    });
+    if (options.store.available) this.#connectedAt = Date.now();
   }
 
   /** True while this node's registration is current: placement can be trusted. */
@@ -89,6 +93,7 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   }
 
   start(): void {
+    this.#started = true;
     const loop = async () => {
       await this.beat();
       if (!this.#closed) this.#timer = setTimeout(() => void loop(), this.#intervalMs);
