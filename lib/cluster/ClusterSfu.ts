@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ErrorMessage, IceServer, LeaveReason } from "../protocol.js";
@@ -33,6 +34,8 @@ export type ClusterSfuEvents = SfuEvents & {
 
 /** A node answering `/debug/*` for the cluster waits this long for each other node. */
 const STATE_TIMEOUT_MS = 2000;
+/** At shutdown, joins in flight get this long (a Redis command's bound) to settle before the node deregisters. */
+const PENDING_JOINS_SETTLE_MS = 2500;
 /** A join retries when the room moved between placement and arrival (it was released meanwhile). */
 const PLACEMENT_ATTEMPTS = 3;
 
@@ -209,6 +212,9 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       this.#mirrors.clear();
       for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
       await this.#local.close(reason);
+      // A placement still on its way to Redis would land after the deregistration; let it land first.
+      const settleBy = Date.now() + PENDING_JOINS_SETTLE_MS;
+      while (this.#pendingJoins.size > 0 && Date.now() < settleBy) await sleep(20);
       try {
         await this.#store.deregister();
       } catch (error) {
