@@ -5,6 +5,7 @@ import type { Logger } from "../logger.js";
 import type { ErrorMessage, IceServer, LeaveReason } from "../protocol.js";
 import type { JoinRequest, PeerSession, RoomMembers, Sfu, SfuEvents, SfuState } from "../sfu/Sfu.js";
 import type { RoomSnapshot } from "../types.js";
+import { sameSecret } from "../util/sameSecret.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { ClusterStore, KEYS, unavailable } from "./ClusterStore.js";
 import type { Admission, CallName, Calls, MemberInfo, NodeInfo, Post } from "./messages.js";
@@ -123,11 +124,6 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     return this.#local.peerCount;
   }
 
-  /** The forwarding service for this node's own rooms. */
-  get local(): Sfu {
-    return this.#local;
-  }
-
   /** Every live node, as of the last heartbeat (`GET /debug/nodes`). */
   get nodes(): NodeInfo[] {
     return this.#registry.nodes;
@@ -165,7 +161,7 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     }
     const relay = this.#mirrors
       .get(roomId)
-      ?.relays.find((peer) => peer.userId === userId && peer.resumeToken === resumeToken);
+      ?.relays.find((peer) => peer.userId === userId && sameSecret(peer.resumeToken, resumeToken));
     if (relay) return relay;
     if (this.#local.getRoom(roomId)) return undefined;
     let owner: string | null;
