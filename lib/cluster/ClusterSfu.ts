@@ -218,6 +218,10 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
           error: (error as Error).message,
         });
       }
+      for (const node of this.#registry.nodes) {
+        if (node.nodeId !== this.nodeId)
+          this.#bus.post(node.nodeId, { kind: "node-leaving", incarnation: this.incarnation });
+      }
       this.#bus.close();
       await this.#store.close();
       this.removeAllListeners();
@@ -427,6 +431,9 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
 
   #onPost(from: string, message: Post): void {
     switch (message.kind) {
+      case "node-leaving":
+        this.#registry.forget(from, message.incarnation);
+        return;
       case "detach":
       case "attach":
       case "close-peer": {

@@ -92,6 +92,14 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
     return best?.nodeId ?? this.#options.nodeId;
   }
 
+  /** A node said it left: it is dropped now rather than when its registration expires. */
+  forget(nodeId: string, incarnation: string): void {
+    const info = this.#live.get(nodeId);
+    if (nodeId === this.#options.nodeId || info?.incarnation !== incarnation) return;
+    this.#live.delete(nodeId);
+    this.emit("node-down", nodeId, incarnation);
+  }
+
   start(): void {
     this.#started = true;
     const loop = async () => {

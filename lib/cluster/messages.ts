@@ -56,7 +56,9 @@ export type Post =
   /** A newer socket on another node took this session over. */
   | { kind: "superseded"; peerId: string }
   /** The room's node is going away: the session ends there, the client should rejoin. */
-  | { kind: "owner-leaving"; peerId: string };
+  | { kind: "owner-leaving"; peerId: string }
+  /** node → every node: it has left the cluster (SIGTERM); no need to wait for its key to expire. */
+  | { kind: "node-leaving"; incarnation: string };
 
 export interface WireError {
   /** Set for errors a client can be told about. */
