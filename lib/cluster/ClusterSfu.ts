@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { ErrorMessage, IceServer, LeaveReason } from "../protocol.js";
+import type { ErrorMessage, IceServer } from "../protocol.js";
+import type { CloseReason } from "../sfu/closeReason.js";
 import type { JoinRequest, PeerSession, RoomMembers, Sfu, SfuEvents, SfuState } from "../sfu/Sfu.js";
 import type { RoomSnapshot } from "../types.js";
 import { sameSecret } from "../util/sameSecret.js";
@@ -195,7 +196,7 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
    * rejoin, this node's own relayed sessions end on their rooms' nodes, the
    * local rooms close, and Redis forgets this node and its rooms.
    */
-  close(reason: LeaveReason = "kicked"): Promise<void> {
+  close(reason: CloseReason = "kicked"): Promise<void> {
     this.#closing ??= (async () => {
       this.#registry.close();
       for (const remote of [...this.#remote.values()]) {
@@ -360,7 +361,7 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       this.#bus.post(nodeId, { kind: "peer-joined", roomId: room.id, member });
   }
 
-  #onLocalLeave(room: RoomMembers, peer: PeerSession, reason: LeaveReason): void {
+  #onLocalLeave(room: RoomMembers, peer: PeerSession, reason: CloseReason): void {
     const nodes = this.#signalingNodes(room.id);
     const remote = this.#remote.get(peer.id);
     if (remote) this.#forgetRemote(remote);

@@ -1,6 +1,7 @@
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
+import type { IceCandidate, SessionDescription } from "../protocol.js";
+import type { CloseReason } from "../sfu/closeReason.js";
 import type { PeerSession, PeerSessionEvents } from "../sfu/Sfu.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { PeerInfo } from "./messages.js";
@@ -85,14 +86,14 @@ export class RelayPeer extends TypedEmitter<PeerSessionEvents> implements PeerSe
   }
 
   /** Ends the session here at once, and on the room's node. */
-  close(reason: LeaveReason): void {
+  close(reason: CloseReason): void {
     if (this.#closed) return;
     this.#bus.post(this.owner, { kind: "close-peer", peerId: this.id, reason });
     this.ended(reason);
   }
 
   /** The room's node ended the session: mirror it. */
-  ended(reason: LeaveReason): void {
+  ended(reason: CloseReason): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#held = [];

@@ -2,7 +2,8 @@
  * What the nodes of a cluster say to each other over Redis pub/sub. Each node
  * listens on its own channel; every message is JSON, so only plain data crosses.
  */
-import type { ErrorCode, IceCandidate, LeaveReason, SessionDescription } from "../protocol.js";
+import type { ErrorCode, IceCandidate, SessionDescription } from "../protocol.js";
+import type { CloseReason } from "../sfu/closeReason.js";
 import type { JoinRequest, SfuState } from "../sfu/Sfu.js";
 
 /** The identity of a peer whose media lives on another node. */
@@ -46,13 +47,13 @@ export type CallName = keyof Calls;
 export type Post =
   /** signaling node → room's node */
   | { kind: "detach" | "attach"; peerId: string }
-  | { kind: "close-peer"; peerId: string; reason: LeaveReason }
+  | { kind: "close-peer"; peerId: string; reason: CloseReason }
   /** room's node → signaling node */
   | { kind: "offer"; peerId: string; description: SessionDescription }
   | { kind: "ice-candidate"; peerId: string; candidate: IceCandidate }
   | { kind: "connected"; peerId: string }
   | { kind: "peer-joined"; roomId: string; member: MemberInfo }
-  | { kind: "peer-left"; roomId: string; peerId: string; reason: LeaveReason }
+  | { kind: "peer-left"; roomId: string; peerId: string; reason: CloseReason }
   /** A newer socket on another node took this session over. */
   | { kind: "superseded"; peerId: string }
   /** The room's node is going away: the session ends there, the client should rejoin. */

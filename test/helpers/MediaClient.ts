@@ -179,7 +179,7 @@ export class MediaClient {
   #listen(): void {
     const socket = this.signaling.socket;
     socket.on("offer", (offer) => {
-      const violation = options.strictOffers ? jsepViolation(offer.sdp) : undefined;
+      const violation = this.options.strictOffers ? jsepViolation(offer.sdp) : undefined;
       if (violation !== undefined) this.refusedOffers.push({ offer, violation });
       else if (this.holdOffers) this.heldOffers.push(offer);
       else this.#renegotiate("answering an SFU offer", () => this.#answerOffer(offer));
