@@ -11,6 +11,7 @@ import type {
   TrackSnapshot,
 } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
+import { prepareDtlsCertificate } from "../werift/certificate.js";
 import type { Peer } from "./Peer.js";
 import { Room } from "./Room.js";
 import { findResumable } from "./resume.js";
@@ -44,6 +45,10 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     super(options.logger);
     this.#options = options;
     this.#logger = options.logger.child({ component: "sfu" });
+    // The first join should not pay for the ECDSA key and certificate; a join before it is ready awaits the same creation.
+    prepareDtlsCertificate().catch((error: unknown) =>
+      this.#logger.error("DTLS certificate creation failed", { error }),
+    );
   }
 
   get closed(): boolean {
