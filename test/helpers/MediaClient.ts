@@ -242,6 +242,11 @@ export class MediaClient {
     this.assertHealthy();
   }
 
+  /** Resolves once every SFU offer received so far is answered and its answer acknowledged. */
+  async settled(): Promise<void> {
+    await this.#queue;
+  }
+
   /** Answers every held SFU offer, in order, and goes back to answering at once. */
   async releaseHeldOffers(): Promise<void> {
     this.holdOffers = false;
