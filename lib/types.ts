@@ -50,6 +50,8 @@ export interface PeerSnapshot {
   userId: string;
   displayName?: string;
   roomId: string;
+  /** False for a listen-only participant (PROTOCOL §15). */
+  canPublish: boolean;
   connectionState: string;
   /** True while the signaling socket is gone and the reconnect grace period runs. */
   detached: boolean;

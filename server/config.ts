@@ -44,6 +44,10 @@ export interface Config {
   redisUrl: string | undefined;
   /** This node's name in the cluster: NODE_ID, or one made up for this process. */
   nodeId: string;
+  /** Whether a participant may publish when its join token says nothing (or tokens are off); PROTOCOL §15. */
+  defaultCanPublish: boolean;
+  /** Each receiver gets at most this many loudest speakers; 0 forwards everyone (PROTOCOL §15). */
+  forwardLoudest: number;
 }
 
 /** TURN_URLS with the credentials that go with them. */
@@ -191,7 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       ICE_BIND_ADDRESS: bindAddress({ default: "" }),
       LOG_LEVEL: str({ default: "info", choices: ["debug", "info", "warn", "error"] }),
       MAX_CONNECTIONS: positiveInt({ default: 1000, desc: "concurrent Socket.IO connections" }),
-      MAX_PEERS_PER_ROOM: positiveInt({ default: 100, desc: "peers per room" }),
+      // A listen-only audience room (PROTOCOL §15) may hold 1000; nobody is subscribed to its listeners.
+      MAX_PEERS_PER_ROOM: positiveInt({ default: 100, max: 1000, desc: "peers per room" }),
       RECONNECT_GRACE_MS: positiveInt({ default: 15000, min: 0, desc: "resume window" }),
       JOIN_TOKEN_SECRET: str({ default: "" }),
       ADMIN_TOKEN: str({ default: "" }),
@@ -212,6 +217,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       SFU_WORKERS: positiveInt({ default: 0, min: 0, desc: "forwarding worker threads; 0 = main thread" }),
       REDIS_URL: redisUrl({ default: "", desc: "Redis joining the nodes into one SFU; empty = one node" }),
       NODE_ID: nodeId({ default: "", desc: "this node's name in the cluster; empty = made up per process" }),
+      DEFAULT_CAN_PUBLISH: bool({ default: true, desc: "publish rights without a canPublish claim" }),
+      FORWARD_LOUDEST: positiveInt({
+        default: 0,
+        min: 0,
+        max: 100,
+        desc: "loudest speakers per receiver; 0 = all",
+      }),
     },
     { reporter: throwFirstError },
   );
@@ -255,6 +267,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     workers: clean.SFU_WORKERS,
     redisUrl: clean.REDIS_URL || undefined,
     nodeId: clean.NODE_ID || defaultNodeId(),
+    defaultCanPublish: clean.DEFAULT_CAN_PUBLISH,
+    forwardLoudest: clean.FORWARD_LOUDEST,
   } satisfies Config);
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { RTCPeerConnection, type MediaStreamTrack } from "werift";
+import { RTCPeerConnection, type MediaStreamTrack, type RTCRtpTransceiver } from "werift";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { MediaTransport } from "../media/MediaTransport.js";
@@ -22,6 +22,8 @@ export interface PeerOptions {
   roomId: string;
   userId: string;
   displayName?: string;
+  /** False makes a listen-only participant: nothing it sends is received or forwarded (PROTOCOL §15). */
+  canPublish: boolean;
   media: MediaOptions;
   limits: PeerLimits;
   reconnectGraceMs: number;
@@ -55,6 +57,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly roomId: string;
   readonly userId: string;
   readonly displayName: string | undefined;
+  readonly canPublish: boolean;
   /** Secret that lets a new socket take this session over. */
   readonly resumeToken = randomBytes(24).toString("base64url");
   readonly joinedAt = new Date();
@@ -79,6 +82,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.roomId = options.roomId;
     this.userId = options.userId;
     this.displayName = options.displayName;
+    this.canPublish = options.canPublish;
     this.#options = options;
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
     this.#datagramGuard = new DatagramGuard({ pc: () => this.#pc, logger: this.#logger });
@@ -207,6 +211,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       userId: this.userId,
       ...(this.displayName !== undefined && { displayName: this.displayName }),
       roomId: this.roomId,
+      canPublish: this.canPublish,
       connectionState: this.#pc.connectionState,
       detached: this.#detached !== undefined,
       joinedAt: this.joinedAt.toISOString(),
@@ -254,6 +259,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }).unSubscribe,
       pc.connectionStateChange.subscribe((state) => this.#onConnectionState(state)).unSubscribe,
       pc.onTrack.subscribe((track) => this.#onTrack(track)).unSubscribe,
+      pc.onRemoteTransceiverAdded.subscribe((transceiver) => this.#onClientTransceiver(transceiver))
+        .unSubscribe,
       // Fires (synchronously) before werift opens an ICE socket, so every socket is guarded from its first datagram.
       pc.iceGatheringStateChange.subscribe(() => this.#beforeGathering()).unSubscribe,
     );
@@ -293,8 +300,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }, this.#options.limits.iceTimeoutMs);
   }
 
+  /**
+   * An m-section the client offered: a listen-only client's is answered
+   * `inactive`. Set before werift reads the offer's direction, so werift
+   * registers no receiver for it and drops whatever RTP arrives on it.
+   */
+  #onClientTransceiver(transceiver: RTCRtpTransceiver): void {
+    if (!this.canPublish) transceiver.setDirection("inactive");
+  }
+
   #onTrack(track: MediaStreamTrack): void {
-    if (this.closed || track.kind !== "audio") return;
+    // A listen-only client's audio is never forwarded, whatever its offer or packets say.
+    if (this.closed || !this.canPublish || track.kind !== "audio") return;
     const transceiver = this.#pc.getTransceivers().find((t) => t.receiver.track === track);
     if (!transceiver || [...this.#published.values()].some((f) => f.receivesFrom(transceiver))) return;
     if (this.#published.size >= this.#options.limits.maxPublishedTracks) {

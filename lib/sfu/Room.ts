@@ -9,7 +9,7 @@ export interface RoomOptions {
   id: string;
   maxPeers: number;
   /** Everything a new peer needs but its identity. */
-  peerDefaults: Omit<PeerOptions, "roomId" | "userId" | "displayName" | "logger">;
+  peerDefaults: Omit<PeerOptions, "roomId" | "userId" | "displayName" | "canPublish" | "logger">;
   logger: Logger;
 }
 
@@ -66,11 +66,12 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Creates a peer, subscribes it to every track already here and announces it. */
-  addPeer(identity: { userId: string; displayName?: string }): Peer {
+  addPeer(identity: { userId: string; displayName?: string; canPublish?: boolean }): Peer {
     const peer = new Peer({
       ...this.#options.peerDefaults,
       roomId: this.id,
       userId: identity.userId,
+      canPublish: identity.canPublish ?? true,
       ...(identity.displayName !== undefined && { displayName: identity.displayName }),
       logger: this.#logger,
     });

@@ -52,6 +52,8 @@ export interface JoinRequest {
   roomId: string;
   userId: string;
   displayName?: string;
+  /** False makes a listen-only participant (PROTOCOL §15); absent means true. */
+  canPublish?: boolean;
 }
 
 /** The service's events, for its own room and peer types (in-process) or signaling's view of them. */

@@ -16,6 +16,8 @@ export interface RoomControllerOptions {
   validator: PayloadValidator;
   authorizer: JoinAuthorizer;
   metrics: Metrics;
+  /** Whether a join whose token says nothing about it may publish (DEFAULT_CAN_PUBLISH, PROTOCOL §15). */
+  defaultCanPublish: boolean;
   /** True once shutdown began: joins are refused. */
   isDraining: () => boolean;
   /** The ICE servers (with fresh TURN credentials) each `joined` carries. */
@@ -41,7 +43,7 @@ export class RoomController {
     const { sfu, sessions, validator, authorizer, metrics } = this.#options;
     const request = validator.join(payload);
     this.#assertStillWanted(session);
-    await authorizer.authorize(request);
+    const grant = await authorizer.authorize(request);
     this.#assertStillWanted(session);
 
     let peer = request.resumeToken
@@ -62,7 +64,12 @@ export class RoomController {
         sessions.release(peer.id, previous);
       }
     } else {
-      peer = await sfu.join(request);
+      peer = await sfu.join({
+        roomId: request.roomId,
+        userId: request.userId,
+        ...(request.displayName !== undefined && { displayName: request.displayName }),
+        canPublish: grant.canPublish ?? this.#options.defaultCanPublish,
+      });
       // With forwarding workers the join crossed threads, so the same can have happened meanwhile.
       try {
         this.#assertStillWanted(session);

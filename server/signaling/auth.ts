@@ -2,11 +2,20 @@ import { SfuError } from "../../lib/errors.js";
 
 type Jose = typeof import("jose");
 
+/** What a verified join token grants beyond admission (PROTOCOL §15); absent claims are undefined. */
+export interface JoinGrant {
+  /** The `canPublish` claim: false makes a listen-only participant. */
+  canPublish: boolean | undefined;
+}
+
+const NO_CLAIMS: JoinGrant = Object.freeze({ canPublish: undefined });
+
 /**
  * Verifies join tokens (PROTOCOL §7): an HS256 JWT signed with
  * JOIN_TOKEN_SECRET, unexpired, whose `room` is the roomId (or "*") and whose
  * `sub` is the userId. Without a secret every join is allowed. A token
- * without `exp` is refused: a join token must not be valid forever.
+ * without `exp` is refused: a join token must not be valid forever. An
+ * optional `canPublish` claim (PROTOCOL §15) must be a boolean.
  */
 export class JoinAuthorizer {
   readonly #key: Uint8Array | undefined;
@@ -22,8 +31,8 @@ export class JoinAuthorizer {
     return this.#key !== undefined;
   }
 
-  async authorize(request: { roomId: string; userId: string; token?: string }): Promise<void> {
-    if (!this.#key || !this.#jose) return;
+  async authorize(request: { roomId: string; userId: string; token?: string }): Promise<JoinGrant> {
+    if (!this.#key || !this.#jose) return NO_CLAIMS;
     if (request.token === undefined) throw new SfuError("UNAUTHORIZED", "a join token is required");
     const jose = await this.#jose;
     let claims;
@@ -40,6 +49,10 @@ export class JoinAuthorizer {
     }
     if (claims.sub !== request.userId)
       throw new SfuError("UNAUTHORIZED", "the join token is for another user");
+    const canPublish: unknown = claims.canPublish;
+    if (canPublish !== undefined && typeof canPublish !== "boolean")
+      throw new SfuError("UNAUTHORIZED", "the join token's canPublish claim must be true or false");
+    return { canPublish };
   }
 }
 

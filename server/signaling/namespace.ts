@@ -53,6 +53,7 @@ export class SignalingNamespace {
       validator,
       authorizer: new JoinAuthorizer(options.config.joinTokenSecret),
       metrics: options.metrics,
+      defaultCanPublish: options.config.defaultCanPublish,
       isDraining: options.isDraining,
       clientIce: new ClientIce({ stunServers: options.sfu.iceServers, config: options.config }),
     });

@@ -16,6 +16,8 @@ export interface MediaClientOptions {
   roomId: string;
   userId: string;
   displayName?: string;
+  /** A join token (PROTOCOL §7). */
+  token?: string;
   /** Publish a microphone-like track (default true). */
   publish?: boolean;
   /** Reconnect the socket automatically like a browser app (default false). */
@@ -199,6 +201,7 @@ export class MediaClient {
       roomId: options.roomId,
       userId: options.userId,
       ...(options.displayName !== undefined && { displayName: options.displayName }),
+      ...(options.token !== undefined && { token: options.token }),
     });
     const relay = options.relay;
     if (relay) {
