@@ -17,6 +17,8 @@ describe("configuration from the environment", () => {
       icePortRange: undefined,
       maxSdpBytes: 131072,
       shutdownTimeoutMs: 8000,
+      defaultCanPublish: true,
+      forwardLoudest: 0,
     });
     expect(config.stunServers).to.deep.equal([{ urls: "stun:stun.l.google.com:19302" }]);
     expect(config.iceAdvertiseIps).to.deep.equal([]);
@@ -48,6 +50,15 @@ describe("configuration from the environment", () => {
     expect(clustered).to.include({ redisUrl: "redis://10.0.0.5:6379/2", nodeId: "sfu-1.eu" });
   });
 
+  it("reads the large-room settings (PROTOCOL §15)", () => {
+    const config = loadConfig({
+      MAX_PEERS_PER_ROOM: "1000",
+      DEFAULT_CAN_PUBLISH: "false",
+      FORWARD_LOUDEST: "3",
+    });
+    expect(config).to.include({ maxPeersPerRoom: 1000, defaultCanPublish: false, forwardLoudest: 3 });
+  });
+
   it("treats an empty STUN_SERVERS as no STUN at all", () => {
     expect(loadConfig({ STUN_SERVERS: "" }).stunServers).to.deep.equal([]);
   });
@@ -68,6 +79,10 @@ describe("configuration from the environment", () => {
     [{ MAX_SDP_BYTES: "1048577" }, "MAX_SDP_BYTES"],
     [{ REDIS_URL: "localhost:6379" }, "REDIS_URL"],
     [{ NODE_ID: "node one" }, "NODE_ID"],
+    [{ MAX_PEERS_PER_ROOM: "1001" }, "MAX_PEERS_PER_ROOM"],
+    [{ DEFAULT_CAN_PUBLISH: "maybe" }, "DEFAULT_CAN_PUBLISH"],
+    [{ FORWARD_LOUDEST: "-1" }, "FORWARD_LOUDEST"],
+    [{ FORWARD_LOUDEST: "101" }, "FORWARD_LOUDEST"],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
