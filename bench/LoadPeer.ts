@@ -173,7 +173,7 @@ export class LoadPeer {
       await this.#connectSocket();
       this.#joinSentAt = nowMs();
       const { spec } = this.#options;
-      const joined = await this.#joinRoom(spec.roomId, spec.userId);
+      const joined = await this.#joinRoom(spec.roomId, spec.userId, spec.token);
       this.#peerId = joined.peerId;
       for (const peer of joined.peers) {
         this.#knownPeerIds.add(peer.peerId);
@@ -492,11 +492,13 @@ export class LoadPeer {
     });
   }
 
-  async #joinRoom(roomId: string, userId: string): Promise<JoinedMessage> {
+  async #joinRoom(roomId: string, userId: string, token: string | undefined): Promise<JoinedMessage> {
     // The ack is optional in the event map, which leaves emitWithAck's result untyped.
     const result = (await this.#socket
       .timeout(SIGNALING_TIMEOUT_MS)
-      .emitWithAck("join", { roomId, userId })) as AckResult<{ joined: JoinedMessage }>;
+      .emitWithAck("join", { roomId, userId, ...(token !== undefined && { token }) })) as AckResult<{
+      joined: JoinedMessage;
+    }>;
     if (!result.ok) throw new Error(`join failed: ${result.error.code} ${result.error.message}`);
     return result.joined;
   }

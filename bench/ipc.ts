@@ -19,9 +19,11 @@ export interface PeerSpec {
   sendIntervalMs?: number;
   /**
    * A listener of the audience scenario: it offers a `recvonly` audio transceiver and sends
-   * nothing (PROTOCOL §5's listen-only client), so no target subscribes anyone to it.
+   * nothing (PROTOCOL §5's listen-only client), and joins with a `canPublish: false` token.
    */
   listenOnly?: boolean;
+  /** A join token (the audience scenario's carry `canPublish`, PROTOCOL §15). */
+  token?: string;
 }
 
 export type ParentMessage =

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Cleanup } from "./Cleanup.js";
@@ -105,7 +106,8 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
   let unregisterTarget = forgetTarget;
   let unregisterPool = forgetTarget;
   try {
-    target = await TargetProcess.start(spec, await freePort());
+    const joinTokens = scenario.speakers === undefined ? undefined : new AudienceTokens();
+    target = await TargetProcess.start(joinTokens ? joinTokens.targetSpec(spec) : spec, await freePort());
     const started = target;
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
@@ -130,7 +132,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     unregisterPool = cleanup.add(() => startedPool.killNow());
 
     const joinStart = Date.now();
-    const outcomes = await joinAll(pool, scenario, joinStart + JOIN_PHASE_MAX_MS);
+    const outcomes = await joinAll(pool, scenario, joinStart + JOIN_PHASE_MAX_MS, joinTokens);
     log(`    joined ${outcomes.length} peers in ${((Date.now() - joinStart) / 1000).toFixed(1)} s`);
     await sleep(warmupMs(scenario));
     if (!target.alive) throw new Error(`${spec.label} exited:\n${target.output}`);
@@ -240,7 +242,12 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
  * Joins every room in parallel, the peers of a room one at a time. In the audience scenario
  * the speakers join first; a listener expects to hear the speakers only.
  */
-async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: number): Promise<JoinOutcome[]> {
+async function joinAll(
+  pool: LoadClientPool,
+  scenario: Scenario,
+  deadline: number,
+  tokens: AudienceTokens | undefined,
+): Promise<JoinOutcome[]> {
   const rooms = Array.from({ length: scenario.rooms }, async (_, room) => {
     const outcomes: Array<Promise<JoinOutcome>> = [];
     const roomId = `bench-room-${room}`;
@@ -248,12 +255,15 @@ async function joinAll(pool: LoadClientPool, scenario: Scenario, deadline: numbe
     for (let k = 0; k < scenario.peersPerRoom; k++) {
       const index = room * scenario.peersPerRoom + k;
       const speakers = Math.min(k, publishersPerRoom(scenario));
+      const userId = `bench-user-${index}`;
+      const listenOnly = k >= publishersPerRoom(scenario);
       const spec: PeerSpec = {
         index,
         roomId,
-        userId: `bench-user-${index}`,
+        userId,
         expectFrom: Array.from({ length: speakers }, (_, j) => room * scenario.peersPerRoom + j),
-        ...(k >= publishersPerRoom(scenario) ? { listenOnly: true } : {}),
+        ...(listenOnly ? { listenOnly: true } : {}),
+        ...(tokens && { token: await tokens.mint(userId, !listenOnly) }),
       };
       const outcome = pool.join(spec).then((ready) => ({
         expected: speakers,
@@ -338,4 +348,29 @@ function clientProcessesFor(scenario: Scenario, max: number): number {
 function warmupMs(scenario: Scenario): number {
   const ms = (WARMUP_PACKETS / nominalForwardedPerSecond(scenario)) * 1000;
   return Math.round(Math.min(WARMUP_MAX_MS, Math.max(WARMUP_MIN_MS, ms)));
+}
+
+/**
+ * Join tokens for the audience scenario (PROTOCOL §15): its target runs with
+ * a JOIN_TOKEN_SECRET of the run's own, speakers join with `canPublish: true`
+ * and listeners with `canPublish: false`, so the SFU treats them as listen-only
+ * whatever they offer. A compare target that ignores tokens (the Pion anchor)
+ * just admits everyone; its listeners stay listeners because they offer
+ * `recvonly` and send nothing.
+ */
+class AudienceTokens {
+  readonly #secret = randomBytes(32).toString("base64url");
+  readonly #jose = import("jose");
+
+  targetSpec(spec: TargetSpec): TargetSpec {
+    return { ...spec, env: { ...spec.env, JOIN_TOKEN_SECRET: this.#secret } };
+  }
+
+  async mint(userId: string, canPublish: boolean): Promise<string> {
+    const { SignJWT } = await this.#jose;
+    return new SignJWT({ room: "*", sub: userId, canPublish })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(this.#secret));
+  }
 }
