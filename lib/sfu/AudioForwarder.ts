@@ -44,6 +44,8 @@ export class AudioForwarder {
   readonly #stream: RtpReceiveStream | undefined;
   #closed = false;
   #failed = false;
+  /** False while FORWARD_LOUDEST leaves this track out of the room's loudest (PROTOCOL §15); set by the room's level timer. */
+  #selected = true;
   /** The publisher's audio-level extension id, 0 if it has none; resolved on the first packet. */
   #audioLevelId: number | undefined;
   /** Filled per packet and handed to every subscriber; never kept past the call. */
@@ -96,6 +98,19 @@ export class AudioForwarder {
   get isReceiving(): boolean {
     const direction = this.#transceiver.currentDirection;
     return !this.#transceiver.stopped && (direction === "recvonly" || direction === "sendrecv");
+  }
+
+  /** Whether packets go to subscribers at all: FORWARD_LOUDEST forwards only the loudest tracks. */
+  get selected(): boolean {
+    return this.#selected;
+  }
+
+  /** Starts or stops sending this track's packets to its subscribers; they keep their tracks either way. */
+  setSelected(selected: boolean): void {
+    if (this.#selected === selected) return;
+    this.#selected = selected;
+    // Each receiver's numbering must continue across the gap.
+    if (!selected) for (const subscriber of this.#subscribers) subscriber.pause();
   }
 
   addSubscriber(track: ForwardedTrack): void {
@@ -191,6 +206,8 @@ export class AudioForwarder {
   };
 
   #forward(nowMs: number): void {
+    // Outside the room's loudest, the packet goes nowhere: one field read.
+    if (!this.#selected) return;
     const view = this.#view;
     const bytes = view.payload.length;
     let sent = 0;

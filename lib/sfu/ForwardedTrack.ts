@@ -7,6 +7,10 @@ import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions, type RtpV
 
 /** Opus at 48 kHz in 20 ms frames: the timestamp step assumed across a source switch. */
 const OPUS_FRAME_TICKS = 960;
+/** RTP timestamp ticks per millisecond of the Opus clock. */
+const OPUS_TICKS_PER_MS = 48;
+/** Stands for "resume after a pause" in place of a source SSRC: no real SSRC is negative. */
+const PAUSED = -1;
 /** Largest extension id and mid the one-byte header form (RFC 8285 §4.2) can carry. */
 const MAX_ONE_BYTE_ID = 14;
 const MAX_ONE_BYTE_MID = 16;
@@ -49,6 +53,8 @@ export class ForwardedTrack {
   #tsOffset = 0;
   #lastSeq = 0;
   #lastTs = 0;
+  /** When the last packet went out (performance.now()): a resumed stream's timestamps skip the pause. */
+  #lastAt = 0;
   /** Decided on the first packet sent: the fast path's stream, or null for werift's path. */
   #stream: RtpSendStream | null | undefined;
   #extensions: OutgoingExtensions | undefined;
@@ -89,11 +95,12 @@ export class ForwardedTrack {
    */
   write(rtp: RtpView, nowMs: number): boolean {
     if (!this.ready) return false;
-    if (rtp.ssrc !== this.#sourceSsrc) this.#rebase(rtp.sequenceNumber, rtp.timestamp, rtp.ssrc);
+    if (rtp.ssrc !== this.#sourceSsrc) this.#rebase(rtp.sequenceNumber, rtp.timestamp, rtp.ssrc, nowMs);
     const seq = seqAdd(rtp.sequenceNumber, this.#seqOffset);
     const ts = tsAdd(rtp.timestamp, this.#tsOffset);
     this.#lastSeq = seq;
     this.#lastTs = ts;
+    this.#lastAt = nowMs;
     if (this.#stream === undefined) this.#choosePath();
     const stream = this.#stream;
     if (!stream) return this.#writeThroughWerift(rtp, seq, ts);
@@ -110,6 +117,17 @@ export class ForwardedTrack {
     return true;
   }
 
+  /**
+   * The source stops reaching this receiver for a while (FORWARD_LOUDEST):
+   * when it resumes, its first packet takes the next sequence number, and a
+   * timestamp as far on as the pause lasted, as after a talk-spurt gap (DTX),
+   * rather than a jump in sequence numbers that reads as loss. It costs the
+   * per-packet path nothing: the SSRC check already there notices.
+   */
+  pause(): void {
+    if (this.#sourceSsrc !== undefined) this.#sourceSsrc = PAUSED;
+  }
+
   /** Stops the transceiver; the receiver's next negotiation removes the m-line. */
   close(): void {
     if (this.#closed) return;
@@ -122,11 +140,13 @@ export class ForwardedTrack {
     }
   }
 
-  #rebase(seq: number, ts: number, ssrc: number): void {
+  #rebase(seq: number, ts: number, ssrc: number, nowMs: number): void {
     if (this.#sourceSsrc !== undefined) {
-      // A new source stream continues right after the last packet this receiver got.
+      // A new source stream, or one resumed after a pause, continues right after the last packet this receiver got.
+      const pausedTicks =
+        this.#sourceSsrc === PAUSED ? Math.round((nowMs - this.#lastAt) * OPUS_TICKS_PER_MS) : 0;
       this.#seqOffset = (this.#lastSeq + 1 - seq) & 0xffff;
-      this.#tsOffset = (this.#lastTs + OPUS_FRAME_TICKS - ts) >>> 0;
+      this.#tsOffset = (this.#lastTs + Math.max(OPUS_FRAME_TICKS, pausedTicks) - ts) >>> 0;
     }
     this.#sourceSsrc = ssrc;
   }
