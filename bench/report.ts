@@ -454,8 +454,10 @@ function audienceSection(run: ScenarioRun, compareTarget?: string): string[] {
       "each listener receives the speakers' tracks only. Listeners join one at a time, each waiting " +
       "to hear every speaker (after 90 s the rest join 100 ms apart). Delivery counts each speaker's " +
       "packets once for every other peer in the room; RSS per peer divides by all peers, listeners included. " +
-      "Listeners do not use the join-token claim \`canPublish: false\` (PROTOCOL §15): the bench runs " +
-      "without tokens, so that every target takes the same clients; offering nothing to publish makes them listeners.",
+      "Each target runs this scenario with a \`JOIN_TOKEN_SECRET\` of the run's own: speakers join with a " +
+      "token claiming \`canPublish: true\`, listeners with \`canPublish: false\` (PROTOCOL §15), so the SFU " +
+      "answers a listener's audio \`inactive\` whatever it offers. A target that ignores tokens (the naive " +
+      "relay, the Pion anchor) admits the same clients, and its listeners stay listeners by what they offer.",
     "",
     ...scenarioSection("####", run, mainComparison(compareTarget)),
   ];
@@ -698,7 +700,8 @@ directory unless \`--out=DIR\` is given.
   in the main thread. A full run (or \`--scaling\`) ends with the scaling
   scenarios (\`--scaling-scenarios\`, default 4x5 and 2x15) against both, back to
   back; their ratios are 2 workers ÷ 1 worker. See "Worker scaling" below.
-- **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" (after a full run).
+- **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" (after a full run);
+  the targets run it with \`JOIN_TOKEN_SECRET\` set, listeners join with \`canPublish: false\` tokens.
 - **Room fill** (\`--fill=50,100\`): rooms filled by peers joining 100 ms apart, see "Room fill" (after a full run).
 - **Node UDP floor**: after each scenario's targets, a bare \`dgram\` forwarder
   (\`bench/floor-forwarder.ts\`, no WebRTC) with the scenario's traffic from a
