@@ -59,44 +59,48 @@ async function exchange(speakers: MediaClient[], listener: MediaClient): Promise
 describe("listen-only participants (PROTOCOL §15)", function () {
   this.timeout(60_000);
 
-  describe("with join tokens", () => {
-    const sfu = useSfu({ JOIN_TOKEN_SECRET: SECRET, ADMIN_TOKEN: ADMIN });
+  for (const workers of ["0", "1"]) {
+    describe(`with join tokens (SFU_WORKERS=${workers})`, () => {
+      const sfu = useSfu({ JOIN_TOKEN_SECRET: SECRET, ADMIN_TOKEN: ADMIN, SFU_WORKERS: workers });
 
-    it("a canPublish:false token hears everyone, but its audio reaches no one even though it sends", async () => {
-      const alice = await sfu.join("audience", "alice", { token: await token("alice") });
-      const bob = await sfu.join("audience", "bob", { token: await token("bob", { canPublish: true }) });
-      const lee = await sfu.join("audience", "lee", { token: await token("lee", { canPublish: false }) });
-      for (const client of [alice, bob, lee]) client.startSending();
+      it("a canPublish:false token hears everyone, but its audio reaches no one even though it sends", async () => {
+        const alice = await sfu.join("audience", "alice", { token: await token("alice") });
+        const bob = await sfu.join("audience", "bob", { token: await token("bob", { canPublish: true }) });
+        const lee = await sfu.join("audience", "lee", { token: await token("lee", { canPublish: false }) });
+        for (const client of [alice, bob, lee]) client.startSending();
 
-      await exchange([alice, bob], lee);
-      expect(await packetsSent(lee), "the listener's client did send").to.be.greaterThan(10);
-      expect(micAnswerDirection(lee)).to.equal("inactive");
-      expect(micAnswerDirection(alice)).to.equal("recvonly");
-      for (const other of [alice, bob]) {
-        expect(other.packetsFrom(lee.peerId), `${other.options.userId} got the listener's audio`).to.equal(0);
-        expect(other.trackStreams, "no track for the listener").to.not.include(lee.peerId);
-        for (const offer of other.signaling.events("offer")) expect(offer.sdp).to.not.include(lee.peerId);
-      }
-      expect(lee.trackStreams).to.have.members([alice.peerId, bob.peerId]);
-      expect(lee.stats(alice.peerId)!.corrupt).to.equal(0);
+        await exchange([alice, bob], lee);
+        expect(await packetsSent(lee), "the listener's client did send").to.be.greaterThan(10);
+        expect(micAnswerDirection(lee)).to.equal("inactive");
+        expect(micAnswerDirection(alice)).to.equal("recvonly");
+        for (const other of [alice, bob]) {
+          expect(other.packetsFrom(lee.peerId), `${other.options.userId} got the listener's audio`).to.equal(
+            0,
+          );
+          expect(other.trackStreams, "no track for the listener").to.not.include(lee.peerId);
+          for (const offer of other.signaling.events("offer")) expect(offer.sdp).to.not.include(lee.peerId);
+        }
+        expect(lee.trackStreams).to.have.members([alice.peerId, bob.peerId]);
+        expect(lee.stats(alice.peerId)!.corrupt).to.equal(0);
 
-      const rows = await peerRows(sfu);
-      const byUser = Object.fromEntries(rows.map((row) => [row.userId, row]));
-      expect(byUser.lee).to.include({ canPublish: false, published: 0 });
-      expect(byUser.alice).to.include({ canPublish: true, published: 1 });
-      expect(byUser.bob).to.include({ canPublish: true, published: 1 });
+        const rows = await peerRows(sfu);
+        const byUser = Object.fromEntries(rows.map((row) => [row.userId, row]));
+        expect(byUser.lee).to.include({ canPublish: false, published: 0 });
+        expect(byUser.alice).to.include({ canPublish: true, published: 1 });
+        expect(byUser.bob).to.include({ canPublish: true, published: 1 });
+      });
+
+      it("refuses a canPublish claim that is not a boolean", async () => {
+        let error: unknown;
+        try {
+          await sfu.join("audience", "zed", { token: await token("zed", { canPublish: "no" }) });
+        } catch (caught) {
+          error = caught;
+        }
+        expect(String(error)).to.match(/UNAUTHORIZED/);
+      });
     });
-
-    it("refuses a canPublish claim that is not a boolean", async () => {
-      let error: unknown;
-      try {
-        await sfu.join("audience", "zed", { token: await token("zed", { canPublish: "no" }) });
-      } catch (caught) {
-        error = caught;
-      }
-      expect(String(error)).to.match(/UNAUTHORIZED/);
-    });
-  });
+  }
 
   describe("with DEFAULT_CAN_PUBLISH=false", () => {
     const sfu = useSfu({ DEFAULT_CAN_PUBLISH: "false", JOIN_TOKEN_SECRET: SECRET, ADMIN_TOKEN: ADMIN });
