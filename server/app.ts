@@ -151,6 +151,7 @@ function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
     },
     maxPeersPerRoom: config.maxPeersPerRoom,
     reconnectGraceMs: config.reconnectGraceMs,
+    forwardLoudest: config.forwardLoudest,
   };
   if (config.workers === 0) return new SfuService({ ...service, logger });
   return new WorkerPool({ workers: config.workers, service, logLevel: config.logLevel, logger });

@@ -36,6 +36,12 @@ export class LoudestSelector {
     return this.#selected.has(id);
   }
 
+  /** A publisher that just started: forwarded at once while a slot is free, else it waits for its level. */
+  admit(id: string): boolean {
+    if (this.#selected.size < this.#options.slots) this.#selected.add(id);
+    return this.#selected.has(id);
+  }
+
   get selected(): ReadonlySet<string> {
     return this.#selected;
   }

@@ -8,6 +8,8 @@ import { Peer, type PeerOptions } from "./Peer.js";
 export interface RoomOptions {
   id: string;
   maxPeers: number;
+  /** Forward only the N loudest publishers (PROTOCOL §15); 0 forwards everyone. */
+  forwardLoudest: number;
   /** Everything a new peer needs but its identity. */
   peerDefaults: Omit<PeerOptions, "roomId" | "userId" | "displayName" | "canPublish" | "logger">;
   logger: Logger;

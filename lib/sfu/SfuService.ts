@@ -24,6 +24,8 @@ export interface SfuServiceOptions {
   limits: PeerLimits;
   maxPeersPerRoom: number;
   reconnectGraceMs: number;
+  /** Each receiver gets at most this many loudest speakers; 0 forwards everyone (PROTOCOL §15). */
+  forwardLoudest: number;
   logger: Logger;
 }
 
@@ -132,6 +134,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     room = new Room({
       id: roomId,
       maxPeers: this.#options.maxPeersPerRoom,
+      forwardLoudest: this.#options.forwardLoudest,
       peerDefaults: {
         media: this.#options.media,
         limits: this.#options.limits,
