@@ -21,6 +21,7 @@ import {
   SRTP_REPLAYED,
 } from "./SrtpContext.js";
 import { SrtpReceiveState } from "./SrtpReceiveState.js";
+import { skipLookupForIpLiterals } from "./udpLookup.js";
 
 /** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
 const REPORT_INTERVAL_MS = 1000;
@@ -200,6 +201,8 @@ export class MediaTransport {
     const { protocol, remoteCandidate } = pair;
     const direct = protocol instanceof StunProtocol && isIP(remoteCandidate.host) !== 0;
     this.#socket = direct ? protocol.transport.socket : undefined;
+    // Every forwarded datagram goes to this literal: no dns.lookup and tick per send.
+    if (this.#socket !== undefined) skipLookupForIpLiterals(this.#socket);
     this.#host = remoteCandidate.host;
     this.#port = remoteCandidate.port;
   }
