@@ -5,12 +5,12 @@ import {
   StunProtocol,
   type CandidatePair,
   type RTCDtlsTransport,
-  type RtcpPacket,
   type RtcpReceiverInfo,
   type SrtpSession,
 } from "werift";
 import type { Logger } from "../logger.js";
 import { interceptIceData, srtpStreamState } from "../werift/srtp.js";
+import { packCompounds, type RtcpReport } from "./rtcpCompound.js";
 import { rtpHeaderLength } from "./rtp.js";
 import { RtpReceiveStream, type RtpReceiveStreamOptions } from "./RtpReceiveStream.js";
 import { RtpSendStream, type RtpSendStreamOptions } from "./RtpSendStream.js";
@@ -25,8 +25,6 @@ import { skipLookupForIpLiterals } from "./udpLookup.js";
 
 /** RTCP reports go out about once a second per transport, jittered (RFC 3550 §6.2). */
 const REPORT_INTERVAL_MS = 1000;
-/** Reports per compound RTCP packet: keeps a compound well under the MTU. */
-const REPORTS_PER_COMPOUND = 16;
 const RTCP_RECEIVER_REPORT = 201;
 /** Seconds from the NTP epoch (1900) to the Unix epoch. */
 const NTP_UNIX_OFFSET = 2_208_988_800;
@@ -309,13 +307,10 @@ export class MediaTransport {
     if (state !== "connected") return;
     const nowMs = performance.now();
     const ntp = ntpTime(performance.timeOrigin + nowMs);
-    const senderReports: RtcpPacket[] = [];
+    const reports: RtcpReport[] = [];
     for (const stream of this.#sendStreams) {
       const report = stream.senderReport(nowMs, ntp);
-      if (report) senderReports.push(report);
-    }
-    for (let i = 0; i < senderReports.length; i += REPORTS_PER_COMPOUND) {
-      this.#sendRtcp(senderReports.slice(i, i + REPORTS_PER_COMPOUND));
+      if (report) reports.push(report);
     }
     // Receiver reports, one RR per reporting SSRC (werift's receiver of each m-line).
     const blocks = new Map<number, RtcpReceiverInfo[]>();
@@ -326,11 +321,9 @@ export class MediaTransport {
       list.push(block);
       blocks.set(stream.reporterSsrc, list);
     }
-    for (const [ssrc, reports] of blocks) this.#sendRtcp([new RtcpRrPacket({ ssrc, reports })]);
-  }
-
-  #sendRtcp(packets: RtcpPacket[]): void {
-    this.#dtls?.sendRtcp(packets).catch(ignoreSendError);
+    for (const [ssrc, list] of blocks) reports.push(new RtcpRrPacket({ ssrc, reports: list }));
+    // The interval's reports in as few compounds as fit a datagram: each costs an SRTCP encryption and a send.
+    for (const compound of packCompounds(reports)) this.#dtls?.sendRtcp(compound).catch(ignoreSendError);
   }
 }
 
