@@ -67,7 +67,17 @@ export interface LeaveMessage {
   roomId: string;
 }
 
-export interface PeerInfo {
+/** A participant's mute and deafen state (PROTOCOL §12). */
+export interface PeerControlState {
+  /** The participant muted its own microphone: the SFU forwards none of its packets. */
+  muted: boolean;
+  /** A moderator muted the participant: the SFU forwards none of its packets, whatever it sends. */
+  serverMuted: boolean;
+  /** A moderator deafened the participant: the SFU forwards nothing to it. */
+  deafened: boolean;
+}
+
+export interface PeerInfo extends PeerControlState {
   peerId: string;
   userId: string;
   displayName?: string;
@@ -100,6 +110,28 @@ export interface UserLeftMessage {
   reason: LeaveReason;
 }
 
+export interface MuteMessage {
+  muted: boolean;
+}
+
+/** A participant's state changed; sent to the whole room, the subject included. */
+export interface PeerUpdatedMessage extends PeerControlState {
+  roomId: string;
+  peerId: string;
+}
+
+export interface ActiveSpeaker {
+  peerId: string;
+  /** Smoothed level as linear amplitude, 10^(dBov/20): 1 = 0 dBov, 0.0178 = -35 dBov. */
+  level: number;
+}
+
+/** Who is speaking, loudest first; `speakers: []` when nobody is. */
+export interface ActiveSpeakersMessage {
+  roomId: string;
+  speakers: ActiveSpeaker[];
+}
+
 export interface ErrorMessage extends ErrorPayload {
   event?: string;
 }
@@ -111,6 +143,7 @@ export interface ClientToServerEvents {
   offer: (description: SessionDescription, ack?: Ack) => void;
   answer: (description: SessionDescription, ack?: Ack) => void;
   "ice-candidate": (candidate: IceCandidate, ack?: Ack) => void;
+  mute: (message: MuteMessage, ack?: Ack) => void;
 }
 
 /** Events the SFU sends. */
@@ -122,6 +155,8 @@ export interface ServerToClientEvents {
   answer: (description: SessionDescription) => void;
   "ice-candidate": (candidate: IceCandidate) => void;
   error: (message: ErrorMessage) => void;
+  "peer-updated": (message: PeerUpdatedMessage) => void;
+  "active-speakers": (message: ActiveSpeakersMessage) => void;
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -132,4 +167,5 @@ export const CLIENT_EVENTS = [
   "offer",
   "answer",
   "ice-candidate",
+  "mute",
 ] as const satisfies readonly ClientEventName[];

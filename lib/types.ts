@@ -45,6 +45,20 @@ export interface PeerLimits {
 
 export type { LeaveReason };
 
+/** How a room decides who is speaking (PROTOCOL §12; the knobs in §11). */
+export interface ActiveSpeakerOptions {
+  /** Speaking means a smoothed level louder than -thresholdDbov dBov. */
+  thresholdDbov: number;
+  /** The sliding window the level is smoothed over. */
+  windowMs: number;
+  /** How often each room's levels are read. */
+  intervalMs: number;
+  /** Share of the window's packets (percent) that must be loud to start speaking. */
+  startPercent: number;
+  /** Share (percent, at most startPercent) that keeps a speaker speaking. */
+  holdPercent: number;
+}
+
 export interface PeerSnapshot {
   peerId: string;
   userId: string;
@@ -65,6 +79,12 @@ export interface PeerSnapshot {
   /** With REDIS_URL: the node where the room's media lives, and the one holding this peer's socket. */
   nodeId?: string;
   signalingNodeId?: string;
+  muted: boolean;
+  serverMuted: boolean;
+  deafened: boolean;
+  speaking: boolean;
+  /** Smoothed audio level, linear amplitude (the scale of `active-speakers`); 0 without levels. */
+  audioLevel: number;
 }
 
 export type CandidateType = "host" | "srflx" | "prflx" | "relay";

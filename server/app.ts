@@ -9,6 +9,7 @@ import { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu } from "../lib/sfu/Sfu.js";
 import { SfuService, type SfuServiceOptions } from "../lib/sfu/SfuService.js";
 import type { Config } from "./config.js";
+import { createAdminRouter } from "./http/admin.js";
 import { createClientRouter } from "./http/client.js";
 import { createDebugRouter } from "./http/debug.js";
 import { errorHandler, notFound } from "./http/errors.js";
@@ -18,6 +19,8 @@ import { createNodesRouter, singleNode } from "./http/nodes.js";
 import { Metrics } from "./metrics.js";
 import { readVersion } from "./packageRoot.js";
 import { SignalingNamespace } from "./signaling/namespace.js";
+import { PayloadValidator } from "./signaling/validate.js";
+import { WebhookNotifier } from "./webhooks/WebhookNotifier.js";
 
 export interface ApplicationDeps {
   config: Readonly<Config>;
@@ -59,6 +62,19 @@ export function createApplication(deps: ApplicationDeps): Application {
     local.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
     metrics.watchWorkers(local);
   }
+  const webhooks =
+    config.webhookUrls.length > 0 && config.webhookSecret !== undefined
+      ? new WebhookNotifier({
+          sfu,
+          urls: config.webhookUrls,
+          secret: config.webhookSecret,
+          maxQueueLength: config.webhookQueueSize,
+          retryMs: config.webhookRetryMs,
+          onResult: (result) => metrics.webhookDeliveries.inc({ result }),
+          onQueueLength: (length) => metrics.webhookQueueLength.set(length),
+          logger,
+        })
+      : undefined;
   let draining = false;
   const isDraining = () => draining;
   const corsOptions = { origin: config.corsOrigins === "*" ? true : config.corsOrigins, credentials: true };
@@ -79,6 +95,15 @@ export function createApplication(deps: ApplicationDeps): Application {
   const nodes = cluster ? () => cluster.nodes : singleNode(config.nodeId, sfu);
   app.use(createNodesRouter({ nodes, adminToken: config.adminToken }));
   app.use(createDebugRouter({ sfu, adminToken: config.adminToken }));
+  app.use(
+    createAdminRouter({
+      sfu,
+      adminToken: config.adminToken,
+      validator: new PayloadValidator({ maxSdpBytes: config.maxSdpBytes }),
+      metrics,
+      logger,
+    }),
+  );
   app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));
   app.use(createClientRouter({ logger }));
   app.use(notFound);
@@ -104,6 +129,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       await new Promise((resolve) => setTimeout(resolve, NOTICE_FLUSH_MS));
       await sfu.close("shutdown");
       signaling.close();
+      webhooks?.close();
       // io.close() also closes the http server, which waits for keep-alive connections: end them.
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();
@@ -152,6 +178,7 @@ function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
     maxPeersPerRoom: config.maxPeersPerRoom,
     reconnectGraceMs: config.reconnectGraceMs,
     forwardLoudest: config.forwardLoudest,
+    activeSpeakers: config.activeSpeakers,
   };
   if (config.workers === 0) return new SfuService({ ...service, logger });
   return new WorkerPool({ workers: config.workers, service, logLevel: config.logLevel, logger });

@@ -6,6 +6,7 @@ import { bool, cleanEnv, makeValidator, str, EnvError } from "envalid";
 import type { LogLevel } from "../lib/logger.js";
 import type { IceServer } from "../lib/protocol.js";
 import type { TurnCredentialSource } from "../lib/util/turnCredentials.js";
+import type { ActiveSpeakerOptions } from "../lib/types.js";
 
 /** Everything the SFU reads from its environment, validated and frozen. */
 export interface Config {
@@ -48,6 +49,15 @@ export interface Config {
   defaultCanPublish: boolean;
   /** Each receiver gets at most this many loudest speakers; 0 forwards everyone (PROTOCOL §15). */
   forwardLoudest: number;
+  activeSpeakers: ActiveSpeakerOptions;
+  /** Where room and participant events are POSTed (PROTOCOL §12); empty = none. */
+  webhookUrls: string[];
+  /** Key of each webhook body's HMAC-SHA256 signature; set whenever webhookUrls is. */
+  webhookSecret: string | undefined;
+  /** Events waiting per webhook URL; beyond it the oldest is dropped. */
+  webhookQueueSize: number;
+  /** How long a failing delivery is retried before it is given up. */
+  webhookRetryMs: number;
 }
 
 /** TURN_URLS with the credentials that go with them. */
@@ -133,6 +143,15 @@ const nodeId = makeValidator<string>((value) => {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(value))
     throw new EnvError(`"${value}" is not 1-64 of A-Z a-z 0-9 . _ -`);
   return value;
+});
+
+const urlList = makeValidator<string[]>((value) => {
+  const urls = splitList(value);
+  for (const url of urls) {
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new EnvError(`"${url}" is not an http(s) URL`);
+  }
+  return urls;
 });
 
 const listenPort = makeValidator<number>((value) => {
@@ -224,6 +243,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
         max: 100,
         desc: "loudest speakers per receiver; 0 = all",
       }),
+      ACTIVE_SPEAKER_DBOV: positiveInt({
+        default: 35,
+        min: 0,
+        max: 127,
+        desc: "speaking means louder than -N dBov",
+      }),
+      // Long enough that a cough is outvoted, short enough that a change shows within 1 s (PROTOCOL §12).
+      ACTIVE_SPEAKER_WINDOW_MS: positiveInt({ default: 400, min: 100, max: 600, desc: "level window" }),
+      ACTIVE_SPEAKER_INTERVAL_MS: positiveInt({ default: 100, min: 20, max: 300, desc: "level reads" }),
+      ACTIVE_SPEAKER_START_PERCENT: positiveInt({ default: 40, max: 100, desc: "loud share to start" }),
+      ACTIVE_SPEAKER_HOLD_PERCENT: positiveInt({ default: 20, max: 100, desc: "loud share to stay" }),
+      WEBHOOK_URLS: urlList({ default: [] }),
+      WEBHOOK_SECRET: str({ default: "" }),
+      WEBHOOK_QUEUE_SIZE: positiveInt({ default: 1000, max: 100000, desc: "events waiting per URL" }),
+      WEBHOOK_RETRY_MS: positiveInt({
+        default: 60000,
+        min: 60000,
+        desc: "how long a failing delivery is retried",
+      }),
     },
     { reporter: throwFirstError },
   );
@@ -238,6 +276,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
   }
 
   const turn = readTurn(clean);
+  if (clean.ACTIVE_SPEAKER_HOLD_PERCENT > clean.ACTIVE_SPEAKER_START_PERCENT) {
+    throw new ConfigError("ACTIVE_SPEAKER_HOLD_PERCENT must not exceed ACTIVE_SPEAKER_START_PERCENT");
+  }
+  if (clean.ACTIVE_SPEAKER_INTERVAL_MS > clean.ACTIVE_SPEAKER_WINDOW_MS) {
+    throw new ConfigError("ACTIVE_SPEAKER_INTERVAL_MS must not exceed ACTIVE_SPEAKER_WINDOW_MS");
+  }
+  if (clean.WEBHOOK_URLS.length > 0 && clean.WEBHOOK_SECRET === "") {
+    throw new ConfigError("WEBHOOK_SECRET: must be set when WEBHOOK_URLS is (receivers check the signature)");
+  }
 
   return Object.freeze({
     port: clean.PORT,
@@ -269,6 +316,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     nodeId: clean.NODE_ID || defaultNodeId(),
     defaultCanPublish: clean.DEFAULT_CAN_PUBLISH,
     forwardLoudest: clean.FORWARD_LOUDEST,
+    activeSpeakers: {
+      thresholdDbov: clean.ACTIVE_SPEAKER_DBOV,
+      windowMs: clean.ACTIVE_SPEAKER_WINDOW_MS,
+      intervalMs: clean.ACTIVE_SPEAKER_INTERVAL_MS,
+      startPercent: clean.ACTIVE_SPEAKER_START_PERCENT,
+      holdPercent: clean.ACTIVE_SPEAKER_HOLD_PERCENT,
+    },
+    webhookUrls: clean.WEBHOOK_URLS,
+    webhookSecret: clean.WEBHOOK_SECRET || undefined,
+    webhookQueueSize: clean.WEBHOOK_QUEUE_SIZE,
+    webhookRetryMs: clean.WEBHOOK_RETRY_MS,
   } satisfies Config);
 }
 

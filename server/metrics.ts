@@ -12,6 +12,9 @@ export class Metrics {
   readonly joinDuration: Histogram;
   readonly processErrors: Counter<"kind">;
   readonly socketConnections: Gauge;
+  readonly adminActions: Counter<"action">;
+  readonly webhookDeliveries: Counter<"result">;
+  readonly webhookQueueLength: Gauge;
   readonly #joinStarts = new Map<string, number>();
 
   /**
@@ -98,6 +101,24 @@ export class Metrics {
       name: "sfu_process_errors_total",
       help: "Unhandled rejections and uncaught exceptions caught at process level",
       labelNames: ["kind"],
+      registers,
+    });
+
+    this.adminActions = new Counter({
+      name: "sfu_admin_actions_total",
+      help: "Moderation actions taken through /admin, by action",
+      labelNames: ["action"],
+      registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: "sfu_webhook_deliveries_total",
+      help: "Webhook attempts (delivered, failed) and events given up after retrying or dropped from a full queue",
+      labelNames: ["result"],
+      registers,
+    });
+    this.webhookQueueLength = new Gauge({
+      name: "sfu_webhook_queue_length",
+      help: "Webhook events waiting for delivery, over every URL",
       registers,
     });
 

@@ -17,6 +17,9 @@ import {
 } from "../../lib/protocol.js";
 import { RelayPeer, type RelaySocket } from "./RelayPeer.js";
 
+/** The naive relay has no room control: everyone is unmuted. */
+const UNMUTED = { muted: false, serverMuted: false, deafened: false };
+
 /**
  * The benchmark's baseline: the simplest forwarder that speaks enough of the
  * SFU protocol for the load clients. No validation, no limits, no resume; each
@@ -84,7 +87,11 @@ export class NaiveRelay {
         roomId: message.roomId,
         peerId: peer.peerId,
         userId: message.userId,
-        peers: [...room.values()].map((other) => ({ peerId: other.peerId, userId: other.userId })),
+        peers: [...room.values()].map((other) => ({
+          peerId: other.peerId,
+          userId: other.userId,
+          ...UNMUTED,
+        })),
         iceServers: [],
         resumeToken: randomUUID(),
         resumed: false,
@@ -96,9 +103,12 @@ export class NaiveRelay {
       void socket.join(message.roomId);
       ack?.({ ok: true, joined });
       socket.emit("joined", joined);
-      socket
-        .to(message.roomId)
-        .emit("user-joined", { roomId: message.roomId, peerId: peer.peerId, userId: message.userId });
+      socket.to(message.roomId).emit("user-joined", {
+        roomId: message.roomId,
+        peerId: peer.peerId,
+        userId: message.userId,
+        ...UNMUTED,
+      });
     });
     socket.on("offer", (description, ack) => {
       void peer?.handleOffer(description);

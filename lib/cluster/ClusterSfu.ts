@@ -104,6 +104,12 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       local.on("peer-joined", (room, peer) => this.#onLocalJoin(room, peer)),
       local.on("peer-left", (room, peer, reason) => this.#onLocalLeave(room, peer, reason)),
       local.on("peer-connected", (peer) => this.emit("peer-connected", peer)),
+      local.on("peer-updated", (room, peer) => this.emit("peer-updated", room, peer)),
+      local.on("active-speakers", (room, speakers) => this.emit("active-speakers", room, speakers)),
+      local.on("track-published", (room, peer, trackId) => this.emit("track-published", room, peer, trackId)),
+      local.on("track-unpublished", (room, peer, trackId) =>
+        this.emit("track-unpublished", room, peer, trackId),
+      ),
     ];
     this.#registry.start();
   }
@@ -402,6 +408,11 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       case "candidate": {
         const { peerId, candidate } = args as Calls["candidate"]["args"];
         await this.#signaledFrom(from, peerId).addIceCandidate(candidate);
+        return null;
+      }
+      case "control": {
+        const { peerId, change } = args as Calls["control"]["args"];
+        await this.#signaledFrom(from, peerId).control(change);
         return null;
       }
     }

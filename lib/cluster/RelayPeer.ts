@@ -1,7 +1,8 @@
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { IceCandidate, SessionDescription } from "../protocol.js";
+import type { IceCandidate, PeerControlState, SessionDescription } from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
+import type { PeerControlChange } from "../sfu/PeerControls.js";
 import type { PeerSession, PeerSessionEvents } from "../sfu/Sfu.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { PeerInfo } from "./messages.js";
@@ -55,6 +56,18 @@ export class RelayPeer extends TypedEmitter<PeerSessionEvents> implements PeerSe
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Not mirrored from the room's node yet: read as unmuted here. */
+  get controlState(): PeerControlState {
+    return { muted: false, serverMuted: false, deafened: false };
+  }
+
+  /** Applied by the room's node, where the forwarding runs. */
+  async control(change: PeerControlChange): Promise<void> {
+    await this.#call(() =>
+      this.#bus.call(this.owner, "control", { peerId: this.id, change }, CALL_TIMEOUT_MS),
+    );
   }
 
   handleOffer(description: SessionDescription): Promise<SessionDescription> {

@@ -1,5 +1,6 @@
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { PeerControlState } from "../protocol.js";
 import type { PeerSession, PeerSessionEvents } from "../sfu/Sfu.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import type { MemberInfo } from "./messages.js";
@@ -23,6 +24,15 @@ export class RemoteMember extends TypedEmitter<PeerSessionEvents> implements Pee
     this.roomId = roomId;
     this.userId = member.userId;
     this.displayName = member.displayName;
+  }
+
+  /** Not mirrored from the room's node yet: read as unmuted here. */
+  get controlState(): PeerControlState {
+    return { muted: false, serverMuted: false, deafened: false };
+  }
+
+  control(): Promise<never> {
+    return Promise.reject(notHere());
   }
 
   handleOffer(): Promise<never> {

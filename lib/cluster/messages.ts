@@ -4,6 +4,7 @@
  */
 import type { ErrorCode, IceCandidate, SessionDescription } from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
+import type { PeerControlChange } from "../sfu/PeerControls.js";
 import type { JoinRequest, SfuState } from "../sfu/Sfu.js";
 
 /** The identity of a peer whose media lives on another node. */
@@ -38,6 +39,8 @@ export type Calls = {
   offer: { args: { peerId: string; description: SessionDescription }; result: SessionDescription };
   answer: { args: { peerId: string; description: SessionDescription }; result: null };
   candidate: { args: { peerId: string; candidate: IceCandidate }; result: null };
+  /** A self-mute, applied where the media runs (PROTOCOL §12). */
+  control: { args: { peerId: string; change: PeerControlChange }; result: null };
   state: { args: null; result: SfuState };
 };
 

@@ -6,6 +6,8 @@ import type { MediaTransport } from "../media/MediaTransport.js";
 import { createRtpView, readRtp } from "../media/rtp.js";
 import type { RtpReceiveStream } from "../media/RtpReceiveStream.js";
 import type { ForwardedTrack } from "./ForwardedTrack.js";
+import type { PeerControls } from "./PeerControls.js";
+import type { SpeechMeter } from "./SpeechMeter.js";
 import { AUDIO_LEVEL_URI, extensionId } from "./rtp.js";
 
 export interface AudioForwarderOptions {
@@ -18,6 +20,10 @@ export interface AudioForwarderOptions {
   transport: MediaTransport;
   /** Process-wide counters shared by every forwarder. */
   totals: ForwardingTotals;
+  /** The publisher's mute state: while muted, packets go nowhere. */
+  controls: PeerControls;
+  /** The publisher's speech meter, fed with each packet's audio level. */
+  speech: SpeechMeter;
   logger: Logger;
 }
 
@@ -39,6 +45,8 @@ export class AudioForwarder {
   readonly #transceiver: RTCRtpTransceiver;
   readonly #subscribers = new Set<ForwardedTrack>();
   readonly #totals: ForwardingTotals;
+  readonly #controls: PeerControls;
+  readonly #speech: SpeechMeter;
   readonly #logger: Logger;
   readonly #unsubscribe: () => void;
   readonly #stream: RtpReceiveStream | undefined;
@@ -60,6 +68,8 @@ export class AudioForwarder {
     this.#track = options.track;
     this.#transceiver = options.transceiver;
     this.#totals = options.totals;
+    this.#controls = options.controls;
+    this.#speech = options.speech;
     this.#logger = options.logger.child({ trackId: this.id });
     this.#unsubscribe = this.#track.onReceiveRtp.subscribe(this.#onRtp).unSubscribe;
     this.#stream = this.#openStream(options.transport);
@@ -209,6 +219,9 @@ export class AudioForwarder {
     // Outside the room's loudest, the packet goes nowhere: one field read.
     if (!this.#selected) return;
     const view = this.#view;
+    // A muted publisher's packets reach no one and are not speech (PROTOCOL §12); two field reads.
+    if (!this.#controls.sending) return;
+    this.#speech.observe(view.audioLevel);
     const bytes = view.payload.length;
     let sent = 0;
     for (const subscriber of this.#subscribers) {

@@ -2,6 +2,7 @@ import { RtpHeader, RtpPacket, type RTCRtpSender, type RTCRtpTransceiver } from 
 import type { Logger } from "../logger.js";
 import type { MediaTransport } from "../media/MediaTransport.js";
 import type { RtpSendStream } from "../media/RtpSendStream.js";
+import type { PeerControls } from "./PeerControls.js";
 import { AUDIO_LEVEL_URI, extensionId, SDES_MID_URI, seqAdd, tsAdd } from "./rtp.js";
 import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions, type RtpView } from "../media/rtp.js";
 
@@ -24,6 +25,8 @@ export interface ForwardedTrackOptions {
   transceiver: RTCRtpTransceiver;
   /** The receiving peer's media transport: the SFU's own send path opens on it. */
   transport: MediaTransport;
+  /** The receiving peer's state: while it is deafened nothing goes out. */
+  receiver: PeerControls;
   logger: Logger;
 }
 
@@ -46,6 +49,7 @@ export class ForwardedTrack {
   readonly transceiver: RTCRtpTransceiver;
   readonly #sender: RTCRtpSender;
   readonly #transport: MediaTransport;
+  readonly #receiver: PeerControls;
   readonly #logger: Logger;
   #closed = false;
   #sourceSsrc: number | undefined;
@@ -66,6 +70,7 @@ export class ForwardedTrack {
     this.transceiver = options.transceiver;
     this.#sender = options.transceiver.sender;
     this.#transport = options.transport;
+    this.#receiver = options.receiver;
     this.#logger = options.logger;
   }
 
@@ -94,7 +99,7 @@ export class ForwardedTrack {
    * `nowMs` is the packet's arrival (performance.now()). Returns whether it went out.
    */
   write(rtp: RtpView, nowMs: number): boolean {
-    if (!this.ready) return false;
+    if (!this.#receiver.receiving || !this.ready) return false;
     if (rtp.ssrc !== this.#sourceSsrc) this.#rebase(rtp.sequenceNumber, rtp.timestamp, rtp.ssrc, nowMs);
     const seq = seqAdd(rtp.sequenceNumber, this.#seqOffset);
     const ts = tsAdd(rtp.timestamp, this.#tsOffset);

@@ -3,7 +3,7 @@ import { RTCPeerConnection, type MediaStreamTrack, type RTCRtpTransceiver } from
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { MediaTransport } from "../media/MediaTransport.js";
-import type { IceCandidate, SessionDescription } from "../protocol.js";
+import type { IceCandidate, PeerControlState, SessionDescription } from "../protocol.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { disableDefaultStun } from "../werift/ice.js";
@@ -14,7 +14,9 @@ import { Negotiator } from "./Negotiator.js";
 import { PeerCandidates } from "./PeerCandidates.js";
 import { candidatesTried, connectivityConfig, selectedPair } from "./connectivity.js";
 import { hasStunServer, peerConfig } from "./peerConfig.js";
+import { PeerControls, type PeerControlChange } from "./PeerControls.js";
 import { PeerSubscriptions } from "./PeerSubscriptions.js";
+import type { SpeechMeter } from "./SpeechMeter.js";
 import { checkSdp } from "./sdp.js";
 import type { PeerSessionEvents } from "./Sfu.js";
 
@@ -28,6 +30,8 @@ export interface PeerOptions {
   limits: PeerLimits;
   reconnectGraceMs: number;
   totals: ForwardingTotals;
+  /** The room's meter for this participant's speech; its published tracks feed it. */
+  speech: SpeechMeter;
   logger: Logger;
 }
 
@@ -61,6 +65,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Secret that lets a new socket take this session over. */
   readonly resumeToken = randomBytes(24).toString("base64url");
   readonly joinedAt = new Date();
+  /** Mute and deafen state, shared with the tracks this peer publishes and receives. */
+  readonly #controls = new PeerControls();
   readonly #pc: RTCPeerConnection;
   readonly #negotiator: Negotiator;
   readonly #datagramGuard: DatagramGuard;
@@ -115,6 +121,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#subscriptions = new PeerSubscriptions({
       pc: this.#pc,
       media: this.#media,
+      controls: this.#controls,
       requestNegotiation: () => this.#negotiator.requestNegotiation(),
       logger: this.#logger,
     });
@@ -132,6 +139,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   get publishedTracks(): AudioForwarder[] {
     return [...this.#published.values()];
+  }
+
+  get controlState(): PeerControlState {
+    return this.#controls.state;
+  }
+
+  /** Applies a self-mute or a moderator's mute or deafen; `updated` follows a real change. */
+  control(change: PeerControlChange): void {
+    if (this.closed || !this.#controls.apply(change)) return;
+    // Silence now, not after the window drains: a muted peer stops speaking at once.
+    if (!this.#controls.sending) this.#options.speech.reset();
+    this.#logger.info("controls changed", { ...this.#controls.state });
+    this.emit("updated", this.#controls.state);
   }
 
   /** Answers a client offer; the first one sets up the connection, later ones renegotiate or restart ICE. */
@@ -218,6 +238,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       published: this.#published.size,
       subscribed: this.#subscriptions.size,
       selectedPair: selectedPair(this.#pc),
+      ...this.#controls.state,
+      speaking: this.#options.speech.speaking,
+      audioLevel: this.#options.speech.level,
     };
   }
 
@@ -327,6 +350,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       track,
       transport: this.#media,
       totals: this.#options.totals,
+      controls: this.#controls,
+      speech: this.#options.speech,
       logger: this.#logger,
     });
     this.#published.set(forwarder.id, forwarder);

@@ -4,11 +4,14 @@ import type { MediaTransport } from "../media/MediaTransport.js";
 import { releaseTransceiver, slimForwardingTransceiver } from "../werift/transceiver.js";
 import type { AudioForwarder } from "./AudioForwarder.js";
 import { ForwardedTrack } from "./ForwardedTrack.js";
+import type { PeerControls } from "./PeerControls.js";
 
 export interface PeerSubscriptionsOptions {
   pc: RTCPeerConnection;
   /** The receiving peer's media transport, handed to every forwarded track. */
   media: MediaTransport;
+  /** The receiving peer's mute and deafen state, read by every forwarded track. */
+  controls: PeerControls;
   /** The SFU's side changed: an offer must follow. */
   requestNegotiation: () => void;
   logger: Logger;
@@ -73,7 +76,7 @@ export class PeerSubscriptions {
 
   #add(source: AudioForwarder): void {
     if (source.closed) return;
-    const { pc, media, logger } = this.#options;
+    const { pc, media, controls, logger } = this.#options;
     const transceiver = pc.addTransceiver("audio", {
       direction: "sendonly",
       streams: [new MediaStream({ id: source.peerId })],
@@ -88,6 +91,7 @@ export class PeerSubscriptions {
       sourcePeerId: source.peerId,
       transceiver,
       transport: media,
+      receiver: controls,
       logger,
     });
     this.#forwarding.set(source.id, { source, track });

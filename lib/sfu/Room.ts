@@ -1,7 +1,9 @@
 import type { Logger } from "../logger.js";
+import type { ActiveSpeaker } from "../protocol.js";
 import type { CloseReason } from "./closeReason.js";
-import type { RoomSnapshot } from "../types.js";
+import type { ActiveSpeakerOptions, RoomSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
+import { ActiveSpeakerDetector } from "./ActiveSpeakerDetector.js";
 import type { AudioForwarder } from "./AudioForwarder.js";
 import { Peer, type PeerOptions } from "./Peer.js";
 
@@ -11,13 +13,20 @@ export interface RoomOptions {
   /** Forward only the N loudest publishers (PROTOCOL §15); 0 forwards everyone. */
   forwardLoudest: number;
   /** Everything a new peer needs but its identity. */
-  peerDefaults: Omit<PeerOptions, "roomId" | "userId" | "displayName" | "canPublish" | "logger">;
+  peerDefaults: Omit<PeerOptions, "roomId" | "userId" | "displayName" | "canPublish" | "speech" | "logger">;
+  activeSpeakers: ActiveSpeakerOptions;
   logger: Logger;
 }
 
 export type RoomEvents = {
   "peer-joined": [Peer];
   "peer-left": [Peer, CloseReason];
+  /** A peer's mute or deafen state changed. */
+  "peer-updated": [Peer];
+  "track-published": [Peer, AudioForwarder];
+  "track-unpublished": [Peer, AudioForwarder];
+  /** The set or order of speakers changed; loudest first. */
+  "active-speakers": [ActiveSpeaker[]];
   close: [];
 };
 
@@ -32,6 +41,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #peers = new Map<string, Peer>();
   readonly #options: RoomOptions;
   readonly #logger: Logger;
+  readonly #speakers: ActiveSpeakerDetector;
   #closed = false;
 
   constructor(options: RoomOptions) {
@@ -39,6 +49,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.id = options.id;
     this.#options = options;
     this.#logger = options.logger.child({ roomId: options.id });
+    this.#speakers = new ActiveSpeakerDetector({
+      settings: options.activeSpeakers,
+      onChange: (speakers) => this.emit("active-speakers", speakers),
+      logger: this.#logger,
+    });
   }
 
   get closed(): boolean {
@@ -69,19 +84,27 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   /** Creates a peer, subscribes it to every track already here and announces it. */
   addPeer(identity: { userId: string; displayName?: string; canPublish?: boolean }): Peer {
+    const speech = this.#speakers.createMeter();
     const peer = new Peer({
       ...this.#options.peerDefaults,
+      speech,
       roomId: this.id,
       userId: identity.userId,
       canPublish: identity.canPublish ?? true,
       ...(identity.displayName !== undefined && { displayName: identity.displayName }),
       logger: this.#logger,
     });
+    this.#speakers.add(peer.id, speech);
     this.#peers.set(peer.id, peer);
     peer.on("published", (track) => {
       for (const other of this.#peers.values()) if (other !== peer) other.subscribe(track);
+      this.emit("track-published", peer, track);
     });
-    peer.on("unpublished", (track) => this.#unsubscribeEverywhere(track));
+    peer.on("unpublished", (track) => {
+      this.#unsubscribeEverywhere(track);
+      this.emit("track-unpublished", peer, track);
+    });
+    peer.on("updated", () => this.emit("peer-updated", peer));
     peer.once("close", (reason) => this.#onPeerClosed(peer, reason));
     for (const track of this.tracks) if (track.peerId !== peer.id) peer.subscribe(track);
     this.#logger.info("peer joined", { peerId: peer.id, userId: peer.userId, size: this.#peers.size });
@@ -107,7 +130,11 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   #onPeerClosed(peer: Peer, reason: CloseReason): void {
     this.#peers.delete(peer.id);
-    for (const track of peer.publishedTracks) this.#unsubscribeEverywhere(track);
+    this.#speakers.remove(peer.id);
+    for (const track of peer.publishedTracks) {
+      this.#unsubscribeEverywhere(track);
+      this.emit("track-unpublished", peer, track);
+    }
     this.#logger.info("peer left", { peerId: peer.id, reason, size: this.#peers.size });
     this.emit("peer-left", peer, reason);
     if (this.#peers.size === 0) this.#finish();
@@ -116,6 +143,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#speakers.close();
     this.emit("close");
     this.removeAllListeners();
   }

@@ -1,6 +1,15 @@
-import type { IceCandidate, IceServer, SessionDescription } from "../protocol.js";
+import type {
+  ActiveSpeaker,
+  IceCandidate,
+  IceServer,
+  PeerControlState,
+  SessionDescription,
+} from "../protocol.js";
 import type { CloseReason } from "./closeReason.js";
 import type { ForwardingTotals, RoomSnapshot } from "../types.js";
+import type { PeerControlChange } from "./PeerControls.js";
+
+export type { PeerControlChange };
 
 type Listener<Args extends unknown[]> = (...args: Args) => void;
 
@@ -17,6 +26,8 @@ export type PeerSessionEvents = {
   "ice-candidate": [IceCandidate];
   /** ICE and DTLS are up for the first time. */
   connected: [];
+  /** Mute or deafen state changed. */
+  updated: [PeerControlState];
   close: [CloseReason];
 };
 
@@ -31,6 +42,10 @@ export interface PeerSession extends Subscribable<PeerSessionEvents> {
   readonly displayName: string | undefined;
   readonly resumeToken: string;
   readonly closed: boolean;
+  /** Mute and deafen state as last known in this thread. */
+  readonly controlState: PeerControlState;
+  /** A self-mute, or a moderator's mute or deafen (PROTOCOL §12). */
+  control(change: PeerControlChange): void | Promise<void>;
   handleOffer(description: SessionDescription): Promise<SessionDescription>;
   handleAnswer(description: SessionDescription): Promise<void>;
   addIceCandidate(candidate: IceCandidate): Promise<void>;
@@ -62,6 +77,13 @@ export type SfuEventsOf<Room, Peer> = {
   "peer-left": [Room, Peer, CloseReason];
   /** A peer's ICE and DTLS came up for the first time. */
   "peer-connected": [Peer];
+  /** A peer's mute or deafen state changed. */
+  "peer-updated": [Room, Peer];
+  /** The set or order of a room's speakers changed; loudest first. */
+  "active-speakers": [Room, ActiveSpeaker[]];
+  /** A track's id, with the room and publisher. */
+  "track-published": [Room, Peer, string];
+  "track-unpublished": [Room, Peer, string];
 };
 
 export type SfuEvents = SfuEventsOf<RoomMembers, PeerSession>;

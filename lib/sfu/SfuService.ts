@@ -3,6 +3,7 @@ import type { Logger } from "../logger.js";
 import type { IceServer } from "../protocol.js";
 import type { CloseReason } from "./closeReason.js";
 import type {
+  ActiveSpeakerOptions,
   ForwardingTotals,
   MediaOptions,
   PeerLimits,
@@ -26,6 +27,7 @@ export interface SfuServiceOptions {
   reconnectGraceMs: number;
   /** Each receiver gets at most this many loudest speakers; 0 forwards everyone (PROTOCOL §15). */
   forwardLoudest: number;
+  activeSpeakers: ActiveSpeakerOptions;
   logger: Logger;
 }
 
@@ -141,6 +143,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
         reconnectGraceMs: this.#options.reconnectGraceMs,
         totals: this.totals,
       },
+      activeSpeakers: this.#options.activeSpeakers,
       logger: this.#logger,
     });
     const created = room;
@@ -150,6 +153,10 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
       this.emit("peer-joined", created, peer);
     });
     created.on("peer-left", (peer, reason) => this.emit("peer-left", created, peer, reason));
+    created.on("peer-updated", (peer) => this.emit("peer-updated", created, peer));
+    created.on("active-speakers", (speakers) => this.emit("active-speakers", created, speakers));
+    created.on("track-published", (peer, track) => this.emit("track-published", created, peer, track.id));
+    created.on("track-unpublished", (peer, track) => this.emit("track-unpublished", created, peer, track.id));
     created.once("close", () => {
       if (this.#rooms.get(roomId) === created) this.#rooms.delete(roomId);
       this.#logger.info("room closed", { roomId });

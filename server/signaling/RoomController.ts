@@ -86,7 +86,16 @@ export class RoomController {
       const resumedPeer = peer;
       // The client learns it resumed (joined, then the ack) before the SFU's offer it missed comes again.
       session.afterAck(() => {
-        if (session.peer === resumedPeer && !resumedPeer.closed) resumedPeer.attach();
+        if (session.peer !== resumedPeer || resumedPeer.closed) return;
+        resumedPeer.attach();
+        // `joined` carries the others' state, not its own: a moderator's action it missed comes now.
+        const state = resumedPeer.controlState;
+        if (state.muted || state.serverMuted || state.deafened)
+          session.socket.emit("peer-updated", {
+            roomId: resumedPeer.roomId,
+            peerId: resumedPeer.id,
+            ...state,
+          });
       });
     }
 
@@ -101,6 +110,7 @@ export class RoomController {
           peerId: other.id,
           userId: other.userId,
           ...(other.displayName !== undefined && { displayName: other.displayName }),
+          ...other.controlState,
         })),
       ...this.#options.clientIce.forPeer(peer.id),
       resumeToken: peer.resumeToken,
@@ -158,6 +168,7 @@ export class RoomController {
       peerId: peer.id,
       userId: peer.userId,
       ...(peer.displayName !== undefined && { displayName: peer.displayName }),
+      ...peer.controlState,
     };
     for (const other of room.peers) {
       if (other !== peer) this.#options.sessions.forPeer(other.id)?.socket.emit("user-joined", message);

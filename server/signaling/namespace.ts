@@ -18,6 +18,7 @@ import { ClientSession, type SfuSocket } from "./ClientSession.js";
 import { isAck, type AckData, type HandlerTable } from "./events.js";
 import { NegotiationController } from "./NegotiationController.js";
 import { ClientIce } from "./ClientIce.js";
+import { RoomControlController } from "./RoomControlController.js";
 import { RoomController } from "./RoomController.js";
 import { SessionRegistry } from "./SessionRegistry.js";
 import { PayloadValidator } from "./validate.js";
@@ -40,6 +41,7 @@ export class SignalingNamespace {
   readonly #options: SignalingOptions;
   readonly #sessions = new SessionRegistry();
   readonly #rooms: RoomController;
+  readonly #control: RoomControlController;
   readonly #handlers: HandlerTable;
   readonly #logger: Logger;
 
@@ -58,12 +60,18 @@ export class SignalingNamespace {
       clientIce: new ClientIce({ stunServers: options.sfu.iceServers, config: options.config }),
     });
     const negotiation = new NegotiationController({ validator });
+    this.#control = new RoomControlController({ sfu: options.sfu, sessions: this.#sessions, validator });
     this.#handlers = {
-      join: (session, payload) => this.#rooms.join(session, payload),
+      join: async (session, payload) => {
+        const result = await this.#rooms.join(session, payload);
+        this.#control.joined(session);
+        return result;
+      },
       leave: (session, payload) => this.#rooms.leave(session, payload),
       offer: (session, payload) => negotiation.offer(session, payload),
       answer: (session, payload) => negotiation.answer(session, payload),
       "ice-candidate": (session, payload) => negotiation.iceCandidate(session, payload),
+      mute: (session, payload) => this.#control.mute(session, payload),
     };
     const namespace = options.io.of(SFU_NAMESPACE);
     const origins = options.config.corsOrigins;
@@ -92,6 +100,7 @@ export class SignalingNamespace {
 
   close(): void {
     this.#rooms.close();
+    this.#control.close();
   }
 
   #onConnection(socket: SfuSocket): void {

@@ -32,6 +32,10 @@ const joinSchema = z.object({
 
 const leaveSchema = z.object({ roomId: identifier });
 
+const flag = () => z.boolean({ error: "must be a boolean" });
+const muteSchema = z.object({ muted: flag() });
+const deafenSchema = z.object({ deafened: flag() });
+
 const descriptionSchema = (type: "offer" | "answer", maxSdpBytes: number) =>
   z.object({
     type: z.literal(type, { error: `must be "${type}"` }),
@@ -74,6 +78,15 @@ export class PayloadValidator {
 
   answer(payload: unknown): ClientPayload<"answer"> {
     return parse(this.#answer, payload);
+  }
+
+  mute(payload: unknown): ClientPayload<"mute"> {
+    return parse(muteSchema, payload);
+  }
+
+  /** The body of the admin deafen route; not a client event. */
+  deafen(payload: unknown): { deafened: boolean } {
+    return parse(deafenSchema, payload);
   }
 
   iceCandidate(payload: unknown): ClientPayload<"ice-candidate"> {

@@ -22,6 +22,15 @@ describe("configuration from the environment", () => {
     });
     expect(config.stunServers).to.deep.equal([{ urls: "stun:stun.l.google.com:19302" }]);
     expect(config.iceAdvertiseIps).to.deep.equal([]);
+    expect(config.activeSpeakers).to.deep.equal({
+      thresholdDbov: 35,
+      windowMs: 400,
+      intervalMs: 100,
+      startPercent: 40,
+      holdPercent: 20,
+    });
+    expect(config).to.include({ webhookSecret: undefined, webhookQueueSize: 1000, webhookRetryMs: 60000 });
+    expect(config.webhookUrls).to.deep.equal([]);
   });
 
   it("reads lists and ranges", () => {
@@ -83,6 +92,16 @@ describe("configuration from the environment", () => {
     [{ DEFAULT_CAN_PUBLISH: "maybe" }, "DEFAULT_CAN_PUBLISH"],
     [{ FORWARD_LOUDEST: "-1" }, "FORWARD_LOUDEST"],
     [{ FORWARD_LOUDEST: "101" }, "FORWARD_LOUDEST"],
+    [{ ACTIVE_SPEAKER_DBOV: "128" }, "ACTIVE_SPEAKER_DBOV"],
+    [{ ACTIVE_SPEAKER_WINDOW_MS: "2000" }, "ACTIVE_SPEAKER_WINDOW_MS"],
+    [
+      { ACTIVE_SPEAKER_START_PERCENT: "30", ACTIVE_SPEAKER_HOLD_PERCENT: "31" },
+      "ACTIVE_SPEAKER_HOLD_PERCENT",
+    ],
+    [{ ACTIVE_SPEAKER_WINDOW_MS: "200", ACTIVE_SPEAKER_INTERVAL_MS: "250" }, "ACTIVE_SPEAKER_INTERVAL_MS"],
+    [{ WEBHOOK_URLS: "ftp://hooks.example/x", WEBHOOK_SECRET: "s" }, "WEBHOOK_URLS"],
+    [{ WEBHOOK_URLS: "https://hooks.example/x" }, "WEBHOOK_SECRET"],
+    [{ WEBHOOK_RETRY_MS: "1000" }, "WEBHOOK_RETRY_MS"],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {

@@ -13,8 +13,8 @@ import { closedOffer } from "../helpers/loopbackPeer.js";
 
 const SEED = 20_240_601;
 const LANES = 4;
-/** Per lane; the five events take turns, so each event gets LANES * ROUNDS_PER_LANE / 5 cases. */
-const ROUNDS_PER_LANE = 2_600;
+/** Per lane; the six events take turns, so each event gets LANES * ROUNDS_PER_LANE / 6 cases. */
+const ROUNDS_PER_LANE = 3_100;
 const ACK_LIMIT_MS = 2_000;
 const MAX_SDP_BYTES = 30_000;
 const CODE = /^[A-Z]+(?:_[A-Z]+)*$/;

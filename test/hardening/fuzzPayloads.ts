@@ -143,6 +143,14 @@ function leaveCase(rng: Prng, roomId: string | undefined): FuzzCase {
   };
 }
 
+function muteCase(rng: Prng): FuzzCase {
+  const shape = rng.pick(["not-object", "flag", "flag", "field"] as const);
+  if (shape === "not-object") return { event: "mute", payload: notAnObject(rng), invalid: true, shape };
+  if (shape === "flag") return { event: "mute", payload: { muted: rng.chance(0.5) }, invalid: false, shape };
+  const value = rng.chance(0.5) ? nonString(rng) : oddString(rng);
+  return { event: "mute", payload: { muted: value }, invalid: typeof value !== "boolean", shape };
+}
+
 /** Every shape of ICE candidate line: valid, nearly valid, and junk. */
 export function candidateLine(rng: Prng): string {
   const ip = rng.pick([
@@ -423,5 +431,7 @@ function anyFuzzCase(
       return descriptionCase(rng, "answer", seeds.answer, options.maxSdpBytes);
     case "ice-candidate":
       return iceCandidateCase(rng);
+    case "mute":
+      return muteCase(rng);
   }
 }

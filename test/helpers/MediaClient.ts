@@ -8,6 +8,7 @@ import {
   type RTCPeerConnectionConfig,
 } from "werift";
 import type { IceServer, JoinedMessage, SessionDescription } from "../../lib/protocol.js";
+import { AUDIO_LEVEL_URI } from "../../lib/sfu/rtp.js";
 import { loopbackPeer } from "./loopbackPeer.js";
 import { SignalingClient } from "./SignalingClient.js";
 import { waitFor } from "./wait.js";
@@ -38,6 +39,10 @@ export interface MediaClientOptions {
     iceServers?: (joined: JoinedMessage) => IceServer[];
     turnTlsOptions?: RTCPeerConnectionConfig["turnTlsOptions"];
   };
+  /** Offer the RFC 6464 audio-level extension (default true). */
+  levelExtension?: boolean;
+  /** The level every packet carries, in -dBov (0 loudest, 127 silent); unset sends none. */
+  audioLevel?: number;
 }
 
 interface Received {
@@ -92,19 +97,23 @@ export function jsepViolation(sdp: string): string | undefined {
  * Writes one 100-byte packet every 20 ms on `track`, like an Opus microphone,
  * each payload `expectedPayload(source, seq)`; clear the returned timer to stop.
  * `next` carries the sequence number across a stop and a restart (SRTP drops replays).
+ * `level`, read per packet, gives the RFC 6464 extension's id and level (-dBov) to send; none without it.
  */
 export function sendAudio(
   track: MediaStreamTrack,
   source: string,
   next: { seq: number } = { seq: 0 },
+  level: () => { id: number; level: number } | undefined = () => undefined,
 ): NodeJS.Timeout {
   return setInterval(() => {
     const seq = next.seq++;
+    const extension = level();
     const header = new RtpHeader({
       payloadType: 111,
       sequenceNumber: seq & 0xffff,
       timestamp: (seq * 960) >>> 0,
       marker: seq === 0,
+      extensions: extension ? [{ id: extension.id, payload: Buffer.of(0x80 | extension.level) }] : [],
     });
     track.writeRtp(new RtpPacket(header, expectedPayload(source, seq)));
   }, 20);
@@ -126,6 +135,8 @@ export class MediaClient {
   joined: JoinedMessage | undefined;
   /** When true, SFU offers are held back instead of answered (to provoke glare). */
   holdOffers = false;
+  /** The RFC 6464 level (-dBov) each packet sent from now on carries; undefined sends none. */
+  audioLevel: number | undefined;
   readonly heldOffers: SessionDescription[] = [];
   /** SFU offers refused under `strictOffers`, with what was wrong. */
   readonly refusedOffers: Array<{ offer: SessionDescription; violation: string }> = [];
@@ -141,8 +152,13 @@ export class MediaClient {
 
   constructor(url: string, options: MediaClientOptions) {
     this.options = options;
+    this.audioLevel = options.audioLevel;
     this.signaling = new SignalingClient(url, { reconnection: options.reconnection ?? false });
-    this.pc = loopbackPeer({ headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()] } });
+    const extensions = [
+      useSdesMid(),
+      ...(options.levelExtension === false ? [] : [useAudioLevelIndication()]),
+    ];
+    this.pc = loopbackPeer({ headerExtensions: { audio: extensions } });
     this.pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
       this.signaling.request("ice-candidate", candidate.toJSON()).then(
@@ -258,8 +274,14 @@ export class MediaClient {
 
   /** Starts sending one 100-byte packet every 20 ms, like an Opus microphone. */
   startSending(): void {
-    if (!this.#track || this.#sendTimer) return;
-    this.#sendTimer = sendAudio(this.#track, this.options.userId, this.#next);
+    const track = this.#track;
+    if (!track || this.#sendTimer) return;
+    const transceiver = this.pc.getTransceivers().find((t) => t.sender.track === track);
+    const levelId = transceiver?.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+    this.#sendTimer = sendAudio(track, this.options.userId, this.#next, () => {
+      const level = this.audioLevel;
+      return level !== undefined && levelId !== undefined ? { id: levelId, level } : undefined;
+    });
   }
 
   stopSending(): void {

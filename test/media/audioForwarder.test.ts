@@ -5,6 +5,8 @@ import { MediaTransport } from "../../lib/media/MediaTransport.js";
 import type { RtpView } from "../../lib/media/rtp.js";
 import { AudioForwarder } from "../../lib/sfu/AudioForwarder.js";
 import type { ForwardedTrack } from "../../lib/sfu/ForwardedTrack.js";
+import { PeerControls } from "../../lib/sfu/PeerControls.js";
+import { SpeechMeter } from "../../lib/sfu/SpeechMeter.js";
 
 /** A logger that keeps the errors it is given. */
 function recordingLogger(errors: unknown[]): Logger {
@@ -44,6 +46,8 @@ describe("AudioForwarder", () => {
       track,
       transport: new MediaTransport({ logger: createSilentLogger() }),
       totals,
+      controls: new PeerControls(),
+      speech: new SpeechMeter(4),
       logger: recordingLogger(errors),
     });
     const first: number[] = [];

@@ -50,7 +50,14 @@ describe("audio forwarding between werift peers", function () {
     await alice.waitForPackets(dave.peerId, 25);
     await bob.waitForPackets(dave.peerId, 25);
     const joinedEvent = await alice.signaling.waitForEvent("user-joined", (m) => m.userId === "dave");
-    expect(joinedEvent).to.deep.equal({ roomId: "room-late", peerId: dave.peerId, userId: "dave" });
+    expect(joinedEvent).to.deep.equal({
+      roomId: "room-late",
+      peerId: dave.peerId,
+      userId: "dave",
+      muted: false,
+      serverMuted: false,
+      deafened: false,
+    });
   });
 
   it("stops a leaver's audio everywhere, announces user-left and renegotiates the track away", async () => {

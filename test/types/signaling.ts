@@ -16,6 +16,7 @@ export const contractAcks: HandlerTable = {
   offer: () => Promise.resolve({}),
   answer: () => Promise.resolve({}),
   "ice-candidate": () => Promise.resolve({}),
+  mute: () => Promise.resolve({}),
 };
 
 export const joinWithoutJoined: Partial<HandlerTable> = {
@@ -33,6 +34,11 @@ export const leaveWithData: Partial<HandlerTable> = {
   leave: () => Promise.resolve({ joined }),
 };
 
+export const muteWithData: Partial<HandlerTable> = {
+  // @ts-expect-error the mute ack carries nothing beside `ok`
+  mute: () => Promise.resolve({ muted: true }),
+};
+
 // @ts-expect-error a handler may not resolve to just any object
 export const looseHandler: EventHandler<"offer"> = () => Promise.resolve<object>({ sdp: "" });
 
@@ -46,6 +52,7 @@ export const acksFit: { [E in ClientEventName]: ClientAck<E> extends AckCallback
   offer: true,
   answer: true,
   "ice-candidate": true,
+  mute: true,
 };
 
 /** The namespace listens to every event of the contract. */

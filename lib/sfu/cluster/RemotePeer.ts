@@ -1,7 +1,8 @@
 import type { Logger } from "../../logger.js";
 import { SfuError } from "../../errors.js";
-import type { IceCandidate, SessionDescription } from "../../protocol.js";
+import type { IceCandidate, PeerControlState, SessionDescription } from "../../protocol.js";
 import type { CloseReason } from "../closeReason.js";
+import type { PeerControlChange } from "../PeerControls.js";
 import { TypedEmitter } from "../../util/TypedEmitter.js";
 import type { PeerSession, PeerSessionEvents } from "../Sfu.js";
 import type { ForwardingWorker } from "./ForwardingWorker.js";
@@ -18,8 +19,12 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
   readonly displayName: string | undefined;
   readonly resumeToken: string;
   readonly worker: ForwardingWorker;
+  /** Ids of the tracks the worker's peer publishes, so that a session ended here can unpublish them. */
+  readonly publishedTracks = new Set<string>();
   readonly #reconnectGraceMs: number;
   #closed = false;
+  /** The worker's state, as its last `peer-updated` said. */
+  #controlState: PeerControlState = { muted: false, serverMuted: false, deafened: false };
   #graceTimer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -42,6 +47,23 @@ export class RemotePeer extends TypedEmitter<PeerSessionEvents> implements PeerS
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get controlState(): PeerControlState {
+    return this.#controlState;
+  }
+
+  /** The worker's peer applies it; its `peer-updated` comes back through {@link updated} before the reply. */
+  async control(change: PeerControlChange): Promise<void> {
+    this.#assertOpen();
+    await this.worker.call("control", { peerId: this.id, change });
+  }
+
+  /** The worker's peer changed its mute or deafen state. */
+  updated(state: PeerControlState): void {
+    if (this.#closed) return;
+    this.#controlState = state;
+    this.emit("updated", state);
   }
 
   handleOffer(description: SessionDescription): Promise<SessionDescription> {

@@ -225,6 +225,26 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
       case "ice-candidate":
         this.#peers.get(message.peerId)?.deliver("ice-candidate", message.candidate);
         return;
+      case "peer-updated":
+        this.#peers.get(message.peerId)?.updated(message.state);
+        return;
+      case "active-speakers": {
+        const room = this.#rooms.get(message.roomId);
+        if (room?.worker === worker) this.emit("active-speakers", room, message.speakers);
+        return;
+      }
+      case "track-published":
+      case "track-unpublished": {
+        const peer = this.#peers.get(message.peerId);
+        const room = peer && this.#rooms.get(peer.roomId);
+        if (!peer || !room) return;
+        const known = peer.publishedTracks.has(message.trackId);
+        if (message.kind === "track-published" && !known) peer.publishedTracks.add(message.trackId);
+        else if (message.kind === "track-unpublished" && known) peer.publishedTracks.delete(message.trackId);
+        else return;
+        this.emit(message.kind, room, peer, message.trackId);
+        return;
+      }
       case "process-error":
         this.emit("process-error", message.error);
         return;
@@ -247,9 +267,13 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> implements Sfu {
     this.#peers.set(peer.id, peer);
     room.add(peer);
     peer.once("connected", () => this.emit("peer-connected", peer));
+    peer.on("updated", () => this.emit("peer-updated", room, peer));
     peer.once("close", (reason) => {
       this.#peers.delete(peer.id);
       room.remove(peer);
+      // A session ended here goes before its worker says so: its tracks go with it, as in SfuService.
+      for (const trackId of peer.publishedTracks) this.emit("track-unpublished", room, peer, trackId);
+      peer.publishedTracks.clear();
       this.emit("peer-left", room, peer, reason);
       this.#forgetIfUnused(room);
     });

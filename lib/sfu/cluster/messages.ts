@@ -3,8 +3,15 @@
  * message is structured-cloned, so only plain data crosses.
  */
 import type { LogLevel } from "../../logger.js";
-import type { ErrorCode, IceCandidate, SessionDescription } from "../../protocol.js";
+import type {
+  ActiveSpeaker,
+  ErrorCode,
+  IceCandidate,
+  PeerControlState,
+  SessionDescription,
+} from "../../protocol.js";
 import type { CloseReason } from "../closeReason.js";
+import type { PeerControlChange } from "../PeerControls.js";
 import type { SfuServiceOptions } from "../SfuService.js";
 import type { JoinRequest, SfuState } from "../Sfu.js";
 
@@ -41,6 +48,7 @@ export type Calls = {
   state: { args: null; result: SfuState };
   heap: { args: null; result: WorkerHeap };
   close: { args: { reason: CloseReason }; result: null };
+  control: { args: { peerId: string; change: PeerControlChange }; result: null };
 };
 
 export type CallName = keyof Calls;
@@ -64,6 +72,9 @@ export type FromWorker =
   | { kind: "peer-connected"; peerId: string }
   | { kind: "offer"; peerId: string; description: SessionDescription }
   | { kind: "ice-candidate"; peerId: string; candidate: IceCandidate }
+  | { kind: "peer-updated"; peerId: string; state: PeerControlState }
+  | { kind: "active-speakers"; roomId: string; speakers: ActiveSpeaker[] }
+  | { kind: "track-published" | "track-unpublished"; peerId: string; trackId: string }
   /** The worker caught an error no code path handled, and stayed up. */
   | { kind: "process-error"; error: ProcessErrorKind };
 

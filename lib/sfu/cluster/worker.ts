@@ -32,6 +32,18 @@ service.on("peer-left", (_room, peer, reason) => {
   send({ kind: "peer-left", peerId: peer.id, reason });
 });
 service.on("peer-connected", (peer) => send({ kind: "peer-connected", peerId: peer.id }));
+service.on("peer-updated", (_room, peer) =>
+  send({ kind: "peer-updated", peerId: peer.id, state: peer.controlState }),
+);
+service.on("active-speakers", (room, speakers) =>
+  send({ kind: "active-speakers", roomId: room.id, speakers }),
+);
+service.on("track-published", (_room, peer, trackId) =>
+  send({ kind: "track-published", peerId: peer.id, trackId }),
+);
+service.on("track-unpublished", (_room, peer, trackId) =>
+  send({ kind: "track-unpublished", peerId: peer.id, trackId }),
+);
 
 port.on("message", (message: ToWorker) => {
   switch (message.kind) {
@@ -63,6 +75,10 @@ async function call(message: Extract<ToWorker, { kind: "call" }>): Promise<unkno
       return null;
     case "candidate":
       await livePeer(message.args.peerId).addIceCandidate(message.args.candidate);
+      return null;
+    case "control":
+      // Its peer-updated goes out before this reply, so the main thread's mirror is current when the call returns.
+      livePeer(message.args.peerId).control(message.args.change);
       return null;
     case "state":
       return service.state();
