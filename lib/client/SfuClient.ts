@@ -5,11 +5,13 @@ import {
   type ClientEventName,
   type ClientToServerEvents,
   type ErrorCode,
+  type ActiveSpeakersMessage,
   type ErrorMessage,
   type JoinedMessage,
   type JoinMessage,
   type LeaveReason,
   type PeerInfo,
+  type PeerUpdatedMessage,
   type ServerToClientEvents,
   type UserJoinedMessage,
   type UserLeftMessage,
@@ -36,6 +38,11 @@ interface ParticipantRecord {
   userId: string;
   displayName?: string;
   stream: MediaStream | undefined;
+  muted: boolean;
+  serverMuted: boolean;
+  deafened: boolean;
+  speaking: boolean;
+  audioLevel: number;
 }
 
 /** The room the app asked for, from `join()` until it leaves or the SFU removes it. */
@@ -119,6 +126,9 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   #media: MediaSession | undefined;
   #microphone: MediaStreamTrack | undefined;
   #muted = false;
+  #serverMuted = false;
+  #deafened = false;
+  #speaking = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(url: string, options: ConnectOptions = {}) {
@@ -160,8 +170,24 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     return this.#microphone;
   }
 
+  /** This client muted its microphone (`setMuted`). */
   get muted(): boolean {
     return this.#muted;
+  }
+
+  /** A moderator muted this client: the SFU forwards none of its audio until unmuted. */
+  get serverMuted(): boolean {
+    return this.#serverMuted;
+  }
+
+  /** A moderator deafened this client: the SFU forwards nothing to it. */
+  get deafened(): boolean {
+    return this.#deafened;
+  }
+
+  /** This client is in the SFU's latest active-speaker list. */
+  get speaking(): boolean {
+    return this.#speaking;
   }
 
   get closed(): boolean {
@@ -261,10 +287,16 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     await this.#media?.setLocalTrack(null);
   }
 
-  /** Local mute: the track keeps its m-line and sends silence, so unmuting is instant. */
-  setMuted(muted: boolean): void {
+  /**
+   * Mutes or unmutes the microphone: the track is disabled (it keeps its
+   * m-line and sends silence, so unmuting is instant) and the SFU is told
+   * (`mute`), so the room sees it and nothing of ours is forwarded. Resolves
+   * once the SFU acknowledged it, at once outside a room (the state is sent on join).
+   */
+  async setMuted(muted: boolean): Promise<void> {
     this.#muted = muted;
     if (this.#microphone) this.#microphone.enabled = !muted;
+    if (this.#bound && this.socket.connected) await this.#sendMute();
   }
 
   /**
@@ -304,6 +336,8 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     socket.on("answer", (answer) => this.#media?.handleRemoteAnswer(answer));
     socket.on("ice-candidate", (candidate) => this.#media?.addRemoteCandidate(candidate));
     socket.on("error", (message) => this.#onServerError(message));
+    socket.on("peer-updated", (message) => this.#onPeerUpdated(message));
+    socket.on("active-speakers", (message) => this.#onActiveSpeakers(message));
     // The `joined` event repeats the join ack, which the SDK already acts on.
   }
 
@@ -347,6 +381,44 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   #onUserLeft(message: UserLeftMessage): void {
     if (message.roomId !== this.#session?.roomId) return;
     this.#removeParticipant(message.peerId, message.reason);
+  }
+
+  #sendMute(): Promise<void> {
+    const muted = this.#muted;
+    return this.#request<object>("mute", (ack) => this.socket.emit("mute", { muted }, ack)).then(
+      () => undefined,
+    );
+  }
+
+  #onPeerUpdated(message: PeerUpdatedMessage): void {
+    const session = this.#session;
+    if (message.roomId !== session?.roomId) return;
+    const { peerId, muted, serverMuted, deafened } = message;
+    const local = peerId === session.peerId;
+    if (local) {
+      this.#serverMuted = serverMuted;
+      this.#deafened = deafened;
+    } else {
+      const participant = this.#participants.get(peerId);
+      if (!participant) return;
+      Object.assign(participant, { muted, serverMuted, deafened });
+    }
+    this.emit("peer-updated", { peerId, local, muted, serverMuted, deafened });
+  }
+
+  #onActiveSpeakers(message: ActiveSpeakersMessage): void {
+    const session = this.#session;
+    if (message.roomId !== session?.roomId) return;
+    const levels = new Map(message.speakers.map((speaker) => [speaker.peerId, speaker.level]));
+    for (const participant of this.#participants.values()) {
+      participant.audioLevel = levels.get(participant.peerId) ?? 0;
+      participant.speaking = levels.has(participant.peerId);
+    }
+    this.#speaking = levels.has(session.peerId);
+    this.emit(
+      "active-speakers",
+      message.speakers.map((speaker) => ({ ...speaker, local: speaker.peerId === session.peerId })),
+    );
   }
 
   #onServerError(message: ErrorMessage): void {
@@ -453,11 +525,24 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
   #adopt(room: WantedRoom, joined: JoinedMessage, previousPeerId: string | undefined): JoinedEvent {
     this.#enter({ phase: "joined", room, session: joined });
     this.#backoff.reset();
+    // A new session starts unmuted and unmoderated; a resumed one kept its state on the SFU.
+    if (!joined.resumed) {
+      this.#serverMuted = false;
+      this.#deafened = false;
+      this.#speaking = false;
+    }
+    if (this.#muted) this.#sendMute().catch((error: unknown) => this.#emitError(error));
     const present = new Set(joined.peers.map((peer) => peer.peerId));
     for (const peerId of [...this.#participants.keys()]) {
       if (!present.has(peerId)) this.#removeParticipant(peerId, "disconnect");
     }
-    for (const peer of joined.peers) this.#addParticipant(peer);
+    for (const peer of joined.peers) {
+      const known = this.#participants.get(peer.peerId);
+      // A resume does not replay the peer-updated events missed meanwhile; `joined` has the state.
+      if (known)
+        Object.assign(known, { muted: peer.muted, serverMuted: peer.serverMuted, deafened: peer.deafened });
+      else this.#addParticipant(peer);
+    }
 
     if (joined.resumed && this.#media) {
       // The resumed join carries fresh TURN credentials: later ICE restarts use them.
@@ -540,6 +625,11 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
       userId: peer.userId,
       ...(peer.displayName !== undefined && { displayName: peer.displayName }),
       stream: this.#streams.get(peer.peerId),
+      muted: peer.muted,
+      serverMuted: peer.serverMuted,
+      deafened: peer.deafened,
+      speaking: false,
+      audioLevel: 0,
     };
     this.#participants.set(peer.peerId, participant);
     this.emit("participant-joined", participant);
@@ -560,6 +650,9 @@ export class SfuClient extends TypedEmitter<SfuClientEvents> {
     this.#retryTimer = undefined;
     this.#closeMedia();
     this.#participants.clear();
+    this.#serverMuted = false;
+    this.#deafened = false;
+    this.#speaking = false;
     // Idle already: keep the farewell it may owe; closed stays closed.
     const { phase } = this.#lifecycle;
     if (phase !== "idle" && phase !== "closed") this.#enter(IDLE);

@@ -19,12 +19,14 @@ export { SfuClient, type SfuSocket } from "./SfuClient.js";
 export { SfuClientError, type ClientErrorCode } from "./SfuClientError.js";
 export type { BackoffOptions } from "./Backoff.js";
 export type {
+  ActiveSpeakerEvent,
   ConnectionState,
   ConnectOptions,
   InboundAudioStats,
   JoinedEvent,
   JoinOptions,
   Participant,
+  PeerUpdatedEvent,
   SfuClientEvents,
   TrackEvent,
 } from "./types.js";

@@ -53,6 +53,33 @@ export interface Participant {
   readonly displayName?: string;
   /** The participant's forwarded audio, once its track has arrived. */
   readonly stream: MediaStream | undefined;
+  /** It muted its own microphone. */
+  readonly muted: boolean;
+  /** A moderator muted it. */
+  readonly serverMuted: boolean;
+  /** A moderator deafened it. */
+  readonly deafened: boolean;
+  /** In the SFU's latest `active-speakers` list. */
+  readonly speaking: boolean;
+  /** Its level in that list (linear amplitude, 1 = 0 dBov); 0 while not speaking. */
+  readonly audioLevel: number;
+}
+
+/** A participant's mute or deafen state changed (the local one's too: `local` is true). */
+export interface PeerUpdatedEvent {
+  peerId: string;
+  local: boolean;
+  muted: boolean;
+  serverMuted: boolean;
+  deafened: boolean;
+}
+
+/** One entry of the SFU's active-speaker list. */
+export interface ActiveSpeakerEvent {
+  peerId: string;
+  /** Linear amplitude, 10^(dBov/20). */
+  level: number;
+  local: boolean;
 }
 
 /** A remote participant's audio arrived (or was replaced). */
@@ -91,5 +118,9 @@ export type SfuClientEvents = {
   "participant-left": [participant: Participant, reason: LeaveReason];
   track: [event: TrackEvent];
   joined: [event: JoinedEvent];
+  /** Mute or deafen state changed, of a participant or of this client. */
+  "peer-updated": [event: PeerUpdatedEvent];
+  /** Who speaks, loudest first (this client included); empty when nobody does. */
+  "active-speakers": [speakers: ActiveSpeakerEvent[]];
   error: [error: SfuClientError];
 };

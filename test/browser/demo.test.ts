@@ -88,14 +88,6 @@ describe("browser client SDK in headless Chromium", function () {
       expect(levels[ada.peerId], `${page.name} hears silence from muted Ada`).to.be.below(SILENT);
     }
     await ada.page.page.click("#mute");
-
-    const screenshot = process.env.SFU_DEMO_SCREENSHOT;
-    if (screenshot) {
-      const page = joined[0]!.page.page;
-      // Catch a moment when someone's speaking indicator is lit.
-      await page.waitForSelector("li.participant.speaking", { timeout: 5000 }).catch(() => undefined);
-      await page.screenshot({ path: screenshot, fullPage: true });
-    }
   });
 
   it("resumes a page whose socket dropped with the same peerId, unseen by the others, audio still flowing", async () => {

@@ -1,5 +1,7 @@
 /**
- * The demo page: join a room, hear the others, see who speaks.
+ * The demo page: join a room, hear the others, see who speaks and who is muted.
+ * The speaking ring follows the SFU's active-speaker list; the bars are the
+ * levels this page measures itself.
  *
  * It loads the SDK from the URL the SFU serves it at, so the page always runs
  * the published bundle; the types come from the SDK's source.
@@ -23,6 +25,7 @@ declare global {
 
 interface Row {
   element: HTMLLIElement;
+  avatar: HTMLElement;
   name: HTMLElement;
   detail: HTMLElement;
   bar: HTMLElement;
@@ -31,8 +34,6 @@ interface Row {
 }
 
 const SDK_URL = "/sfu-client.js";
-/** RMS level above which a participant counts as speaking. */
-const SPEAKING_LEVEL = 0.02;
 const METER_INTERVAL_MS = 100;
 const METER_FLOOR_DB = 60;
 const SELF = "self";
@@ -62,6 +63,8 @@ client.on("connection-state", (state) => showState(state));
 client.on("participant-joined", (participant) => addRemote(participant));
 client.on("participant-left", (participant) => removeRow(participant.peerId));
 client.on("track", ({ peerId, stream }) => attachStream(peerId, stream));
+client.on("peer-updated", (event) => showMuted(event.local ? SELF : event.peerId));
+client.on("active-speakers", (speakers) => showSpeakers(speakers.map((s) => (s.local ? SELF : s.peerId))));
 client.on("joined", (event) => {
   if (event.previousPeerId !== undefined) say("The session was lost and has been rebuilt.");
   else if (event.resumed) say("Reconnected.");
@@ -75,7 +78,7 @@ form.addEventListener("submit", (event) => {
   void join();
 });
 leaveButton.addEventListener("click", () => void leave());
-muteButton.addEventListener("click", () => toggleMute());
+muteButton.addEventListener("click", () => void toggleMute());
 setInterval(updateMeters, METER_INTERVAL_MS);
 
 window.sfuDemo = {
@@ -121,12 +124,52 @@ async function leave(): Promise<void> {
   say("You left the room.");
 }
 
-function toggleMute(): void {
-  client.setMuted(!client.muted);
+async function toggleMute(): Promise<void> {
+  const muting = client.setMuted(!client.muted);
   muteButton.setAttribute("aria-pressed", String(client.muted));
   muteButton.textContent = client.muted ? "Unmute" : "Mute";
-  const self = rows.get(SELF);
-  if (self) self.detail.textContent = client.muted ? "You · muted" : "You";
+  showMuted(SELF);
+  try {
+    await muting;
+  } catch (error) {
+    say(`The SFU did not take the mute: ${describe(error)}`, true);
+  }
+}
+
+/** The mute icon of a row; for this page, also the mute button a moderator's mute greys out. */
+function showMuted(id: string): void {
+  const row = rows.get(id);
+  const participant = id === SELF ? undefined : client.participants.get(id);
+  const muted = id === SELF ? client.muted : (participant?.muted ?? false);
+  const serverMuted = id === SELF ? client.serverMuted : (participant?.serverMuted ?? false);
+  if (row) {
+    row.element.classList.toggle("muted", muted || serverMuted);
+    row.element.classList.toggle("server-muted", serverMuted);
+    row.element.title = serverMuted ? "Muted by a moderator" : muted ? "Muted" : "";
+    if (id === SELF && client.microphone) row.detail.textContent = selfDetail();
+    else if (id !== SELF && row.audio) row.detail.textContent = remoteDetail(muted, serverMuted);
+  }
+  if (id === SELF) {
+    muteButton.classList.toggle("locked", client.serverMuted);
+    muteButton.title = client.serverMuted ? "A moderator muted you" : "";
+    setControls(inRoom ? "joined" : "idle");
+  }
+}
+
+/** The SFU's list: a ring around each speaker's avatar. */
+function showSpeakers(ids: string[]): void {
+  const speaking = new Set(ids);
+  for (const [id, row] of rows) row.element.classList.toggle("speaking", speaking.has(id));
+}
+
+function remoteDetail(muted: boolean, serverMuted: boolean): string {
+  if (serverMuted) return "muted by a moderator";
+  return muted ? "muted" : "";
+}
+
+function selfDetail(): string {
+  if (client.serverMuted) return "You · muted by a moderator";
+  return client.muted ? "You · muted" : "You";
 }
 
 function resetRoom(): void {
@@ -136,15 +179,17 @@ function resetRoom(): void {
 }
 
 function addSelf(displayName: string): void {
-  const row = addRow(SELF, displayName, client.muted ? "You · muted" : "You");
+  const row = addRow(SELF, displayName, selfDetail());
   const microphone = client.microphone;
   if (microphone && audioContext) row.meter = new LevelMeter(audioContext, new MediaStream([microphone]));
   if (!microphone) row.detail.textContent = "You · listening only";
+  showMuted(SELF);
 }
 
 function addRemote(participant: Participant): void {
   addRow(participant.peerId, participant.displayName ?? participant.userId, "connecting audio…");
   if (participant.stream) attachStream(participant.peerId, participant.stream);
+  showMuted(participant.peerId);
 }
 
 function addRow(id: string, name: string, detail: string): Row {
@@ -152,12 +197,13 @@ function addRow(id: string, name: string, detail: string): Row {
   const element = document.createElement("li");
   element.className = "participant";
   element.dataset.peerId = id;
-  element.innerHTML = `<div class="avatar"></div><div class="who"><div class="name"></div><div class="detail"></div></div><div class="meter"><div></div></div>`;
+  element.innerHTML = `<div class="avatar"><span class="mute-icon" aria-label="muted"></span></div><div class="who"><div class="name"></div><div class="detail"></div></div><div class="meter"><div></div></div>`;
   const avatar = element.querySelector<HTMLElement>(".avatar")!;
-  avatar.textContent = initials(name);
+  avatar.prepend(initials(name));
   avatar.style.setProperty("--avatar", colour(id === SELF ? (client.peerId ?? id) : id));
   const row: Row = {
     element,
+    avatar,
     name: element.querySelector<HTMLElement>(".name")!,
     detail: element.querySelector<HTMLElement>(".detail")!,
     bar: element.querySelector<HTMLElement>(".meter > div")!,
@@ -183,6 +229,7 @@ function attachStream(peerId: string, stream: MediaStream): void {
   row.audio.play().catch(() => say("Click anywhere to enable audio playback.", true));
   row.meter = new LevelMeter(audioContext, stream);
   row.detail.textContent = "";
+  showMuted(peerId);
 }
 
 function removeRow(id: string): void {
@@ -199,7 +246,6 @@ function updateMeters(): void {
   for (const row of rows.values()) {
     const level = row.meter?.read() ?? 0;
     row.bar.style.width = `${meterPercent(level)}%`;
-    row.element.classList.toggle("speaking", level > SPEAKING_LEVEL);
   }
 }
 
@@ -226,7 +272,8 @@ function setControls(mode: "idle" | "busy" | "joined"): void {
   roomInput.disabled = mode !== "idle";
   nameInput.disabled = mode !== "idle";
   leaveButton.disabled = mode !== "joined";
-  muteButton.disabled = mode !== "joined" || !client.microphone;
+  // A moderator's mute cannot be lifted from here: the button greys out until it is.
+  muteButton.disabled = mode !== "joined" || !client.microphone || client.serverMuted;
 }
 
 function say(text: string, isError = false): void {
