@@ -86,13 +86,17 @@ export class DemoPage {
     this.console = lines;
   }
 
-  /** Opens the demo page in `browser` with the room and name filled in; `userId` pins the tab's user id. */
+  /**
+   * Opens the demo page in `browser` with the room and name filled in;
+   * `userId` pins the tab's user id; `prepare` runs before the page loads.
+   */
   static async open(
     browser: TestBrowser,
     baseUrl: string,
     room: string,
     name: string,
     userId?: string,
+    prepare?: (page: TestPage) => Promise<void>,
   ): Promise<DemoPage> {
     const lines: string[] = [];
     const page = await browser.newPage((line) => lines.push(`[${name}] ${line}`));
@@ -104,6 +108,7 @@ export class DemoPage {
           ).sessionStorage.setItem("sfu-demo-user", id);
         }, userId);
       }
+      await prepare?.(page);
       const query = new URLSearchParams({ room, name });
       if (process.env.SFU_CLIENT_DEBUG) query.set("debug", "");
       await page.goto(`${baseUrl}/?${query.toString()}`);

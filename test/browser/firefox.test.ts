@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { sleep } from "../helpers/wait.js";
-import type { DemoPage } from "./DemoPage.js";
+import { DemoPage } from "./DemoPage.js";
+import { FirefoxBrowser } from "./FirefoxBrowser.js";
 import type { BrowserName } from "./TestPage.js";
 import { useDemoBrowser } from "./useDemoBrowser.js";
 
@@ -114,6 +115,48 @@ describe("the demo page in headless Firefox", function () {
       expect(heard.packets, `the SFU forwards none of muted Ada's packets to ${page.name}`).to.equal(0);
       expect(heard.level, `${page.name} hears silence from muted Ada`).to.be.below(SILENT);
     });
+  });
+
+  it("joins from a Firefox whose AudioContext.resume() never settles (no audio output device), heard by the room", async () => {
+    const grace = await demo.openIn("chromium", "no-output", "Grace (Chromium)");
+    const graceId = await grace.join();
+    // Its own Firefox, whose pages' resume() stays pending for ever, as in a Firefox without an audio output.
+    const firefox = await FirefoxBrowser.launch();
+    try {
+      const ada = await DemoPage.open(
+        firefox,
+        demo.server.url,
+        "no-output",
+        "Ada (Firefox)",
+        undefined,
+        (page) =>
+          page.addInitScript(() => {
+            const audioContext = (
+              globalThis as unknown as { AudioContext: { prototype: { resume(): Promise<void> } } }
+            ).AudioContext;
+            audioContext.prototype.resume = () => new Promise<void>(() => undefined);
+          }, undefined),
+      );
+      try {
+        const adaId = await ada.join();
+        await Promise.all([ada.waitForRemoteAudio(1), grace.waitForRemoteAudio(1)]);
+        const [atGrace, atAda] = await Promise.all([heardDuringSample(grace), heardDuringSample(ada)]);
+        console.log(
+          `      Grace gets Ada: ${atGrace[adaId]!.packets} pkts, level ${atGrace[adaId]!.level.toFixed(3)}; ` +
+            `Ada gets Grace: ${atAda[graceId]!.packets} pkts`,
+        );
+        expect(atGrace[adaId]!.packets, "Grace receives Ada").to.be.at.least(MIN_PACKETS);
+        expect(atGrace[adaId]!.level, "Grace decodes Ada's audio").to.be.above(AUDIBLE);
+        expect(atAda[graceId]!.packets, "Ada receives Grace").to.be.at.least(MIN_PACKETS);
+      } catch (error) {
+        console.log(ada.console.slice(-40).join("\n"));
+        throw error;
+      } finally {
+        await ada.close();
+      }
+    } finally {
+      await firefox.close();
+    }
   });
 
   it("lets Chromium and Firefox participants in one room hear each other, and go on after one leaves", async () => {

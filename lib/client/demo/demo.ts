@@ -93,9 +93,12 @@ async function join(): Promise<void> {
   if (!roomId || !displayName) return;
   setControls("busy");
   say("");
-  // Created inside the click so that the browser lets it run.
+  // Created and resumed inside the click so that the browser lets it run.
   audioContext ??= new AudioContext();
-  await audioContext.resume();
+  // Not awaited: without an audio output device (Firefox) it never settles, and joining must not wait on it.
+  audioContext
+    .resume()
+    .catch((error: unknown) => console.warn(`audio output unavailable: ${describe(error)}`));
   try {
     try {
       await client.publishMicrophone();
