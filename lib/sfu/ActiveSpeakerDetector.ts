@@ -10,6 +10,8 @@ export interface ActiveSpeakerDetectorOptions {
   settings: ActiveSpeakerOptions;
   /** Called with the new list, loudest first, whenever the set or order of speakers changes. */
   onChange: (speakers: ActiveSpeaker[]) => void;
+  /** Called after every tick with each participant's meter, freshly read (FORWARD_LOUDEST picks from them). */
+  afterTick?: (meters: ReadonlyMap<string, SpeechMeter>) => void;
   logger: Logger;
 }
 
@@ -70,6 +72,11 @@ export class ActiveSpeakerDetector {
     for (const [peerId, meter] of this.#meters) {
       meter.tick(this.#rule);
       if (meter.speaking) speakers.push({ peerId, level: meter.level });
+    }
+    try {
+      this.#options.afterTick?.(this.#meters);
+    } catch (error) {
+      this.#options.logger.error("level listener failed", { error });
     }
     // Equal levels keep the order last reported, so two steady speakers do not swap places.
     const rank = (peerId: string) => {

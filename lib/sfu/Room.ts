@@ -5,7 +5,9 @@ import type { ActiveSpeakerOptions, RoomSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { ActiveSpeakerDetector } from "./ActiveSpeakerDetector.js";
 import type { AudioForwarder } from "./AudioForwarder.js";
+import { LOUDEST_HOLD_MS, LOUDEST_MARGIN, LoudestSelector } from "./LoudestSelector.js";
 import { Peer, type PeerOptions } from "./Peer.js";
+import type { SpeechMeter } from "./SpeechMeter.js";
 
 export interface RoomOptions {
   id: string;
@@ -33,7 +35,8 @@ export type RoomEvents = {
 /**
  * A voice room: its peers and the wiring between them. Every published
  * track is subscribed by every other peer; when a peer goes, its tracks are
- * unsubscribed everywhere.
+ * unsubscribed everywhere. Under FORWARD_LOUDEST the room's level timer also
+ * decides, once per tick, whose packets are forwarded at all.
  */
 export class Room extends TypedEmitter<RoomEvents> {
   readonly id: string;
@@ -42,6 +45,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #options: RoomOptions;
   readonly #logger: Logger;
   readonly #speakers: ActiveSpeakerDetector;
+  /** Set under FORWARD_LOUDEST (PROTOCOL §15): the publishers whose packets are forwarded. */
+  readonly #loudest: LoudestSelector | undefined;
   #closed = false;
 
   constructor(options: RoomOptions) {
@@ -49,9 +54,18 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.id = options.id;
     this.#options = options;
     this.#logger = options.logger.child({ roomId: options.id });
+    this.#loudest =
+      options.forwardLoudest > 0
+        ? new LoudestSelector({
+            slots: options.forwardLoudest,
+            margin: LOUDEST_MARGIN,
+            holdUpdates: Math.max(1, Math.ceil(LOUDEST_HOLD_MS / options.activeSpeakers.intervalMs)),
+          })
+        : undefined;
     this.#speakers = new ActiveSpeakerDetector({
       settings: options.activeSpeakers,
       onChange: (speakers) => this.emit("active-speakers", speakers),
+      ...(this.#loudest && { afterTick: (meters) => this.#selectLoudest(meters) }),
       logger: this.#logger,
     });
   }
@@ -97,6 +111,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#speakers.add(peer.id, speech);
     this.#peers.set(peer.id, peer);
     peer.on("published", (track) => {
+      // A publisher starts forwarded while a slot is free; otherwise its level must earn it one.
+      if (this.#loudest) track.setSelected(this.#loudest.admit(peer.id));
       for (const other of this.#peers.values()) if (other !== peer) other.subscribe(track);
       this.emit("track-published", peer, track);
     });
@@ -146,6 +162,21 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#speakers.close();
     this.emit("close");
     this.removeAllListeners();
+  }
+
+  /** Runs once per level tick under FORWARD_LOUDEST; the forwarding path reads only each track's flag. */
+  #selectLoudest(meters: ReadonlyMap<string, SpeechMeter>): void {
+    const loudest = this.#loudest!;
+    const levels = new Map<string, number>();
+    for (const peer of this.#peers.values()) {
+      if (peer.publishedTracks.length > 0) levels.set(peer.id, meters.get(peer.id)?.level ?? 0);
+    }
+    if (!loudest.update(levels)) return;
+    for (const peer of this.#peers.values()) {
+      const selected = loudest.has(peer.id);
+      for (const track of peer.publishedTracks) track.setSelected(selected);
+    }
+    this.#logger.debug("loudest publishers", { peerIds: [...loudest.selected] });
   }
 
   #unsubscribeEverywhere(track: AudioForwarder): void {
