@@ -216,12 +216,12 @@ export class AudioForwarder {
   };
 
   #forward(nowMs: number): void {
-    // Outside the room's loudest, the packet goes nowhere: one field read.
-    if (!this.#selected) return;
     const view = this.#view;
     // A muted publisher's packets reach no one and are not speech (PROTOCOL §12); two field reads.
     if (!this.#controls.sending) return;
     this.#speech.observe(view.audioLevel);
+    // Outside the room's loudest the packet goes nowhere, but it was measured: that is how a source gets in.
+    if (!this.#selected) return;
     const bytes = view.payload.length;
     let sent = 0;
     for (const subscriber of this.#subscribers) {
