@@ -23,17 +23,6 @@ export interface NegotiatorOptions {
 const MAX_UNANSWERED_OFFERS = 3;
 
 /**
- * How long a change waits for more before the SFU offers it. The changes of
- * one join land within a few milliseconds on every receiver, and joins that
- * come together (a meeting starting, a reconnect storm after a restart)
- * within some tens of milliseconds; 40 ms folds such a burst into one offer
- * per receiver while delaying the first audio of a newcomer by two Opus
- * frames at most. Changes that arrive while an offer is outstanding wait for
- * its answer instead, which under load takes longer than this.
- */
-export const OFFER_COALESCE_MS = 40;
-
-/**
  * Serialises every signaling step of one peer connection and resolves glare
  * on the SFU's side (PROTOCOL §5): the SFU offers only while stable; a client
  * offer that arrives while the SFU's offer is outstanding rolls that offer
@@ -55,8 +44,6 @@ export class Negotiator {
   /** PROTOCOL §5: the client offers first; the SFU never offers before it has answered that offer. */
   #state: "awaiting-first-offer" | "established" | "closed" = "awaiting-first-offer";
   #answerTimer: NodeJS.Timeout | undefined;
-  /** Armed by the first change after an offer: the next offer carries every change until it fires. */
-  #coalesceTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
   /** Aborted by {@link close}: ends a step still waiting on werift, with its timeout timer. */
   readonly #closing = new AbortController();
@@ -110,17 +97,10 @@ export class Negotiator {
     });
   }
 
-  /**
-   * Marks the SFU's side as changed. One offer follows, {@link OFFER_COALESCE_MS}
-   * later or once the outstanding offer is answered, carrying every change made meanwhile.
-   */
+  /** Marks the SFU's side as changed; an offer follows as soon as the connection is stable. */
   requestNegotiation(): void {
     this.#needed = true;
-    if (this.#state === "closed" || this.#coalesceTimer) return;
-    this.#coalesceTimer = setTimeout(() => {
-      this.#coalesceTimer = undefined;
-      this.#scheduleOffer();
-    }, OFFER_COALESCE_MS);
+    this.#scheduleOffer();
   }
 
   /** Sends the outstanding offer again, e.g. to a client that just resumed its session. */
@@ -135,8 +115,6 @@ export class Negotiator {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#clearAnswerTimer();
-    clearTimeout(this.#coalesceTimer);
-    this.#coalesceTimer = undefined;
     this.#closing.abort(new NegotiationError("the peer connection is closed"));
   }
 
@@ -148,9 +126,6 @@ export class Negotiator {
   async #offer(): Promise<void> {
     if (!this.#needed || this.#state !== "established" || this.#pc.signalingState !== "stable") return;
     this.#needed = false;
-    // This offer carries every change so far; a pending window has nothing left to gather.
-    clearTimeout(this.#coalesceTimer);
-    this.#coalesceTimer = undefined;
     const offer = await this.#step(this.#pc.createOffer(), "createOffer");
     await this.#step(this.#pc.setLocalDescription(offer), "setLocalDescription(offer)");
     pinControlledRole(this.#pc);
