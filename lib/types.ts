@@ -24,6 +24,8 @@ export interface MediaOptions {
   allowPrivateCandidates: boolean;
   /** When set, the SFU offers only a candidate relayed by this TURN server. */
   relay?: RelayOptions;
+  /** One UDP port for every peer's ICE: one shared socket per address family (PROTOCOL §13). */
+  udpPort?: number;
   /** Address (or host name) the media sockets bind to; candidates still carry `advertiseIps`. */
   bindAddress?: string;
 }

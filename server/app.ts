@@ -38,6 +38,8 @@ export interface Application {
   sfu: Sfu;
   metrics: Metrics;
   signaling: SignalingNamespace;
+  /** Settles once the media sockets the SFU holds from the start (ICE_UDP_PORT) are bound; rejects if one cannot be. */
+  ready: Promise<void>;
   /** Drains and closes everything in order (PROTOCOL §10); idempotent. */
   close: () => Promise<void>;
 }
@@ -138,7 +140,8 @@ export function createApplication(deps: ApplicationDeps): Application {
     return closing;
   };
 
-  return { app, httpServer, io, sfu, metrics, signaling, close };
+  const ready = sfu instanceof SfuService ? sfu.ready : Promise.resolve();
+  return { app, httpServer, io, sfu, metrics, signaling, ready, close };
 }
 
 /**
@@ -156,6 +159,7 @@ function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
     media: {
       iceServers: config.stunServers,
       ...(config.icePortRange && { portRange: config.icePortRange }),
+      ...(config.iceUdpPort !== undefined && { udpPort: config.iceUdpPort }),
       advertiseIps: config.iceAdvertiseIps,
       useIpv6: config.iceUseIpv6,
       allowPrivateCandidates: config.allowPrivateCandidates,

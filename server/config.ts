@@ -15,6 +15,8 @@ export interface Config {
   host: string;
   stunServers: IceServer[];
   icePortRange: [number, number] | undefined;
+  /** One UDP port shared by every peer's ICE (PROTOCOL §13); exclusive with `icePortRange`. */
+  iceUdpPort: number | undefined;
   iceAdvertiseIps: string[];
   /** TURN servers handed to clients (and used by the SFU itself in relay-only mode); PROTOCOL §13. */
   turn: TurnConfig | undefined;
@@ -197,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
       }),
       ICE_UDP_PORT_MIN: optionalPort({ default: 0 }),
       ICE_UDP_PORT_MAX: optionalPort({ default: 0 }),
+      ICE_UDP_PORT: optionalPort({ default: 0 }),
       ICE_ADVERTISE_IP: ipList({ default: [] }),
       ICE_USE_IPV6: bool({ default: false }),
       ALLOW_PRIVATE_CANDIDATES: bool({ default: false }),
@@ -274,6 +277,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
   if (min >= max && min !== 0) {
     throw new ConfigError("ICE_UDP_PORT_MIN must be lower than ICE_UDP_PORT_MAX");
   }
+  const udpPort = clean.ICE_UDP_PORT;
+  if (udpPort !== 0 && min !== 0) {
+    throw new ConfigError("ICE_UDP_PORT: set either one port or ICE_UDP_PORT_MIN/ICE_UDP_PORT_MAX, not both");
+  }
+  // A worker thread cannot share the process's one socket: every datagram would cross threads twice.
+  if (udpPort !== 0 && clean.SFU_WORKERS > 0) {
+    throw new ConfigError("ICE_UDP_PORT: one shared port forwards in the main thread; set SFU_WORKERS=0");
+  }
 
   const turn = readTurn(clean);
   if (clean.ACTIVE_SPEAKER_HOLD_PERCENT > clean.ACTIVE_SPEAKER_START_PERCENT) {
@@ -291,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     host: clean.HOST,
     stunServers: clean.STUN_SERVERS.map((urls) => ({ urls })),
     icePortRange: min !== 0 ? [min, max] : undefined,
+    iceUdpPort: udpPort !== 0 ? udpPort : undefined,
     iceAdvertiseIps: clean.ICE_ADVERTISE_IP,
     turn,
     iceRelayOnly: clean.ICE_RELAY_ONLY,

@@ -38,6 +38,17 @@ export function checkStunRequest(
   }
 }
 
+/** The local ufrag a STUN request names (USERNAME "ours:theirs"), or undefined for anything else. */
+export function stunRequestUfrag(data: Buffer): string | undefined {
+  if (!isStunMessage(data)) return undefined;
+  try {
+    const message = parseMessage(data);
+    return message?.messageClass === classes.REQUEST ? localUfrag(message) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** More extension elements than RFC 8285 one-byte ids exist (1-14), with room for padding quirks. */
 const MAX_RTP_EXTENSIONS = 16;
 

@@ -10,6 +10,7 @@ import { disableDefaultStun } from "../werift/ice.js";
 import { AudioForwarder } from "./AudioForwarder.js";
 import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
 import { DatagramGuard } from "./DatagramGuard.js";
+import { MuxedIce, type UdpMuxes } from "./MuxedIce.js";
 import { Negotiator } from "./Negotiator.js";
 import { PeerCandidates } from "./PeerCandidates.js";
 import { candidatesTried, connectivityConfig, selectedPair } from "./connectivity.js";
@@ -32,6 +33,8 @@ export interface PeerOptions {
   totals: ForwardingTotals;
   /** The room's meter for this participant's speech; its published tracks feed it. */
   speech: SpeechMeter;
+  /** The shared media sockets of ICE_UDP_PORT, when the SFU has them. */
+  udpMuxes?: UdpMuxes;
   logger: Logger;
 }
 
@@ -70,6 +73,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #negotiator: Negotiator;
   readonly #datagramGuard: DatagramGuard;
+  /** Puts this peer's ICE on the shared port (ICE_UDP_PORT); undefined when each peer has its own. */
+  readonly #muxedIce: MuxedIce | undefined;
   /** The SFU's own RTP path, shared by every track this peer publishes and receives. */
   readonly #media: MediaTransport;
   readonly #candidates: PeerCandidates;
@@ -92,6 +97,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#options = options;
     this.#logger = options.logger.child({ roomId: this.roomId, peerId: this.id });
     this.#datagramGuard = new DatagramGuard({ pc: () => this.#pc, logger: this.#logger });
+    const muxes = options.udpMuxes;
+    this.#muxedIce =
+      muxes && Object.keys(muxes).length > 0
+        ? new MuxedIce({ pc: () => this.#pc, muxes, logger: this.#logger })
+        : undefined;
     this.#media = new MediaTransport({ logger: this.#logger });
     this.#pc = new RTCPeerConnection({
       ...peerConfig(options.media, this.#datagramGuard.filter),
@@ -168,6 +178,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     } finally {
       this.#candidates.offerApplied();
     }
+    // An ICE restart made a new local ufrag: the shared port must route it before the client has the answer.
+    this.#muxedIce?.protect();
     // Subscribing a closed peer would leave its tracks in other peers' forwarders.
     this.#assertOpen();
     this.#syncPublications();
@@ -256,6 +268,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#subscriptions.close();
     this.#candidates.close();
     this.#media.close();
+    this.#muxedIce?.close();
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", {
       reason,
@@ -291,6 +304,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   #beforeGathering(): void {
     this.#datagramGuard.protect();
+    this.#muxedIce?.protect();
     // STUN_SERVERS="" means none, not werift's default server.
     if (!hasStunServer(this.#options.media)) disableDefaultStun(this.#pc);
   }

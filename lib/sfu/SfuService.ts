@@ -13,10 +13,13 @@ import type {
 } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { prepareDtlsCertificate } from "../werift/certificate.js";
+import type { UdpMuxes } from "./MuxedIce.js";
 import type { Peer } from "./Peer.js";
+import { sharedPortHosts } from "./peerConfig.js";
 import { Room } from "./Room.js";
 import { findResumable } from "./resume.js";
 import type { JoinRequest, Sfu, SfuEventsOf, SfuState } from "./Sfu.js";
+import { UdpMux, type UdpMuxStats } from "./UdpMux.js";
 
 export type { JoinRequest };
 
@@ -43,6 +46,9 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   readonly #rooms = new Map<string, Room>();
   readonly #options: SfuServiceOptions;
   readonly #logger: Logger;
+  /** The shared media sockets with ICE_UDP_PORT; none otherwise. */
+  readonly #muxes: UdpMuxes = {};
+  readonly #ready: Promise<void>;
   #closed = false;
 
   constructor(options: SfuServiceOptions) {
@@ -53,6 +59,33 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     prepareDtlsCertificate().catch((error: unknown) =>
       this.#logger.error("DTLS certificate creation failed", { error }),
     );
+    const { udpPort, bindAddress } = options.media;
+    if (udpPort !== undefined) {
+      for (const family of Object.keys(sharedPortHosts(options.media)).map(Number) as Array<4 | 6>) {
+        this.#muxes[family] = new UdpMux({
+          family,
+          port: udpPort,
+          ...(bindAddress !== undefined && { bindAddress }),
+          logger: this.#logger,
+        });
+      }
+    }
+    this.#ready = Promise.all(Object.values(this.#muxes).map((mux) => mux.listening)).then(() => undefined);
+    this.#ready.catch(() => undefined);
+  }
+
+  /** Settles once the shared media sockets (ICE_UDP_PORT) are bound; rejects when one cannot be. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** The demultiplexer's state per shared socket (ICE_UDP_PORT); empty without one. */
+  get udpMuxStats(): Partial<Record<4 | 6, UdpMuxStats & { port: number }>> {
+    const stats: Partial<Record<4 | 6, UdpMuxStats & { port: number }>> = {};
+    for (const mux of Object.values(this.#muxes)) {
+      if (!mux.closed) stats[mux.family] = { ...mux.stats, port: mux.address.port };
+    }
+    return stats;
   }
 
   get closed(): boolean {
@@ -121,13 +154,14 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     return this.rooms.flatMap((room) => room.tracks.map((track) => track.snapshot()));
   }
 
-  /** Closes every room and peer; joins are refused afterwards. */
-  close(reason: CloseReason = "shutdown"): void {
+  /** Closes every room and peer, then the shared media sockets; joins are refused afterwards. */
+  async close(reason: CloseReason = "shutdown"): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const room of this.rooms) room.close(reason);
     this.#rooms.clear();
     this.removeAllListeners();
+    await Promise.all(Object.values(this.#muxes).map((mux) => mux.close()));
   }
 
   #roomFor(roomId: string): Room {
@@ -142,6 +176,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
         limits: this.#options.limits,
         reconnectGraceMs: this.#options.reconnectGraceMs,
         totals: this.totals,
+        udpMuxes: this.#muxes,
       },
       activeSpeakers: this.#options.activeSpeakers,
       logger: this.#logger,

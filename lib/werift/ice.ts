@@ -69,3 +69,14 @@ export function localIcePassword(pc: RTCPeerConnection, ufrag: string): string |
   }
   return undefined;
 }
+
+/**
+ * Every local ufrag of `connection`: this generation's and the earlier ones
+ * werift 0.25.2 keeps in `Connection.userHistory` (and still answers checks for).
+ */
+export function localIceUfrags(connection: IceConnection): string[] {
+  const history = (connection as IceConnection & ConnectionInternals).userHistory ?? {};
+  const ufrags = Object.keys(history);
+  if (!ufrags.includes(connection.localUsername)) ufrags.push(connection.localUsername);
+  return ufrags;
+}

@@ -7,10 +7,12 @@
  */
 import {
   StunOverTurnProtocol,
+  StunProtocol,
   type Address,
   type IceConnection,
   type RTCDtlsTransport,
   type RTCPeerConnection,
+  type Transport,
 } from "werift";
 
 /** One of werift's ICE sockets (a `StunProtocol`, or a TURN or TCP protocol); opaque to the SFU. */
@@ -34,6 +36,10 @@ interface SocketInternals {
    * what the TURN server relays here, unwrapped, with the peer's address.
    */
   handleStunMessage?: (data: Buffer, addr: Address) => void;
+  /** werift 0.25.2 `StunProtocol.connectionMade`: opens the socket's own UdpTransport, before any candidate exists. */
+  connectionMade?: (useIpv4: boolean) => Promise<void>;
+  /** werift 0.25.2 `StunProtocol.transport`: every send and address lookup of the socket goes through it. */
+  transport?: Transport;
 }
 
 /** The member every datagram from the remote passes through, by the socket's kind. */
@@ -78,6 +84,32 @@ export function filterIceSocket(socket: IceSocket, filter: DatagramFilter): stri
   }
   internals[member] = (data: Buffer, addr: Address) => {
     if (filter(data, addr)) receive.call(socket, data, addr);
+  };
+  return undefined;
+}
+
+/**
+ * Makes a UDP ICE socket (werift's `StunProtocol`) use the transport `open`
+ * returns instead of a UDP socket of its own: werift 0.25.2 opens one in
+ * `StunProtocol.connectionMade`, which gathering calls right after
+ * `Connection.ensureProtocol` (so call this from {@link watchIceSockets}'s
+ * callback). Datagrams given to the transport's `onData` go through
+ * `datagramReceived`, looked up per datagram so {@link filterIceSocket}
+ * still applies. Other sockets (TURN, TCP) are left alone. Returns the name
+ * of the werift member that is missing, or undefined.
+ */
+export function replaceUdpTransport(
+  socket: IceSocket,
+  open: (family: 4 | 6) => Promise<Transport>,
+): string | undefined {
+  if (!(socket instanceof StunProtocol)) return undefined;
+  const internals = socket as unknown as SocketInternals;
+  if (typeof internals.connectionMade !== "function") return "StunProtocol.connectionMade";
+  if (typeof internals.datagramReceived !== "function") return "StunProtocol.datagramReceived";
+  internals.connectionMade = async (useIpv4: boolean) => {
+    const transport = await open(useIpv4 ? 4 : 6);
+    transport.onData = (data, addr) => internals.datagramReceived?.call(socket, data, addr);
+    internals.transport = transport;
   };
   return undefined;
 }

@@ -41,6 +41,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
   const application = createApplication({ config, logger, defaultMetrics: false });
+  await application.ready;
   await new Promise<void>((resolve, reject) => {
     application.httpServer.once("error", reject);
     application.httpServer.listen(listenPort, "127.0.0.1", resolve);
