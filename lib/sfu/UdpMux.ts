@@ -77,6 +77,7 @@ export class UdpMux {
         { port: options.port, address: options.bindAddress ?? (options.family === 4 ? "0.0.0.0" : "::") },
         () => {
           this.#socket.off("error", reject);
+          this.#growBuffers();
           // Send errors (an unreachable or unresolvable destination) arrive here; they concern one datagram.
           this.#socket.on("error", (error) => this.#logger.debug("media socket error", { error }));
           resolve();
@@ -143,6 +144,21 @@ export class UdpMux {
         resolve(); // never bound, or already closed
       }
     });
+  }
+
+  /**
+   * Every peer's packets queue in this one socket's kernel buffers: the
+   * default (about 200 KB) overflows during a pause of the event loop that a
+   * socket per peer would have absorbed. The kernel caps the size at
+   * net.core.rmem_max / wmem_max.
+   */
+  #growBuffers(): void {
+    try {
+      this.#socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+      this.#socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+    } catch (error) {
+      this.#logger.warn("could not grow the shared media socket's buffers", { error });
+    }
   }
 
   /** Per datagram: a known address takes one two-level map lookup and nothing else. */
@@ -239,6 +255,9 @@ export class UdpMux {
     }
   }
 }
+
+/** What the shared socket asks of the kernel for each direction. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** A STUN request (RFC 5389 §6: both class bits of the message type clear), read without parsing. */
 function isStunRequest(data: Buffer): boolean {

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { expect } from "chai";
 import { ConfigError, loadConfig } from "../../server/config.js";
 
@@ -102,6 +103,9 @@ describe("configuration from the environment", () => {
     [{ WEBHOOK_URLS: "ftp://hooks.example/x", WEBHOOK_SECRET: "s" }, "WEBHOOK_URLS"],
     [{ WEBHOOK_URLS: "https://hooks.example/x" }, "WEBHOOK_SECRET"],
     [{ WEBHOOK_RETRY_MS: "1000" }, "WEBHOOK_RETRY_MS"],
+    [{ ICE_UDP_PORT: "70000" }, "ICE_UDP_PORT"],
+    [{ ICE_UDP_PORT: "40000", ICE_UDP_PORT_MIN: "40000", ICE_UDP_PORT_MAX: "40100" }, "ICE_UDP_PORT"],
+    [{ ICE_UDP_PORT: "40000", SFU_WORKERS: "2" }, "ICE_UDP_PORT"],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
@@ -229,6 +233,47 @@ describe("configuration from the environment", () => {
         expect(lines[0]).to.match(new RegExp(`^configuration error: ${variable}: `));
       }
     });
+  });
+
+  it("reads ICE_UDP_PORT as the one media port", () => {
+    expect(loadConfig({ ICE_UDP_PORT: "50000" })).to.include({ iceUdpPort: 50000, icePortRange: undefined });
+    expect(loadConfig({}).iceUdpPort).to.equal(undefined);
+  });
+
+  it("stops the server at start-up with one line when ICE_UDP_PORT meets a port range or forwarding workers", function () {
+    this.timeout(60_000);
+    const range = startServerWith({
+      ICE_UDP_PORT: "40000",
+      ICE_UDP_PORT_MIN: "40000",
+      ICE_UDP_PORT_MAX: "40100",
+    });
+    expect(range.status).to.equal(1);
+    expect(range.stderr.trim().split("\n")).to.deep.equal([
+      "configuration error: ICE_UDP_PORT: set either one port or ICE_UDP_PORT_MIN/ICE_UDP_PORT_MAX, not both",
+    ]);
+    const workers = startServerWith({ ICE_UDP_PORT: "40000", SFU_WORKERS: "2" });
+    expect(workers.status).to.equal(1);
+    expect(workers.stderr.trim().split("\n")).to.deep.equal([
+      "configuration error: ICE_UDP_PORT: one shared port forwards in the main thread; set SFU_WORKERS=0",
+    ]);
+  });
+
+  it("stops the server at start-up with one line when ICE_UDP_PORT is taken", async function () {
+    this.timeout(30_000);
+    const holder = createSocket("udp4");
+    await new Promise<void>((resolve) => holder.bind(0, resolve));
+    try {
+      const port = holder.address().port;
+      const result = startServerWith({ ICE_UDP_PORT: String(port), PORT: "0", STUN_SERVERS: "" });
+      expect(result.status).to.equal(1);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.match(
+        new RegExp(`^start-up error: ICE_UDP_PORT: cannot bind UDP port ${port}: .*EADDRINUSE`),
+      );
+    } finally {
+      holder.close();
+    }
   });
 
   it("stops the server at start-up with one line when CORS_ORIGINS is empty", function () {
