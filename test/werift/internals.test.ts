@@ -7,20 +7,26 @@ import {
   type TurnProtocol,
   RtpHeader,
   RtpPacket,
+  StunProtocol,
   type IceConnection,
   type RTCPeerConnection,
   type RTCRtpTransceiver,
   type SrtpSession,
 } from "werift";
+import { createSilentLogger } from "../../lib/logger.js";
+import { MuxTransport } from "../../lib/sfu/MuxTransport.js";
+import { UdpMux } from "../../lib/sfu/UdpMux.js";
 import {
   disableDefaultStun,
   localIcePassword,
+  localIceUfrags,
   pinControlledRole,
   restartIceChecks,
 } from "../../lib/werift/ice.js";
 import {
   dtlsTransportOf,
   filterIceSocket,
+  replaceUdpTransport,
   watchIceSockets,
   type IceSocket,
 } from "../../lib/werift/iceSockets.js";
@@ -200,6 +206,28 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       expect(conn.localUsername, moved("Connection.localUsername")).to.be.a("string").that.is.not.empty;
       expect(localIcePassword(sfu, conn.localUsername)).to.equal(conn.localPassword);
       expect(localIcePassword(sfu, "constructor")).to.equal(undefined);
+      expect(localIceUfrags(conn), moved("Connection.userHistory (localIceUfrags)")).to.include(
+        conn.localUsername,
+      );
+    });
+
+    it("StunProtocol.connectionMade and StunProtocol.transport: a UDP socket takes the SFU's transport (replaceUdpTransport)", async () => {
+      const mux = new UdpMux({ family: 4, port: 0, bindAddress: "127.0.0.1", logger: createSilentLogger() });
+      try {
+        const protocol = new StunProtocol();
+        expect(fields(protocol).connectionMade, moved("StunProtocol.connectionMade")).to.be.a("function");
+        expect(replaceUdpTransport(protocol, () => mux.createTransport(() => undefined))).to.equal(undefined);
+        await protocol.connectionMade(true);
+        expect(protocol.transport, moved("StunProtocol.transport")).to.be.an.instanceOf(MuxTransport);
+        expect(protocol.getExtraInfo(), moved("StunProtocol.transport (getExtraInfo)")).to.deep.equal([
+          "127.0.0.1",
+          mux.address.port,
+        ]);
+        await protocol.close();
+        expect(mux.stats.transports, "closing werift's socket releases the transport").to.equal(0);
+      } finally {
+        await mux.close();
+      }
     });
 
     it("RTCDtlsTransport.iceTransport and Connection.nominated: a connected pair is nominated (restartIceChecks)", () => {
