@@ -91,7 +91,8 @@ async function call(message: Extract<ToWorker, { kind: "call" }>): Promise<unkno
       };
     }
     case "close":
-      service.close(message.args.reason);
+      // A worker holds no shared media socket (ICE_UDP_PORT refuses workers): the peers are closed on return.
+      void service.close(message.args.reason);
       // Nothing is left to drive: let the thread end once werift's sockets have closed.
       setImmediate(() => port.close());
       return null;
