@@ -6,6 +6,7 @@ import { iceCredentials, bindingRequest } from "../hardening/stun.js";
 import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
+import { ClientFleet } from "./ClientFleet.js";
 import { freeUdpPort, processUdpPorts, udpDrops } from "./udpSockets.js";
 
 /** What the tests read of a werift client's ICE agent beyond its typings. */
@@ -66,49 +67,39 @@ describe("one UDP port for every peer (ICE_UDP_PORT)", function () {
   const mux = (): UdpMuxStats => server.service.udpMuxStats[4]!;
 
   it("carries 50 peers in 5 rooms on one socket: every stream arrives byte-identical", async () => {
-    const rooms = ["r0", "r1", "r2", "r3", "r4"];
-    const members = await Promise.all(
-      rooms.map(async (room) => {
-        const joined: MediaClient[] = [];
-        for (let i = 0; i < 10; i++) joined.push(await join(room, `${room}-u${i}`));
-        return joined;
-      }),
-    );
-    for (const client of clients) client.startSending();
+    // The clients run in a process of their own: the SFU's loop serves only its own socket, as in production.
+    const fleet = new ClientFleet();
+    try {
+      await fleet.request({
+        cmd: "join",
+        url: server.url,
+        rooms: ["r0", "r1", "r2", "r3", "r4"],
+        perRoom: 10,
+      });
+      await fleet.request({ cmd: "send" });
+      const { streams, pairs } = await fleet.request({
+        cmd: "await-streams",
+        packets: 25,
+        timeoutMs: 60_000,
+      });
 
-    for (const room of members) {
-      await Promise.all(
-        room.map(async (receiver) => {
-          for (const source of room) {
-            if (source === receiver) continue;
-            await receiver.waitForPackets(source.peerId, 25, 60_000);
-            const stats = receiver.stats(source.peerId)!;
-            expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(
-              0,
-            );
-            expect([...stats.sources]).to.deep.equal([source.options.userId]);
-          }
-        }),
-      );
+      expect(streams).to.have.length(5 * 10 * 9);
+      for (const stream of streams) {
+        expect(stream.corrupt, `${stream.receiver} <- ${stream.source} corrupt`).to.equal(0);
+        expect(stream.sources).to.deep.equal([stream.source]);
+      }
+      // Every client's media runs to the one port, from a socket of its own.
+      expect(pairs).to.have.length(50);
+      for (const pair of pairs) expect(pair.remotePort, `${pair.userId}'s SFU end`).to.equal(port);
+      expect(new Set(pairs.map((pair) => pair.localPort)).size).to.equal(50);
+      expect(processUdpPorts(), "the SFU's UDP sockets").to.deep.equal([port]);
+      const stats = mux();
+      expect(stats).to.include({ transports: 50, addresses: 50, dropped: 0 });
+      expect(stats.ufrags).to.be.within(1, 50);
+      console.log(`      50 peers: mux ${JSON.stringify(stats)}; kernel drops at the port ${udpDrops(port)}`);
+    } finally {
+      await fleet.close();
     }
-
-    // Every client's media runs to the one port, from a socket of its own.
-    const clientPorts = new Set<number>();
-    for (const client of clients) {
-      const pair = nominated(client)!;
-      expect(pair.remoteAddr[1], `${client.options.userId}'s SFU end`).to.equal(port);
-      clientPorts.add(pair.localCandidate.port);
-    }
-    expect(clientPorts.size).to.equal(50);
-    // This process holds the clients' sockets and the SFU's: the SFU's are what is left.
-    const sfuSockets = processUdpPorts().filter((p) => !clientPorts.has(p));
-    expect(sfuSockets, "the SFU's UDP sockets").to.deep.equal([port]);
-    const stats = mux();
-    expect(stats).to.include({ transports: 50, addresses: 50, dropped: 0 });
-    expect(stats.ufrags).to.be.within(1, 50);
-    console.log(
-      `      50 peers: mux ${JSON.stringify(stats)}; process UDP sockets ${processUdpPorts().length}; kernel drops at the port ${udpDrops(port)}`,
-    );
   });
 
   it("answers and forwards nothing of what strangers send to the port, and audio flows on", async () => {
