@@ -147,10 +147,12 @@ export class UdpMux {
   }
 
   /**
-   * Every peer's packets queue in this one socket's kernel buffers: the
-   * default (about 200 KB) overflows during a pause of the event loop that a
-   * socket per peer would have absorbed. The kernel caps the size at
-   * net.core.rmem_max / wmem_max.
+   * Every peer's packets queue in this one socket's kernel buffers, and
+   * libuv reads at most 32 datagrams per socket per loop iteration (a
+   * socket per peer gets 32 each): the default (about 200 KB) overflows
+   * during a pause of the event loop. The kernel caps the size at
+   * net.core.rmem_max / wmem_max. An event loop that also serves many other
+   * busy UDP sockets starves this one whatever its size.
    */
   #growBuffers(): void {
     try {
