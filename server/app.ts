@@ -104,6 +104,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       validator: new PayloadValidator({ maxSdpBytes: config.maxSdpBytes }),
       metrics,
       logger,
+      ...(cluster && { moderate: (roomId, peerId, action) => cluster.moderate(roomId, peerId, action) }),
     }),
   );
   app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));
@@ -122,6 +123,7 @@ export function createApplication(deps: ApplicationDeps): Application {
   });
   const signaling = new SignalingNamespace({ io, sfu, config, metrics, logger, isDraining });
   cluster?.on("session-released", (peer, notice) => signaling.releasePeer(peer.id, notice));
+  cluster?.on("room-event", (peer, event) => signaling.deliverRoomEvent(peer.id, event));
 
   let closing: Promise<void> | undefined;
   const close = () => {

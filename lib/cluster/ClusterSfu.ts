@@ -2,14 +2,15 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { ErrorMessage, IceServer } from "../protocol.js";
+import type { ActiveSpeaker, ErrorMessage, IceServer } from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
+import { moderate, type Moderation, type ModerationResult } from "../sfu/moderate.js";
 import type { JoinRequest, PeerSession, RoomMembers, Sfu, SfuEvents, SfuState } from "../sfu/Sfu.js";
 import type { RoomSnapshot } from "../types.js";
 import { sameSecret } from "../util/sameSecret.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
 import { ClusterStore, KEYS, unavailable } from "./ClusterStore.js";
-import type { Admission, CallName, Calls, MemberInfo, NodeInfo, Post } from "./messages.js";
+import type { Admission, CallName, Calls, MemberInfo, NodeInfo, Post, RoomEvent } from "./messages.js";
 import { MirrorRoom } from "./MirrorRoom.js";
 import { NodeRegistry } from "./NodeRegistry.js";
 import { MovedError, RedisBus } from "./RedisBus.js";
@@ -32,6 +33,8 @@ export type ClusterSfuEvents = SfuEvents & {
    * gone and the client should rejoin.
    */
   "session-released": [PeerSession, ErrorMessage | undefined];
+  /** A room event from the room's node for this node's socket of the peer (PROTOCOL §12). */
+  "room-event": [PeerSession, RoomEvent];
 };
 
 /** A node answering `/debug/*` for the cluster waits this long for each other node. */
@@ -104,8 +107,8 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       local.on("peer-joined", (room, peer) => this.#onLocalJoin(room, peer)),
       local.on("peer-left", (room, peer, reason) => this.#onLocalLeave(room, peer, reason)),
       local.on("peer-connected", (peer) => this.emit("peer-connected", peer)),
-      local.on("peer-updated", (room, peer) => this.emit("peer-updated", room, peer)),
-      local.on("active-speakers", (room, speakers) => this.emit("active-speakers", room, speakers)),
+      local.on("peer-updated", (room, peer) => this.#onLocalUpdate(room, peer)),
+      local.on("active-speakers", (room, speakers) => this.#onLocalSpeakers(room, speakers)),
       local.on("track-published", (room, peer, trackId) => this.emit("track-published", room, peer, trackId)),
       local.on("track-unpublished", (room, peer, trackId) =>
         this.emit("track-unpublished", room, peer, trackId),
@@ -180,6 +183,24 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     if (owner === null || owner === this.nodeId) return undefined;
     const admission = await this.#bus.call(owner, "resume", { resumeToken, roomId, userId }, CALL_TIMEOUT_MS);
     return admission ? this.#installRelay(owner, admission) : undefined;
+  }
+
+  /**
+   * A moderator's action on a peer, applied on the room's node wherever the
+   * request arrived (PROTOCOL §12); that node not answering in time is an error.
+   */
+  async moderate(roomId: string, peerId: string, action: Moderation): Promise<ModerationResult> {
+    this.#assertOpen();
+    const here = this.#local.getRoom(roomId);
+    if (here) return moderate(here, peerId, action, () => this.#ownState());
+    let owner: string | null;
+    try {
+      owner = await this.#store.redis.get(KEYS.room(roomId));
+    } catch (error) {
+      throw unavailable(error);
+    }
+    if (owner === null || owner === this.nodeId) return { status: "no-room" };
+    return this.#bus.call(owner, "moderate", { roomId, peerId, action }, CALL_TIMEOUT_MS);
   }
 
   /** The whole cluster's rooms, each row marked with its node; a node that does not answer in time is left out. */
@@ -288,8 +309,10 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       }
       this.#mirrors.set(mirror.id, mirror);
     }
+    const self = members.find((member) => member.peerId === info.id);
     const relay = new RelayPeer({
       info,
+      controlState: self?.controlState ?? { muted: false, serverMuted: false, deafened: false },
       owner,
       ownerIncarnation: incarnation,
       bus: this.#bus,
@@ -367,6 +390,28 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       this.#bus.post(nodeId, { kind: "peer-joined", roomId: room.id, member });
   }
 
+  #onLocalUpdate(room: RoomMembers, peer: PeerSession): void {
+    this.emit("peer-updated", room, peer);
+    const message = { roomId: room.id, peerId: peer.id, ...peer.controlState };
+    this.#relayRoomEvent(room.id, { name: "peer-updated", message });
+  }
+
+  #onLocalSpeakers(room: RoomMembers, speakers: ActiveSpeaker[]): void {
+    this.emit("active-speakers", room, speakers);
+    this.#relayRoomEvent(room.id, { name: "active-speakers", message: { roomId: room.id, speakers } });
+  }
+
+  /** Hands a room event to the room's members whose sockets are on other nodes: one post per node. */
+  #relayRoomEvent(roomId: string, event: RoomEvent): void {
+    const byNode = new Map<string, string[]>();
+    for (const remote of this.#remote.values()) {
+      if (remote.peer.roomId !== roomId || remote.peer.closed) continue;
+      byNode.set(remote.nodeId, [...(byNode.get(remote.nodeId) ?? []), remote.peer.id]);
+    }
+    for (const [nodeId, peerIds] of byNode)
+      this.#bus.post(nodeId, { kind: "room-event", roomId, peerIds, event });
+  }
+
   #onLocalLeave(room: RoomMembers, peer: PeerSession, reason: CloseReason): void {
     const nodes = this.#signalingNodes(room.id);
     const remote = this.#remote.get(peer.id);
@@ -414,6 +459,10 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
         const { peerId, change } = args as Calls["control"]["args"];
         await this.#signaledFrom(from, peerId).control(change);
         return null;
+      }
+      case "moderate": {
+        const { roomId, peerId, action } = args as Calls["moderate"]["args"];
+        return moderate(this.#local.getRoom(roomId), peerId, action, () => this.#ownState());
       }
     }
   }
@@ -484,6 +533,23 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
         }
         mirror.remove(member.id);
         this.emit("peer-left", mirror, member, message.reason);
+        return;
+      }
+      case "room-event": {
+        const mirror = this.#mirrors.get(message.roomId);
+        if (!mirror || mirror.owner !== from) return;
+        const { event } = message;
+        if (event.name === "peer-updated") {
+          const member = mirror.get(event.message.peerId);
+          if (member instanceof RelayPeer || member instanceof RemoteMember) {
+            const { muted, serverMuted, deafened } = event.message;
+            member.mirrorControl({ muted, serverMuted, deafened });
+          }
+        }
+        for (const peerId of message.peerIds) {
+          const relay = mirror.get(peerId);
+          if (relay instanceof RelayPeer && !relay.closed) this.emit("room-event", relay, event);
+        }
         return;
       }
       case "superseded":
@@ -576,5 +642,6 @@ function memberOf(peer: PeerSession): MemberInfo {
     peerId: peer.id,
     userId: peer.userId,
     ...(peer.displayName !== undefined && { displayName: peer.displayName }),
+    controlState: peer.controlState,
   };
 }

@@ -30,9 +30,11 @@ export class RelayPeer extends TypedEmitter<PeerSessionEvents> implements PeerSe
   #calls = 0;
   #held: Array<() => void> = [];
   #closed = false;
+  #controlState: PeerControlState;
 
   constructor(options: {
     info: PeerInfo;
+    controlState: PeerControlState;
     owner: string;
     ownerIncarnation: string;
     bus: RedisBus;
@@ -49,6 +51,7 @@ export class RelayPeer extends TypedEmitter<PeerSessionEvents> implements PeerSe
     } = options.info);
     this.owner = options.owner;
     this.ownerIncarnation = options.ownerIncarnation;
+    this.#controlState = { ...options.controlState };
     this.#bus = options.bus;
     // The owner answers after its own bounded SDP steps; the relay waits for that, plus the trip.
     this.#sdpTimeoutMs = 2 * options.negotiationTimeoutMs + CALL_TIMEOUT_MS;
@@ -58,9 +61,14 @@ export class RelayPeer extends TypedEmitter<PeerSessionEvents> implements PeerSe
     return this.#closed;
   }
 
-  /** Not mirrored from the room's node yet: read as unmuted here. */
+  /** As the room's node last reported it (at admission, then with each `peer-updated`). */
   get controlState(): PeerControlState {
-    return { muted: false, serverMuted: false, deafened: false };
+    return { ...this.#controlState };
+  }
+
+  /** The room's node reported a new mute or deafen state. */
+  mirrorControl(state: PeerControlState): void {
+    this.#controlState = { ...state };
   }
 
   /** Applied by the room's node, where the forwarding runs. */

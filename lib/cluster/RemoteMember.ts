@@ -17,6 +17,7 @@ export class RemoteMember extends TypedEmitter<PeerSessionEvents> implements Pee
   /** Never known here: the secret stays with the room's node and the member's own. */
   readonly resumeToken = "";
   readonly closed = false;
+  #controlState: PeerControlState;
 
   constructor(roomId: string, member: MemberInfo, logger: Logger) {
     super(logger);
@@ -24,11 +25,17 @@ export class RemoteMember extends TypedEmitter<PeerSessionEvents> implements Pee
     this.roomId = roomId;
     this.userId = member.userId;
     this.displayName = member.displayName;
+    this.#controlState = { ...member.controlState };
   }
 
-  /** Not mirrored from the room's node yet: read as unmuted here. */
+  /** As the room's node last reported it (at admission or join, then with each `peer-updated`). */
   get controlState(): PeerControlState {
-    return { muted: false, serverMuted: false, deafened: false };
+    return { ...this.#controlState };
+  }
+
+  /** The room's node reported a new mute or deafen state. */
+  mirrorControl(state: PeerControlState): void {
+    this.#controlState = { ...state };
   }
 
   control(): Promise<never> {
@@ -51,6 +58,7 @@ export class RemoteMember extends TypedEmitter<PeerSessionEvents> implements Pee
 
   attach(): void {}
 
+  /** Ending a session is the room's node's to do (the admin routes ask it there). */
   close(): void {}
 }
 

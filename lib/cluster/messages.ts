@@ -2,9 +2,17 @@
  * What the nodes of a cluster say to each other over Redis pub/sub. Each node
  * listens on its own channel; every message is JSON, so only plain data crosses.
  */
-import type { ErrorCode, IceCandidate, SessionDescription } from "../protocol.js";
+import type {
+  ActiveSpeakersMessage,
+  ErrorCode,
+  IceCandidate,
+  PeerControlState,
+  PeerUpdatedMessage,
+  SessionDescription,
+} from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
 import type { PeerControlChange } from "../sfu/PeerControls.js";
+import type { Moderation, ModerationResult } from "../sfu/moderate.js";
 import type { JoinRequest, SfuState } from "../sfu/Sfu.js";
 
 /** The identity of a peer whose media lives on another node. */
@@ -21,7 +29,14 @@ export interface MemberInfo {
   peerId: string;
   userId: string;
   displayName?: string;
+  /** Mute and deafen state as the room's node knows it at admission. */
+  controlState: PeerControlState;
 }
+
+/** A room event the room's node hands to the clients whose sockets are on another node (PROTOCOL §12). */
+export type RoomEvent =
+  | { name: "peer-updated"; message: PeerUpdatedMessage }
+  | { name: "active-speakers"; message: ActiveSpeakersMessage };
 
 /** What the room's node answers a join or resume with. */
 export interface Admission {
@@ -42,6 +57,8 @@ export type Calls = {
   /** A self-mute, applied where the media runs (PROTOCOL §12). */
   control: { args: { peerId: string; change: PeerControlChange }; result: null };
   state: { args: null; result: SfuState };
+  /** An admin action received by another node's REST API. */
+  moderate: { args: { roomId: string; peerId: string; action: Moderation }; result: ModerationResult };
 };
 
 export type CallName = keyof Calls;
@@ -59,6 +76,8 @@ export type Post =
   | { kind: "peer-left"; roomId: string; peerId: string; reason: CloseReason }
   /** A newer socket on another node took this session over. */
   | { kind: "superseded"; peerId: string }
+  /** Hand `event` to these peers' sockets, in the order the room's node saw it. */
+  | { kind: "room-event"; roomId: string; peerIds: string[]; event: RoomEvent }
   /** The room's node is going away: the session ends there, the client should rejoin. */
   | { kind: "owner-leaving"; peerId: string }
   /** node → every node: it has left the cluster (SIGTERM); no need to wait for its key to expire. */

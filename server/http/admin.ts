@@ -1,8 +1,8 @@
 import express, { Router, type Request, type Response } from "express";
 import { BadRequestError, SfuError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
-import type { PeerControlChange, PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
-import type { PeerSnapshot } from "../../lib/types.js";
+import { moderate, type Moderation, type ModerationResult } from "../../lib/sfu/moderate.js";
+import type { PeerControlChange, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { PayloadValidator } from "../signaling/validate.js";
 import { adminAuth } from "./adminAuth.js";
@@ -13,6 +13,11 @@ export interface AdminRouterOptions {
   validator: PayloadValidator;
   metrics: Metrics;
   logger: Logger;
+  /**
+   * Applies an action on the room's node, wherever that is (with REDIS_URL);
+   * throws an SfuError when that node cannot be reached. Default: this process.
+   */
+  moderate?: (roomId: string, peerId: string, action: Moderation) => Promise<ModerationResult>;
 }
 
 /** What a moderator did, as `sfu_admin_actions_total{action}` and the log name it. */
@@ -21,7 +26,8 @@ export type AdminAction = "mute" | "unmute" | "deafen" | "undeafen" | "kick" | "
 /**
  * Moderation (PROTOCOL §12): server mute, deafen, kick and room delete.
  * Without ADMIN_TOKEN every route answers 403; otherwise a request is
- * checked for the bearer (401), then its body (400), then its room and peer (404).
+ * checked for the bearer (401), then its body (400), then its room and peer
+ * (404); a room's node that does not answer in time is a 503.
  */
 export function createAdminRouter(options: AdminRouterOptions): Router {
   const { sfu, validator, metrics } = options;
@@ -35,13 +41,41 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   }
   router.use("/admin", adminAuth(options.adminToken), express.json({ limit: "4kb" }));
 
-  const done = (action: AdminAction, room: RoomMembers, peer?: PeerSession) => {
+  const done = (action: AdminAction, roomId: string, peer?: { peerId: string; userId: string }) => {
     metrics.adminActions.inc({ action });
-    logger.info("admin action", {
-      action,
-      roomId: room.id,
-      ...(peer && { peerId: peer.id, userId: peer.userId }),
-    });
+    logger.info("admin action", { action, roomId, ...peer });
+  };
+  const apply =
+    options.moderate ??
+    ((roomId: string, peerId: string, action: Moderation) =>
+      moderate(sfu.getRoom(roomId), peerId, action, () => sfu.state()));
+
+  /** Applies `action` where the room runs and answers with the peer's row, or the error. */
+  const act = async (
+    req: Request<{ roomId: string; peerId: string }>,
+    res: Response,
+    name: AdminAction,
+    action: Moderation,
+  ): Promise<void> => {
+    const { roomId, peerId } = req.params;
+    let result: ModerationResult;
+    try {
+      result = await apply(roomId, peerId, action);
+    } catch (error) {
+      if (!(error instanceof SfuError)) throw error;
+      res.status(503).json({ error: `the room's node could not apply the action: ${error.message}` });
+      return;
+    }
+    if (result.status !== "done") {
+      const error =
+        result.status === "no-room"
+          ? `room ${roomId} not found`
+          : `peer ${peerId} not found in room ${roomId}`;
+      res.status(404).json({ error });
+      return;
+    }
+    done(name, roomId, { peerId, userId: result.userId });
+    res.json({ ok: true, ...(result.peer && { peer: result.peer }) });
   };
 
   const control =
@@ -49,18 +83,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     async (req: Request<{ roomId: string; peerId: string }>, res: Response) => {
       const body = parseBody(res, () => read(req.body));
       if (!body) return;
-      const found = findPeer(sfu, req.params.roomId, req.params.peerId, res);
-      if (!found) return;
-      try {
-        await found.peer.control(body.change);
-      } catch (error) {
-        // The session ended while the change was on its way to its worker.
-        if (!(error instanceof SfuError && error.code === "NOT_JOINED")) throw error;
-        res.status(404).json({ error: `peer ${found.peer.id} not found in room ${found.room.id}` });
-        return;
-      }
-      done(body.action, found.room, found.peer);
-      res.json({ ok: true, peer: await peerRow(sfu, found.peer.id) });
+      await act(req, res, body.action, { kind: "control", change: body.change });
     };
 
   router.post(
@@ -77,14 +100,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
       return { action: deafened ? "deafen" : "undeafen", change: { deafened } };
     }),
   );
-  router.delete("/admin/rooms/:roomId/peers/:peerId", async (req, res) => {
-    const found = findPeer(sfu, req.params.roomId, req.params.peerId, res);
-    if (!found) return;
-    const row = await peerRow(sfu, found.peer.id);
-    found.peer.close("kicked");
-    done("kick", found.room, found.peer);
-    res.json({ ok: true, ...(row && { peer: row }) });
-  });
+  router.delete("/admin/rooms/:roomId/peers/:peerId", (req, res) => act(req, res, "kick", { kind: "kick" }));
   router.delete("/admin/rooms/:roomId", (req, res) => {
     const room = sfu.getRoom(req.params.roomId);
     if (!room) {
@@ -93,7 +109,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     }
     const peers = room.peers;
     for (const peer of peers) peer.close("kicked");
-    done("delete_room", room);
+    done("delete_room", room.id);
     logger.info("room deleted", { roomId: room.id, kicked: peers.map((peer) => peer.id) });
     res.json({ ok: true });
   });
@@ -111,28 +127,4 @@ function parseBody<T>(res: Response, read: () => T): T | undefined {
     });
     return undefined;
   }
-}
-
-function findPeer(
-  sfu: Sfu,
-  roomId: string,
-  peerId: string,
-  res: Response,
-): { room: RoomMembers; peer: PeerSession } | undefined {
-  const room = sfu.getRoom(roomId);
-  const peer = room?.peers.find((candidate) => candidate.id === peerId && !candidate.closed);
-  if (room && peer) return { room, peer };
-  res
-    .status(404)
-    .json({ error: room ? `peer ${peerId} not found in room ${roomId}` : `room ${roomId} not found` });
-  return undefined;
-}
-
-async function peerRow(sfu: Sfu, peerId: string): Promise<PeerSnapshot | undefined> {
-  const { rooms } = await sfu.state();
-  for (const room of rooms) {
-    const row = room.peers.find((peer) => peer.peerId === peerId);
-    if (row) return row;
-  }
-  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { RoomEvent } from "../../lib/cluster/messages.js";
 import { SfuError } from "../../lib/errors.js";
 import type { ActiveSpeaker, PeerUpdatedMessage } from "../../lib/protocol.js";
 import type { PeerSession, RoomMembers, Sfu } from "../../lib/sfu/Sfu.js";
@@ -20,8 +21,9 @@ export class RoomControlController {
     this.#unsubscribers = [
       options.sfu.on("peer-updated", (room, peer) => this.#announceUpdate(room, peer)),
       options.sfu.on("active-speakers", (room, speakers) => this.#announceSpeakers(room, speakers)),
+      // With REDIS_URL a room mirrored here also counts members whose sockets are elsewhere.
       options.sfu.on("peer-left", (room) => {
-        if (room.size === 0) this.#speakers.delete(room.id);
+        if (!room.peers.some((member) => this.#sessions.forPeer(member.id))) this.#speakers.delete(room.id);
       }),
     ];
   }
@@ -43,6 +45,19 @@ export class RoomControlController {
       const speakers = peer && this.#speakers.get(peer.roomId);
       if (speakers) session.socket.emit("active-speakers", { roomId: peer.roomId, speakers });
     });
+  }
+
+  /** A room event the room's node (another node) sent for this peer's socket here. */
+  relayed(peerId: string, event: RoomEvent): void {
+    const socket = this.#sessions.forPeer(peerId)?.socket;
+    if (event.name === "active-speakers") {
+      const { roomId, speakers } = event.message;
+      if (speakers.length > 0) this.#speakers.set(roomId, speakers);
+      else this.#speakers.delete(roomId);
+      socket?.emit("active-speakers", event.message);
+    } else {
+      socket?.emit("peer-updated", event.message);
+    }
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import type { Server } from "socket.io";
+import type { RoomEvent } from "../../lib/cluster/messages.js";
 import { SfuError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import {
@@ -96,6 +97,11 @@ export class SignalingNamespace {
     session.unbind();
     this.#sessions.release(peerId, session);
     if (notice) session.sendError(notice);
+  }
+
+  /** Hands a room event from the room's node (another node) to the peer's socket here (PROTOCOL §12). */
+  deliverRoomEvent(peerId: string, event: RoomEvent): void {
+    this.#control.relayed(peerId, event);
   }
 
   close(): void {
