@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../helpers/wait.js";
 
+/** The bearer of the cluster tests' admin and debug routes (their nodes' ADMIN_TOKEN). */
+export const CLUSTER_ADMIN_TOKEN = "cluster-admin-token";
+
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** One SFU process started from the real entry point, joined to a cluster through `redisUrl`. */
@@ -95,8 +98,22 @@ export class SfuNode {
     this.#child.kill(paused ? "SIGSTOP" : "SIGCONT");
   }
 
-  async get<T>(path: string): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(5000) });
+  /** A GET, with the admin bearer when the node has ADMIN_TOKEN set (its debug routes ask for it). */
+  get<T>(path: string): Promise<{ status: number; body: T }> {
+    return this.send<T>("GET", path);
+  }
+
+  /** An HTTP request with the admin bearer (PROTOCOL §12 admin routes), `body` sent as JSON. */
+  async send<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${CLUSTER_ADMIN_TOKEN}`,
+        ...(body !== undefined && { "content-type": "application/json" }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
     return { status: response.status, body: (await response.json()) as T };
   }
 }

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { MediaClient } from "../helpers/MediaClient.js";
+import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { waitFor } from "../helpers/wait.js";
 import { REDIS_SERVER, RedisServer } from "./RedisServer.js";
-import { SfuNode } from "./SfuNode.js";
+import { CLUSTER_ADMIN_TOKEN, SfuNode } from "./SfuNode.js";
 
 export interface NodeRow {
   nodeId: string;
@@ -18,7 +18,12 @@ export interface ClusterFixture {
   clients: MediaClient[];
   /** Starts node `index` again under its NODE_ID (after a kill), and waits until every node sees it. */
   restart(index: number): Promise<SfuNode>;
-  join(node: SfuNode, roomId: string, userId: string): Promise<MediaClient>;
+  join(
+    node: SfuNode,
+    roomId: string,
+    userId: string,
+    options?: Partial<MediaClientOptions>,
+  ): Promise<MediaClient>;
   /** Waits until every live node lists exactly the live nodes, each heard from after `since` (Unix ms). */
   settled(since?: number): Promise<void>;
   /** The node where the room's media lives, as `/debug/rooms` on `asked` says. */
@@ -26,7 +31,7 @@ export interface ClusterFixture {
 }
 
 /** Node env shared by the cluster tests: a small room limit, so that it can be reached across nodes. */
-export const CLUSTER_ENV = { MAX_PEERS_PER_ROOM: "4" };
+export const CLUSTER_ENV = { MAX_PEERS_PER_ROOM: "4", ADMIN_TOKEN: CLUSTER_ADMIN_TOKEN };
 
 /**
  * A real redis-server and three SFU node processes (node-a, node-b, node-c)
@@ -51,8 +56,8 @@ export function useCluster(): ClusterFixture {
       await fixture.settled();
       return node;
     },
-    async join(node, roomId, userId) {
-      const client = await MediaClient.join(node.url, { roomId, userId });
+    async join(node, roomId, userId, options) {
+      const client = await MediaClient.join(node.url, { ...options, roomId, userId });
       fixture.clients.push(client);
       return client;
     },

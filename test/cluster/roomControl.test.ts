@@ -1,0 +1,141 @@
+import { expect } from "chai";
+import type { PeerSnapshot } from "../../lib/types.js";
+import type { MediaClient } from "../helpers/MediaClient.js";
+import { sleep } from "../helpers/wait.js";
+import type { SfuNode } from "./SfuNode.js";
+import { useCluster } from "./useCluster.js";
+
+/** RFC 6464 levels in -dBov: speech well over the -35 dBov threshold, and silence. */
+const LOUD = 10;
+const SILENT = 127;
+
+interface AdminAnswer {
+  ok?: boolean;
+  peer?: PeerSnapshot & { nodeId?: string };
+  error?: string;
+}
+
+/** Packets `receiver` got from `source` over `ms`, after letting packets in flight land. */
+async function packetsOver(receiver: MediaClient, source: MediaClient, ms: number): Promise<number> {
+  await sleep(300);
+  const before = receiver.packetsFrom(source.peerId);
+  await sleep(ms);
+  return receiver.packetsFrom(source.peerId) - before;
+}
+
+describe("room control across nodes (PROTOCOL §12 with §14)", function () {
+  this.timeout(90_000);
+  const cluster = useCluster();
+
+  /**
+   * A room placed on one node, with alice signaled through a second node and
+   * bob through the third: neither socket is on the room's node.
+   */
+  async function spreadRoom(roomId: string) {
+    const host = await cluster.join(cluster.nodes[0]!, roomId, "host", { audioLevel: SILENT });
+    const owner = await cluster.ownerOf(roomId);
+    const [nodeA, nodeB] = cluster.nodes.filter((node) => node !== owner) as [SfuNode, SfuNode];
+    const alice = await cluster.join(nodeA, roomId, "alice", { audioLevel: LOUD });
+    const bob = await cluster.join(nodeB, roomId, "bob", { audioLevel: SILENT });
+    await host.signaling.waitForEvent("user-joined", (m) => m.userId === "bob");
+    await alice.signaling.waitForEvent("user-joined", (m) => m.userId === "bob");
+    return { owner, nodeA, nodeB, host, alice, bob };
+  }
+
+  it("relays a self-mute as peer-updated and active-speakers to members signaled through other nodes, and joins see the real mute state", async () => {
+    const { nodeA, nodeB, host, alice, bob } = await spreadRoom("ctl");
+    expect(await alice.signaling.request("mute", { muted: true })).to.deep.equal({ ok: true });
+    const update = { roomId: "ctl", peerId: alice.peerId, muted: true, serverMuted: false, deafened: false };
+    for (const client of [alice, bob, host])
+      expect(await client.signaling.waitForEvent("peer-updated")).to.deep.equal(update);
+
+    // A join through either non-owning node lists alice as muted (the mirrored state, not a placeholder).
+    for (const [node, userId] of [
+      [nodeA, "carol"],
+      [nodeB, "dave"],
+    ] as const) {
+      const late = await cluster.join(node, "ctl", userId, { audioLevel: SILENT });
+      const row = late.joined!.peers.find((peer) => peer.peerId === alice.peerId);
+      expect(row, `${userId} through ${node.nodeId}`).to.include({ muted: true, serverMuted: false });
+      await late.signaling.request("leave", { roomId: "ctl" });
+      // The room holds four: the next join waits for this one to be gone.
+      await bob.signaling.waitForEvent("user-left", (m) => m.userId === userId);
+    }
+
+    expect(await alice.signaling.request("mute", { muted: false })).to.deep.equal({ ok: true });
+    await bob.signaling.waitForEvent("peer-updated", (m) => m.peerId === alice.peerId && !m.muted);
+    for (const client of [alice, bob, host]) client.startSending();
+    for (const client of [alice, bob]) {
+      const speakers = await client.signaling.waitForEvent(
+        "active-speakers",
+        (m) => m.speakers.some((speaker) => speaker.peerId === alice.peerId),
+        10_000,
+      );
+      expect(speakers.roomId).to.equal("ctl");
+      expect(speakers.speakers.map((speaker) => speaker.peerId)).to.deep.equal([alice.peerId]);
+      expect(speakers.speakers[0]!.level).to.be.closeTo(10 ** (-LOUD / 20), 0.02);
+    }
+    // Muted again, alice leaves the speaker list on both nodes.
+    await alice.signaling.request("mute", { muted: true });
+    for (const client of [alice, bob])
+      await client.signaling.waitForEvent("active-speakers", (m) => m.speakers.length === 0, 10_000);
+  });
+
+  it("kicks through a node that holds neither the room nor the peer's socket: KICKED to it, user-left to the others", async () => {
+    const { nodeB, host, alice, bob } = await spreadRoom("kick");
+    const { status, body } = await nodeB.send<AdminAnswer>(
+      "DELETE",
+      `/admin/rooms/kick/peers/${alice.peerId}`,
+    );
+    expect(status).to.equal(200);
+    expect(body.ok).to.equal(true);
+    expect(body.peer).to.include({ peerId: alice.peerId, userId: "alice" });
+    expect(await alice.signaling.waitForEvent("error")).to.include({ code: "KICKED" });
+    for (const client of [bob, host])
+      expect(await client.signaling.waitForEvent("user-left")).to.deep.equal({
+        roomId: "kick",
+        peerId: alice.peerId,
+        userId: "alice",
+        reason: "kicked",
+      });
+    const again = await nodeB.send<AdminAnswer>("DELETE", `/admin/rooms/kick/peers/${alice.peerId}`);
+    expect(again.status).to.equal(404);
+    expect(again.body.error).to.equal(`peer ${alice.peerId} not found in room kick`);
+  });
+
+  it("server-mutes through a third node: forwarding stops, every member hears of it, the answer has the room node's row", async () => {
+    const { owner, nodeA, host, alice, bob } = await spreadRoom("mod");
+    for (const client of [alice, bob, host]) client.startSending();
+    await alice.waitForPackets(bob.peerId, 25);
+    // Bob's socket is on nodeB, the room on the owner: nodeA holds neither.
+    const { status, body } = await nodeA.send<AdminAnswer>(
+      "POST",
+      `/admin/rooms/mod/peers/${bob.peerId}/mute`,
+      {
+        muted: true,
+      },
+    );
+    expect(status).to.equal(200);
+    expect(body.peer).to.include({
+      peerId: bob.peerId,
+      serverMuted: true,
+      muted: false,
+      nodeId: owner.nodeId,
+    });
+    const update = { roomId: "mod", peerId: bob.peerId, muted: false, serverMuted: true, deafened: false };
+    for (const client of [alice, bob, host])
+      expect(await client.signaling.waitForEvent("peer-updated")).to.deep.equal(update);
+    expect(await packetsOver(alice, bob, 1000), "a server-muted peer's packets").to.equal(0);
+    expect(await packetsOver(alice, host, 1000)).to.be.greaterThan(20);
+
+    await nodeA.send("POST", `/admin/rooms/mod/peers/${bob.peerId}/mute`, { muted: false });
+    await alice.signaling.waitForEvent("peer-updated", (m) => m.peerId === bob.peerId && !m.serverMuted);
+    expect(await packetsOver(alice, bob, 1000)).to.be.greaterThan(20);
+
+    const nowhere = await nodeA.send<AdminAnswer>("POST", "/admin/rooms/nowhere/peers/x/mute", {
+      muted: true,
+    });
+    expect(nowhere.status).to.equal(404);
+    expect(nowhere.body.error).to.equal("room nowhere not found");
+  });
+});
