@@ -63,7 +63,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
       result = await apply(roomId, peerId, action);
     } catch (error) {
       if (!(error instanceof SfuError)) throw error;
-      res.status(503).json({ error: `the room's node could not apply the action: ${error.message}` });
+      res.status(503).json({ error: `the room's node did not confirm the action: ${error.message}` });
       return;
     }
     if (result.status !== "done") {

@@ -138,4 +138,23 @@ describe("room control across nodes (PROTOCOL §12 with §14)", function () {
     expect(nowhere.status).to.equal(404);
     expect(nowhere.body.error).to.equal("room nowhere not found");
   });
+
+  it("answers an admin action 503 naming the room's node when that node does not answer in time", async () => {
+    const { owner, nodeA, bob } = await spreadRoom("stalled");
+    owner.pause(true);
+    try {
+      const { status, body } = await nodeA.send<AdminAnswer>(
+        "POST",
+        `/admin/rooms/stalled/peers/${bob.peerId}/mute`,
+        { muted: true },
+      );
+      expect(status).to.equal(503);
+      expect(body.error).to.equal(
+        `the room's node did not confirm the action: node ${owner.nodeId} did not answer moderate within 5000 ms`,
+      );
+    } finally {
+      owner.pause(false);
+    }
+    await cluster.settled();
+  });
 });
