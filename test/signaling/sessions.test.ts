@@ -36,7 +36,7 @@ for (const workers of ["0", "2"]) {
       const bob = await join("late", "bob");
       const back = await sfu.connect();
       // Bob's old socket is dropped on purpose: a request of his still in flight can only time out.
-      bob.tolerate = /not acked|timed out/;
+      bob.tolerate = /not acked|timed out|socket has been disconnected/;
       bob.signaling.socket.disconnect();
       const detached = async () => {
         const { rooms } = await sfu.server.application.sfu.state();
