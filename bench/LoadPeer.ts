@@ -16,6 +16,7 @@ import type { RtpReceiveStream } from "../lib/media/RtpReceiveStream.js";
 import type { RtpSendStream } from "../lib/media/RtpSendStream.js";
 import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions } from "../lib/media/rtp.js";
 import { extensionId, SDES_MID_URI } from "../lib/sfu/rtp.js";
+import { pinControllingRole } from "../lib/werift/ice.js";
 import {
   SFU_NAMESPACE,
   type AckResult,
@@ -186,6 +187,7 @@ export class LoadPeer {
       await this.#enqueue(async () => {
         const offer = await this.#pc.createOffer();
         await this.#pc.setLocalDescription(offer);
+        pinControllingRole(this.#pc);
         this.#sendDescription("offer", offer.sdp);
       });
     } catch (error) {
@@ -257,6 +259,8 @@ export class LoadPeer {
     await this.#pc.setRemoteDescription(description);
     const answer = await this.#pc.createAnswer();
     await this.#pc.setLocalDescription(answer);
+    // A server that re-offers while ICE still checks (Pion does) would otherwise find werift controlled too.
+    pinControllingRole(this.#pc);
     this.#sendDescription("answer", answer.sdp);
   }
 

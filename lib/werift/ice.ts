@@ -21,11 +21,24 @@ interface ConnectionInternals {
  * after every setLocalDescription.
  */
 export function pinControlledRole(pc: RTCPeerConnection): void {
+  pinIceRole(pc, false);
+}
+
+/**
+ * The client side of pinControlledRole, for werift peers that offer first
+ * (the bench's load clients): they stay the controlling agent, as a browser
+ * does, when they answer a server's re-offer. Call after every setLocalDescription.
+ */
+export function pinControllingRole(pc: RTCPeerConnection): void {
+  pinIceRole(pc, true);
+}
+
+function pinIceRole(pc: RTCPeerConnection, controlling: boolean): void {
   for (const transport of pc.iceTransports) {
     const connection = transport.connection;
-    // werift 0.25.2 `Connection.remoteIsLite`: against an ICE-lite client the SFU must control (RFC 8445 §6.1.1).
+    // werift 0.25.2 `Connection.remoteIsLite`: against an ICE-lite peer the full agent controls (RFC 8445 §6.1.1).
     // werift 0.25.2 `Connection.iceControlling` setter: flips the role of the running agent.
-    if (!connection.remoteIsLite) connection.iceControlling = false;
+    connection.iceControlling = connection.remoteIsLite ? true : controlling;
   }
 }
 

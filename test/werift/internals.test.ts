@@ -21,6 +21,7 @@ import {
   localIcePassword,
   localIceUfrags,
   pinControlledRole,
+  pinControllingRole,
   restartIceChecks,
 } from "../../lib/werift/ice.js";
 import {
@@ -190,7 +191,7 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       expect(connection().stunServer, "cleared by disableDefaultStun").to.equal(undefined);
     });
 
-    it("Connection.iceControlling and Connection.remoteIsLite: the agent's role (pinControlledRole)", () => {
+    it("Connection.iceControlling and Connection.remoteIsLite: the agent's role (pinControlledRole, pinControllingRole)", () => {
       const conn = connection();
       // setRemoteParams copies the SDP's ice-lite flag, which is undefined for a full agent.
       expect(conn, moved("Connection.remoteIsLite")).to.have.property("remoteIsLite");
@@ -198,6 +199,9 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       conn.iceControlling = true;
       pinControlledRole(sfu);
       expect(conn.iceControlling, moved("Connection.iceControlling")).to.equal(false);
+      pinControllingRole(sfu);
+      expect(conn.iceControlling, moved("Connection.iceControlling")).to.equal(true);
+      pinControlledRole(sfu);
     });
 
     it("Connection.userHistory, localUsername and localPassword: the local ICE credentials (localIcePassword)", () => {
