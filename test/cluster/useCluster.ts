@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { waitFor } from "../helpers/wait.js";
-import { REDIS_SERVER, RedisServer } from "./RedisServer.js";
+import { REDIS_SERVER, RedisServer } from "../helpers/RedisServer.js";
 import { CLUSTER_ADMIN_TOKEN, SfuNode } from "./SfuNode.js";
 
 export interface NodeRow {

@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { waitFor } from "../helpers/wait.js";
+import { waitFor } from "./wait.js";
 
 /** Debian's redis-server; `.ci/run` installs it. */
 export const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? "/usr/bin/redis-server";
 
-/** A real redis-server on 127.0.0.1 and a free port, without persistence, stopped by its pid. */
+/**
+ * A real redis-server on 127.0.0.1 and a free port, without persistence, stopped by its pid;
+ * the cluster tests' and the bench's `3 nodes` scenario's.
+ */
 export class RedisServer {
   readonly port: number;
   #child: ChildProcess | undefined;
