@@ -13,6 +13,8 @@ export class ClientMeter {
   readonly #sent = new Map<number, number>();
   readonly #latency = new LatencyHistogram();
   #received = 0;
+  /** Intact packets received in the window per sender index (small integers from 0: an array, not a map). */
+  readonly #receivedBySender: number[] = [];
   #corrupt = 0;
   #outOfOrder = 0;
   #unknownStreamTracks = 0;
@@ -62,6 +64,7 @@ export class ClientMeter {
     const sendTime = readSendTime(buf, start);
     if (sendTime >= this.#startMs && sendTime < this.#endMs) {
       this.#received++;
+      this.#receivedBySender[sender] = (this.#receivedBySender[sender] ?? 0) + 1;
       this.#latency.record(receivedAt - sendTime);
     }
     return sender;
@@ -86,6 +89,9 @@ export class ClientMeter {
     return {
       sentBySender: [...this.#sent.entries()],
       received: this.#received,
+      receivedBySender: this.#receivedBySender.flatMap((count, sender): Array<[number, number]> =>
+        count === undefined ? [] : [[sender, count]],
+      ),
       corrupt: this.#corrupt,
       outOfOrder: this.#outOfOrder,
       unknownStreamTracks: this.#unknownStreamTracks,

@@ -24,6 +24,8 @@ export interface PeerSpec {
   listenOnly?: boolean;
   /** A join token (the audience scenario's carry `canPublish`, PROTOCOL §15). */
   token?: string;
+  /** The server this peer's socket connects to, when not the process's own (the 3-node scenario's nodes). */
+  url?: string;
 }
 
 export type ParentMessage =
@@ -41,6 +43,8 @@ export interface ClientReport {
   sentBySender: Array<[number, number]>;
   /** Packets its peers received inside the window that passed the integrity check. */
   received: number;
+  /** The same per sender index: the 3-node scenario splits delivery by the node of the sender's room. Absent in older results. */
+  receivedBySender?: Array<[number, number]>;
   /** Packets that failed the integrity check (any time). */
   corrupt: number;
   /** Intact packets that arrived with a counter not above the last one seen on that track. */

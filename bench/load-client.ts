@@ -40,7 +40,7 @@ process.on("message", (raw: ParentMessage) => {
     case "join": {
       const peer = new LoadPeer({
         spec: raw.peer,
-        url,
+        url: raw.peer.url ?? url,
         meter,
         payload,
         readyTimeoutMs,

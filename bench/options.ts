@@ -25,6 +25,8 @@ export interface BenchOptions {
   fills: number[];
   /** The audience scenario (speakers + listeners in one room), if it runs. */
   audience: Scenario | undefined;
+  /** The `3 nodes` scenario (rooms over three nodes and Redis, beside the single-node SFU), if it runs. */
+  cluster: Scenario | undefined;
   /** After each scenario's targets, measure Node's UDP floor for it (a bare dgram forwarder, see measureFloor). */
   floor: boolean;
   /** Run the largest-load search after the scenarios. */
@@ -52,6 +54,8 @@ export const DEFAULT_SFU_ENTRY = "dist/server/index.js";
 const FULL_SCENARIOS = "1x5,4x5,1x10,1x15,2x15,1x25";
 const FULL_FILLS = "50,100";
 const FULL_AUDIENCE = "4+196";
+/** Rooms to spread over three nodes: two per node when placement spreads them evenly. */
+const FULL_CLUSTER = "6x5";
 const QUICK_SCENARIOS = "1x5,1x10";
 /** Several rooms, so that 2 workers have rooms to share out. */
 const SCALING_SCENARIOS = "4x5,2x15";
@@ -70,6 +74,10 @@ export const USAGE = `npm run bench [-- options]
                           to hear everyone, SDP bytes (BENCH_FILL; default on, off for --quick)
   --audience=4+196 / --no-audience  one room of 4 speakers and 196 listen-only peers
                           (BENCH_AUDIENCE; default on, off for --quick)
+  --cluster=${FULL_CLUSTER} / --no-cluster  the \`3 nodes\` scenario: these rooms on the single SFU, then spread
+                          over three SFU nodes and a redis-server (started on a free loopback port), some
+                          sessions relayed by a node other than their room's (BENCH_CLUSTER; default on, off
+                          for --quick; needs redis-server, REDIS_SERVER_PATH to use another)
   --floor / --no-floor    per scenario, Node's UDP floor: a bare dgram forwarder with the same traffic,
                           no WebRTC, as a reference (BENCH_FLOOR=1|0, default on, off for --quick)
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
@@ -105,6 +113,8 @@ const KNOWN_FLAGS = new Set([
   "no-fill",
   "audience",
   "no-audience",
+  "cluster",
+  "no-cluster",
   "search",
   "no-search",
   "search-seconds",
@@ -142,6 +152,12 @@ function parseScenarios(text: string): Scenario[] {
       throw new Error(`scenario "${item}" needs ≥1 room of ≥2 peers`);
     return scenario;
   });
+}
+
+function parseCluster(text: string): Scenario {
+  const [scenario, ...more] = parseScenarios(text);
+  if (!scenario || more.length > 0) throw new Error(`bad --cluster "${text}": use one ROOMSxPEERS, e.g. 6x5`);
+  return scenario;
 }
 
 function parseFills(text: string): number[] {
@@ -266,6 +282,8 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   const fill = valueFlag(cli, "fill", env.BENCH_FILL) ?? (quick && !cli.has("fill") ? "" : FULL_FILLS);
   const audience =
     valueFlag(cli, "audience", env.BENCH_AUDIENCE) ?? (quick && !cli.has("audience") ? "" : FULL_AUDIENCE);
+  const cluster =
+    valueFlag(cli, "cluster", env.BENCH_CLUSTER) ?? (quick && !cli.has("cluster") ? "" : FULL_CLUSTER);
   const floorFlag = cli.has("floor") ? "1" : cli.has("no-floor") ? "0" : env.BENCH_FLOOR;
   const profileDir = get("profile", "BENCH_PROFILE");
   const sfuEntry = get("sfu-entry", "BENCH_SFU_ENTRY") ?? DEFAULT_SFU_ENTRY;
@@ -295,6 +313,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     scalingTargets: SCALING_TARGETS.map((name) => specs[name]!),
     fills: fill === "" || fill === "0" ? [] : parseFills(fill),
     audience: audience === "" || audience === "0" ? undefined : parseAudience(audience),
+    cluster: cluster === "" || cluster === "0" ? undefined : parseCluster(cluster),
     floor: (floorFlag ?? (quick ? "0" : "1")) === "1",
     search: (searchFlag ?? (quick ? "0" : "1")) === "1",
     searchSeconds: positive("search-seconds", get("search-seconds", "BENCH_SEARCH_SECONDS") ?? "8"),

@@ -10,6 +10,9 @@ import {
   nominalForwardedPerSecond,
   scenarioName,
   targetLabel as label,
+  type ClusterNodeResult,
+  type ClusterResult,
+  type ClusterRun,
   type FillResult,
   type FloorResult,
   type Scenario,
@@ -463,6 +466,153 @@ function audienceSection(run: ScenarioRun, compareTarget?: string): string[] {
   ];
 }
 
+/** One row of the `3 nodes` table: the single node's cell, each node's, and the three together. */
+interface ClusterRow {
+  label: string;
+  single: (r: ScenarioResult) => string;
+  node: (n: ClusterNodeResult) => string;
+  total: (c: ClusterResult) => string;
+}
+
+const joinCell = (j: { p50: number; p95: number; samples: number }): string =>
+  j.samples > 0 ? `${fixed(0)(j.p50)} / ${fixed(0)(j.p95)} (${j.samples})` : "n/a";
+
+const CLUSTER_ROWS: ClusterRow[] = [
+  {
+    label: "rooms / peers placed",
+    single: (r) => `${r.scenario.rooms} / ${r.peers}`,
+    node: (n) => `${n.rooms} / ${n.peers}`,
+    total: (c) => `${c.scenario.rooms} / ${c.scenario.rooms * c.scenario.peersPerRoom}`,
+  },
+  {
+    label: "sockets taken",
+    single: (r) => String(r.peers),
+    node: (n) => String(n.sockets),
+    total: (c) => String(c.nodes.reduce((sum, n) => sum + n.sockets, 0)),
+  },
+  {
+    label: "forwarded packets/s",
+    single: (r) => integer(r.forwardedPerSecond),
+    node: (n) => integer(n.forwardedPerSecond),
+    total: (c) => integer(c.forwardedPerSecond),
+  },
+  {
+    label: "delivery",
+    single: (r) => percent(r.deliveryRatio),
+    node: (n) => percent(n.deliveryRatio),
+    total: (c) => percent(c.deliveryRatio),
+  },
+  {
+    label: "server CPU µs / forwarded packet",
+    single: (r) => fixed(1)(r.cpuMicrosPerPacket),
+    node: (n) => fixed(1)(n.cpuMicrosPerPacket),
+    total: (c) => fixed(1)(c.cpuMicrosPerPacket),
+  },
+  {
+    label: "server CPU (% of one core)",
+    single: (r) => fixed(1)(r.serverCpuPercent),
+    node: (n) => fixed(1)(n.serverCpuPercent),
+    total: (c) => fixed(1)(c.nodes.reduce((sum, n) => sum + n.serverCpuPercent, 0)),
+  },
+  {
+    label: "RSS idle → loaded (MB)",
+    single: (r) => `${fixed(0)(r.rssIdleBytes / MB)} → ${fixed(0)(r.rssLoadedBytes / MB)}`,
+    node: (n) => `${fixed(0)(n.rssIdleBytes / MB)} → ${fixed(0)(n.rssLoadedBytes / MB)}`,
+    total: (c) =>
+      `${fixed(0)(c.nodes.reduce((sum, n) => sum + n.rssIdleBytes, 0) / MB)} → ` +
+      fixed(0)(c.nodes.reduce((sum, n) => sum + n.rssLoadedBytes, 0) / MB),
+  },
+  {
+    label: "event-loop delay p99 (ms)",
+    single: (r) => fixed(1)(r.eventLoopP99Ms),
+    node: (n) => fixed(1)(n.eventLoopP99Ms),
+    total: () => "",
+  },
+  {
+    label: "latency p50 / p99 (ms)",
+    single: (r) => `${fixed(1)(r.latencyMs.p50)} / ${fixed(1)(r.latencyMs.p99)}`,
+    node: () => "",
+    total: (c) => `${fixed(1)(c.latencyMs.p50)} / ${fixed(1)(c.latencyMs.p99)}`,
+  },
+  {
+    label: "join → all audio p50 / p95 (ms), socket on the room's node",
+    single: (r) => joinCell(r.joinMs),
+    node: () => "",
+    total: (c) => joinCell(c.directJoinMs),
+  },
+  {
+    label: "join → all audio p50 / p95 (ms), relayed by another node",
+    single: () => "",
+    node: () => "",
+    total: (c) => joinCell(c.relayedJoinMs),
+  },
+  {
+    label: "joins incomplete / ICE failed",
+    single: (r) => `${r.joinIncomplete} / ${r.iceFailed}`,
+    node: () => "",
+    total: (c) => `${c.joinIncomplete} / ${c.iceFailed}`,
+  },
+  {
+    label: "load clients / other CPU (% of one core)",
+    single: (r) => `${fixed(0)(r.clientCpuPercent)} / ${fixed(0)(r.otherCpuPercent)}`,
+    node: () => "",
+    total: (c) => `${fixed(0)(c.clientCpuPercent)} / ${fixed(0)(c.otherCpuPercent)}`,
+  },
+];
+
+function clusterCells({ single, cluster }: ClusterRun): string[][] {
+  const failed = (text: string, error: string | null): string => (error === null ? text : "failed");
+  return [
+    ["", "SFU, 1 node", ...cluster.nodes.map((n) => n.nodeId), "3 nodes"],
+    ...CLUSTER_ROWS.map((row) => [
+      row.label,
+      failed(row.single(single), single.error),
+      ...cluster.nodes.map((n) => failed(row.node(n), cluster.error)),
+      failed(row.total(cluster), cluster.error),
+    ]),
+  ];
+}
+
+/** The `3 nodes` table for the terminal. */
+export function consoleClusterTable(run: ClusterRun): string {
+  return [
+    ...plainTable(clusterCells(run)),
+    ...[run.single.error && `  SFU, 1 node failed: ${run.single.error.split("\n")[0]}`],
+    ...[run.cluster.error && `  3 nodes failed: ${run.cluster.error.split("\n")[0]}`],
+  ]
+    .filter((line): line is string => typeof line === "string" && line !== "")
+    .join("\n");
+}
+
+/** "3 nodes": the same rooms on one SFU and spread over three nodes and Redis, in the same run. */
+function clusterSection(run: ClusterRun): string[] {
+  const { scenario } = run;
+  return [
+    `### 3 nodes: ${scenarioName(scenario)} over three nodes and Redis`,
+    "",
+    `The same ${scenario.rooms} rooms × ${scenario.peersPerRoom} peers, first on one SFU process, then on ` +
+      "three SFU nodes joined by a redis-server (`REDIS_URL`, PROTOCOL §14), all on this machine. Each " +
+      "node runs the SFU's command with `REDIS_URL` and `NODE_ID` added. The rooms' first peers join one " +
+      "after another, 2 s apart, so that the cluster's placement (the node with the fewest peers at its last " +
+      "heartbeat) sees each room it placed; the first peer of room r connects its socket to node r mod 3. " +
+      "Then the rooms fill in parallel, peer k of room r connecting to node (r + k) mod 3: a peer whose " +
+      "socket is on the room's node signals directly, the others are relayed by the node that took the " +
+      "socket, over Redis, to the room's node. Media always goes straight to the room's node.",
+    "",
+    "A node's delivery and packets are those of the receivers in the rooms placed on it; its CPU is its " +
+      "process's utime+stime over the window, ÷ those packets (it includes relaying other nodes' " +
+      "signaling, which is idle once everyone has joined). The 3-node CPU per packet is the three nodes' " +
+      "CPU over all packets, beside the single node's. Join → all audio is measured as in the scenarios " +
+      "above, split by where the joining peer's socket was; relaying shows as the difference. redis-server's " +
+      "own CPU is left out (it carries no media).",
+    "",
+    markdownTable(clusterCells(run)),
+    "",
+    ...(run.single.error ? [`SFU, 1 node failed: \`${run.single.error.split("\n")[0]}\``, ""] : []),
+    ...(run.cluster.error ? [`3 nodes failed: \`${run.cluster.error.split("\n")[0]}\``, ""] : []),
+  ];
+}
+
 /** Other CPU use on the machine above which a run is flagged as disturbed. */
 const BUSY_MACHINE_PERCENT = 25;
 
@@ -621,6 +771,8 @@ export interface ReportInput {
   fills?: FillRun[];
   /** The `--compare` target and how it was started; absent when none ran, and in older results. */
   compare?: { target: string; command: string };
+  /** The `3 nodes` scenario beside the single-node SFU; absent when it did not run, and in older results. */
+  cluster?: ClusterRun;
 }
 
 /** The SFU with forwarding in 1 and in 2 worker threads, on multi-room scenarios. */
@@ -993,6 +1145,7 @@ export function renderMarkdown(input: ReportInput): string {
   if (input.scenarios.some((run) => run.floor)) parts.push(...floorSection(input));
   if (input.audience) parts.push(...audienceSection(input.audience, input.compare?.target));
   if (input.fills && input.fills.length > 0) parts.push(...fillSection(input.fills, input.compare?.target));
+  if (input.cluster) parts.push(...clusterSection(input.cluster));
   if (input.searches.length > 0) {
     parts.push(
       "### Largest load",

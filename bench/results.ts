@@ -216,3 +216,57 @@ export function percentile(values: readonly number[], fraction: number): number 
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/** One node of the `3 nodes` scenario (runCluster.ts): the rooms placed on it and what it cost. */
+export interface ClusterNodeResult {
+  nodeId: string;
+  /** Rooms whose media the cluster placed on this node, and their members. */
+  rooms: number;
+  peers: number;
+  /** Peers whose Socket.IO connection this node took, wherever their room runs. */
+  sockets: number;
+  /** Packets the receivers in this node's rooms got over the window, ÷ what its rooms' senders owed them. */
+  expected: number;
+  delivered: number;
+  deliveryRatio: number;
+  forwardedPerSecond: number;
+  /** This node's process utime+stime over the window ÷ the packets its rooms delivered; NaN with no room. */
+  cpuMicrosPerPacket: number;
+  serverCpuPercent: number;
+  /** The node's own forwarded-packet counter over the window. */
+  serverCountedForwards: number | null;
+  rssIdleBytes: number;
+  rssLoadedBytes: number;
+  eventLoopP99Ms: number;
+}
+
+/** The `3 nodes` scenario: rooms spread over three SFU nodes and one Redis, some sessions signaled through another node. */
+export interface ClusterResult {
+  scenario: Scenario;
+  seconds: number;
+  nodes: ClusterNodeResult[];
+  expected: number;
+  delivered: number;
+  deliveryRatio: number;
+  forwardedPerSecond: number;
+  /** Every node's CPU over the window ÷ every packet delivered: beside the single node's figure. */
+  cpuMicrosPerPacket: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  /** Join sent → first packet from every peer already there, socket on the room's node. */
+  directJoinMs: { p50: number; p95: number; samples: number };
+  /** The same with the socket on another node, which relays the session's signaling over Redis. */
+  relayedJoinMs: { p50: number; p95: number; samples: number };
+  joinIncomplete: number;
+  iceFailed: number;
+  corrupt: number;
+  clientCpuPercent: number;
+  otherCpuPercent: number;
+  error: string | null;
+}
+
+/** The `3 nodes` scenario beside the single-node SFU on the same rooms, in the same run. */
+export interface ClusterRun {
+  scenario: Scenario;
+  single: ScenarioResult;
+  cluster: ClusterResult;
+}

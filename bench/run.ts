@@ -13,6 +13,7 @@ import { Cleanup } from "./Cleanup.js";
 import { DEFAULT_SFU_ENTRY, readOptions, USAGE, type BenchOptions } from "./options.js";
 import { measureFloor } from "./measureFloor.js";
 import {
+  consoleClusterTable,
   consoleFloorLine,
   consoleFillTable,
   consoleFloorTable,
@@ -24,7 +25,15 @@ import {
   type ScalingSection,
   type SearchOutcome,
 } from "./report.js";
-import { scenarioName, type Scenario, type ScenarioResult, type ScenarioRun } from "./results.js";
+import {
+  scenarioName,
+  type ClusterResult,
+  type ClusterRun,
+  type Scenario,
+  type ScenarioResult,
+  type ScenarioRun,
+} from "./results.js";
+import { runCluster } from "./runCluster.js";
 import { failedFill, runFill } from "./runFill.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
@@ -64,6 +73,29 @@ function failed(target: TargetSpec, scenario: Scenario, seconds: number, error: 
     otherCpuPercent: Number.NaN,
     serverCountedForwards: null,
     error: message,
+  };
+}
+
+function failedCluster(scenario: Scenario, seconds: number, error: unknown): ClusterResult {
+  const none = { p50: Number.NaN, p95: Number.NaN, samples: 0 };
+  return {
+    scenario,
+    seconds,
+    nodes: [],
+    expected: 0,
+    delivered: 0,
+    deliveryRatio: 0,
+    forwardedPerSecond: 0,
+    cpuMicrosPerPacket: Number.NaN,
+    latencyMs: { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN },
+    directJoinMs: none,
+    relayedJoinMs: none,
+    joinIncomplete: 0,
+    iceFailed: 0,
+    corrupt: 0,
+    clientCpuPercent: Number.NaN,
+    otherCpuPercent: Number.NaN,
+    error: error instanceof Error ? error.message : String(error),
   };
 }
 
@@ -128,6 +160,7 @@ async function main(): Promise<void> {
   let scaling: ScalingSection | undefined;
   let audience: ScenarioRun | undefined;
   const fills: FillRun[] = [];
+  let cluster: ClusterRun | undefined;
   try {
     for (const scenario of options.scenarios) {
       const results: ScenarioResult[] = [];
@@ -159,6 +192,33 @@ async function main(): Promise<void> {
       }
       console.log(consoleTable(scenario, results, "main", options.compareTarget));
       audience = { scenario, results };
+    }
+    const sfuSpec = options.targets.find((t) => t.name === "sfu");
+    if (options.cluster && sfuSpec) {
+      const scenario = options.cluster;
+      console.log(`\n== 3 nodes, ${scenarioName(scenario)}`);
+      const single = await runOne(options, cleanup, sfuSpec, scenario, options.seconds);
+      console.log(`  3 nodes ${scenarioName(scenario)} ...`);
+      let result: ClusterResult;
+      try {
+        result = await runCluster({
+          target: sfuSpec,
+          scenario,
+          seconds: options.seconds,
+          clientProcesses: options.clientProcesses,
+          batchClients: options.batchClients,
+          readyTimeoutMs: options.readyTimeoutMs,
+          cleanup,
+          log: (line) => console.log(line),
+        });
+      } catch (error) {
+        console.log(`    failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+        result = failedCluster(scenario, options.seconds, error);
+      }
+      cluster = { scenario, single, cluster: result };
+      console.log(consoleClusterTable(cluster));
+    } else if (options.cluster) {
+      console.log("\n== 3 nodes: skipped, it runs beside the sfu target and --targets leaves it out");
     }
     for (const peers of options.fills) {
       console.log(`\n== room fill, ${peers} peers`);
@@ -245,6 +305,7 @@ async function main(): Promise<void> {
     scaling,
     ...(audience ? { audience } : {}),
     ...(fills.length > 0 ? { fills } : {}),
+    ...(cluster ? { cluster } : {}),
     chartFile: CHART_FILE,
     sfuCommand: sfu ? commandLine(sfu) : "not run",
     ...(compare ? { compare: { target: compare.name, command: commandLine(compare) } } : {}),

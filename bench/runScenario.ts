@@ -41,7 +41,7 @@ export interface RunScenarioOptions {
  * 15-20 MB for the SFU. A baseline read before that would count it as idle
  * memory and understate the memory per peer.
  */
-const IDLE_SETTLE_MS = 10_000;
+export const IDLE_SETTLE_MS = 10_000;
 /**
  * Then the idle server's CPU is read over this long. Not within the settle time: the memory reducer's
  * collection about 8 s in costs some 100 ms of CPU, which would swamp a few ms per s of idle timers.
@@ -65,9 +65,9 @@ const WARMUP_MAX_MS = 20_000;
  */
 const PACKETS_PER_CLIENT_PROCESS = 40_000;
 /** Lead time so every process has the window before it opens. */
-const WINDOW_LEAD_MS = 300;
+export const WINDOW_LEAD_MS = 300;
 /** Packets sent at the end of the window still in flight. */
-const DRAIN_MS = 1000;
+export const DRAIN_MS = 1000;
 /**
  * The silent phase: once the peers stop sending, the last packets and the
  * RTCP about them settle for SILENT_SETTLE_MS, then the server's CPU is read
@@ -79,10 +79,10 @@ const SILENT_CPU_MS = 5000;
 /** Past this, remaining peers are started without waiting for the previous one. */
 const JOIN_PHASE_MAX_MS = 90_000;
 /** Spacing of joins that do not wait for the previous peer. */
-const UNWAITED_JOIN_GAP_MS = 100;
+export const UNWAITED_JOIN_GAP_MS = 100;
 
 const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
-const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
+export const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
 /** What the window reads from `/metrics` at its start and end. */
 const WINDOW_METRICS = [METRIC_LAG_P99, METRIC_FORWARDED];
 
@@ -337,7 +337,7 @@ function summarize(reports: readonly ClientReport[], scenario: Scenario): Totals
 }
 
 /** Load-client processes for a scenario: one per PACKETS_PER_CLIENT_PROCESS, at most `max`. */
-function clientProcessesFor(scenario: Scenario, max: number): number {
+export function clientProcessesFor(scenario: Scenario, max: number): number {
   return Math.min(
     max,
     Math.max(1, Math.ceil(nominalForwardedPerSecond(scenario) / PACKETS_PER_CLIENT_PROCESS)),
@@ -345,7 +345,7 @@ function clientProcessesFor(scenario: Scenario, max: number): number {
 }
 
 /** How long a scenario warms up after its last join; see WARMUP_PACKETS. */
-function warmupMs(scenario: Scenario): number {
+export function warmupMs(scenario: Scenario): number {
   const ms = (WARMUP_PACKETS / nominalForwardedPerSecond(scenario)) * 1000;
   return Math.round(Math.min(WARMUP_MAX_MS, Math.max(WARMUP_MIN_MS, ms)));
 }
