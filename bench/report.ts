@@ -815,6 +815,21 @@ each table gains an "SFU ÷ <label>" column. Leading \`VAR=value\` words are its
 environment; it also gets \`PORT\`, \`HOST=127.0.0.1\`, \`STUN_SERVERS=\` and
 \`LOG_LEVEL=warn\`. Rows it has no metric for (event-loop delay, V8 heap) read n/a.
 
+The \`3 nodes\` scenario (\`--cluster=6x5\`, on in the full run, after the audience)
+needs Debian's \`redis-server\` (\`REDIS_SERVER_PATH\` names another). Alone:
+
+\`\`\`sh
+npm run bench -- --scenarios= --targets=sfu --no-fill --no-audience --no-floor --no-search --no-scaling --cluster=6x5
+\`\`\`
+
+It runs the rooms on one SFU process, then starts a redis-server on a free
+loopback port and three SFU nodes (the SFU's command with \`REDIS_URL\` and
+\`NODE_ID\` added), lets the cluster place the rooms one after another, and
+fills them with peers whose sockets go to the nodes in turn, so that about two
+thirds of the sessions are relayed by a node other than their room's. It prints
+how many rooms each node got and how many sockets were relayed, then one table:
+the single node, each node, and the three together.
+
 The bench starts each server as its own process on a free 127.0.0.1 port, waits
 for \`GET /health\`, starts the load-client processes, joins the peers, warms
 up, measures one window, and tears everything down again before the next run.
