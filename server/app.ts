@@ -104,7 +104,10 @@ export function createApplication(deps: ApplicationDeps): Application {
       validator: new PayloadValidator({ maxSdpBytes: config.maxSdpBytes }),
       metrics,
       logger,
-      ...(cluster && { moderate: (roomId, peerId, action) => cluster.moderate(roomId, peerId, action) }),
+      ...(cluster && {
+        moderate: (roomId, peerId, action) => cluster.moderate(roomId, peerId, action),
+        closeRoom: (roomId) => cluster.closeRoom(roomId),
+      }),
     }),
   );
   app.use(createMetricsRouter({ registry: metrics.registry, adminToken: config.adminToken }));

@@ -4,7 +4,13 @@ import { SfuError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ActiveSpeaker, ErrorMessage, IceServer } from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
-import { moderate, type Moderation, type ModerationResult } from "../sfu/moderate.js";
+import {
+  closeRoom,
+  moderate,
+  type Moderation,
+  type ModerationResult,
+  type RoomCloseResult,
+} from "../sfu/moderate.js";
 import type { JoinRequest, PeerSession, RoomMembers, Sfu, SfuEvents, SfuState } from "../sfu/Sfu.js";
 import type { RoomSnapshot } from "../types.js";
 import { sameSecret } from "../util/sameSecret.js";
@@ -193,14 +199,34 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
     this.#assertOpen();
     const here = this.#local.getRoom(roomId);
     if (here) return moderate(here, peerId, action, () => this.#ownState());
+    const owner = await this.#ownerElsewhere(roomId);
+    if (owner === undefined) return { status: "no-room" };
+    return this.#bus.call(owner, "moderate", { roomId, peerId, action }, CALL_TIMEOUT_MS);
+  }
+
+  /**
+   * Closes a room (`DELETE /admin/rooms/:roomId`) on its node wherever the
+   * request arrived: a node that only mirrors the room would end its own
+   * sockets' sessions and leave the rest talking.
+   */
+  async closeRoom(roomId: string): Promise<RoomCloseResult> {
+    this.#assertOpen();
+    const here = this.#local.getRoom(roomId);
+    if (here) return closeRoom(here);
+    const owner = await this.#ownerElsewhere(roomId);
+    if (owner === undefined) return { status: "no-room" };
+    return this.#bus.call(owner, "close-room", { roomId }, CALL_TIMEOUT_MS);
+  }
+
+  /** The node a room not running here is placed on, per Redis; undefined when nowhere (or, stale, here). */
+  async #ownerElsewhere(roomId: string): Promise<string | undefined> {
     let owner: string | null;
     try {
       owner = await this.#store.redis.get(KEYS.room(roomId));
     } catch (error) {
       throw unavailable(error);
     }
-    if (owner === null || owner === this.nodeId) return { status: "no-room" };
-    return this.#bus.call(owner, "moderate", { roomId, peerId, action }, CALL_TIMEOUT_MS);
+    return owner === null || owner === this.nodeId ? undefined : owner;
   }
 
   /** The whole cluster's rooms, each row marked with its node; a node that does not answer in time is left out. */
@@ -463,6 +489,10 @@ export class ClusterSfu extends TypedEmitter<ClusterSfuEvents> implements Sfu {
       case "moderate": {
         const { roomId, peerId, action } = args as Calls["moderate"]["args"];
         return moderate(this.#local.getRoom(roomId), peerId, action, () => this.#ownState());
+      }
+      case "close-room": {
+        const { roomId } = args as Calls["close-room"]["args"];
+        return closeRoom(this.#local.getRoom(roomId));
       }
     }
   }

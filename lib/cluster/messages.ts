@@ -12,7 +12,7 @@ import type {
 } from "../protocol.js";
 import type { CloseReason } from "../sfu/closeReason.js";
 import type { PeerControlChange } from "../sfu/PeerControls.js";
-import type { Moderation, ModerationResult } from "../sfu/moderate.js";
+import type { Moderation, ModerationResult, RoomCloseResult } from "../sfu/moderate.js";
 import type { JoinRequest, SfuState } from "../sfu/Sfu.js";
 
 /** The identity of a peer whose media lives on another node. */
@@ -59,6 +59,8 @@ export type Calls = {
   state: { args: null; result: SfuState };
   /** An admin action received by another node's REST API. */
   moderate: { args: { roomId: string; peerId: string; action: Moderation }; result: ModerationResult };
+  /** `DELETE /admin/rooms/:roomId` received by another node's REST API. */
+  "close-room": { args: { roomId: string }; result: RoomCloseResult };
 };
 
 export type CallName = keyof Calls;

@@ -40,6 +40,18 @@ export async function moderate(
   return { status: "done", userId: peer.userId, peer: await peerRow(state, peerId) };
 }
 
+/** How closing a room went: done (naming the peers it ended), or no such room here. */
+export type RoomCloseResult =
+  { status: "done"; kicked: Array<{ peerId: string; userId: string }> } | { status: "no-room" };
+
+/** Ends every session of `room`, a room whose media runs in this process, as kicked (PROTOCOL §12). */
+export function closeRoom(room: RoomMembers | undefined): RoomCloseResult {
+  if (!room) return { status: "no-room" };
+  const peers = room.peers.filter((peer) => !peer.closed);
+  for (const peer of peers) peer.close("kicked");
+  return { status: "done", kicked: peers.map((peer) => ({ peerId: peer.id, userId: peer.userId })) };
+}
+
 async function peerRow(state: () => Promise<SfuState>, peerId: string): Promise<PeerSnapshot | undefined> {
   const { rooms } = await state();
   for (const room of rooms) {

@@ -1,7 +1,13 @@
 import express, { Router, type Request, type Response } from "express";
 import { BadRequestError, SfuError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
-import { moderate, type Moderation, type ModerationResult } from "../../lib/sfu/moderate.js";
+import {
+  closeRoom,
+  moderate,
+  type Moderation,
+  type ModerationResult,
+  type RoomCloseResult,
+} from "../../lib/sfu/moderate.js";
 import type { PeerControlChange, Sfu } from "../../lib/sfu/Sfu.js";
 import type { Metrics } from "../metrics.js";
 import type { PayloadValidator } from "../signaling/validate.js";
@@ -18,6 +24,8 @@ export interface AdminRouterOptions {
    * throws an SfuError when that node cannot be reached. Default: this process.
    */
   moderate?: (roomId: string, peerId: string, action: Moderation) => Promise<ModerationResult>;
+  /** Closes a room on its node, wherever that is; the same contract as `moderate`. Default: this process. */
+  closeRoom?: (roomId: string) => Promise<RoomCloseResult>;
 }
 
 /** What a moderator did, as `sfu_admin_actions_total{action}` and the log name it. */
@@ -49,6 +57,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     options.moderate ??
     ((roomId: string, peerId: string, action: Moderation) =>
       moderate(sfu.getRoom(roomId), peerId, action, () => sfu.state()));
+  const close = options.closeRoom ?? ((roomId: string) => Promise.resolve(closeRoom(sfu.getRoom(roomId))));
 
   /** Applies `action` where the room runs and answers with the peer's row, or the error. */
   const act = async (
@@ -101,16 +110,22 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     }),
   );
   router.delete("/admin/rooms/:roomId/peers/:peerId", (req, res) => act(req, res, "kick", { kind: "kick" }));
-  router.delete("/admin/rooms/:roomId", (req, res) => {
-    const room = sfu.getRoom(req.params.roomId);
-    if (!room) {
-      res.status(404).json({ error: `room ${req.params.roomId} not found` });
+  router.delete("/admin/rooms/:roomId", async (req, res) => {
+    const { roomId } = req.params;
+    let result: RoomCloseResult;
+    try {
+      result = await close(roomId);
+    } catch (error) {
+      if (!(error instanceof SfuError)) throw error;
+      res.status(503).json({ error: `the room's node did not confirm the action: ${error.message}` });
       return;
     }
-    const peers = room.peers;
-    for (const peer of peers) peer.close("kicked");
-    done("delete_room", room.id);
-    logger.info("room deleted", { roomId: room.id, kicked: peers.map((peer) => peer.id) });
+    if (result.status === "no-room") {
+      res.status(404).json({ error: `room ${roomId} not found` });
+      return;
+    }
+    done("delete_room", roomId);
+    logger.info("room deleted", { roomId, kicked: result.kicked.map((peer) => peer.peerId) });
     res.json({ ok: true });
   });
   return router;

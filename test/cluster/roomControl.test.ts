@@ -132,11 +132,71 @@ describe("room control across nodes (PROTOCOL §12 with §14)", function () {
     await alice.signaling.waitForEvent("peer-updated", (m) => m.peerId === bob.peerId && !m.serverMuted);
     expect(await packetsOver(alice, bob, 1000)).to.be.greaterThan(20);
 
+    // Deafen goes the same way: bob stops receiving, and everyone hears of it.
+    const deafen = await nodeA.send<AdminAnswer>("POST", `/admin/rooms/mod/peers/${bob.peerId}/deafen`, {
+      deafened: true,
+    });
+    expect(deafen.status).to.equal(200);
+    expect(deafen.body.peer).to.include({ peerId: bob.peerId, deafened: true, nodeId: owner.nodeId });
+    const deafened = { roomId: "mod", peerId: bob.peerId, muted: false, serverMuted: false, deafened: true };
+    for (const client of [alice, bob, host])
+      expect(await client.signaling.waitForEvent("peer-updated", (m) => m.deafened)).to.deep.equal(deafened);
+    expect(await packetsOver(bob, alice, 1000), "packets a deafened peer gets").to.equal(0);
+    expect(await packetsOver(host, alice, 1000)).to.be.greaterThan(20);
+    await nodeA.send("POST", `/admin/rooms/mod/peers/${bob.peerId}/deafen`, { deafened: false });
+    await bob.signaling.waitForEvent("peer-updated", (m) => m.peerId === bob.peerId && !m.deafened);
+    expect(await packetsOver(bob, alice, 1000)).to.be.greaterThan(20);
+
     const nowhere = await nodeA.send<AdminAnswer>("POST", "/admin/rooms/nowhere/peers/x/mute", {
       muted: true,
     });
     expect(nowhere.status).to.equal(404);
     expect(nowhere.body.error).to.equal("room nowhere not found");
+  });
+
+  it("closes a room through a node that does not run it: KICKED to members on every node, the room gone cluster-wide", async () => {
+    const { owner, nodeA, host, alice, bob } = await spreadRoom("closing");
+    // nodeA mirrors the room for alice only; the room and the other sockets are elsewhere.
+    const { status, body } = await nodeA.send<AdminAnswer>("DELETE", "/admin/rooms/closing");
+    expect(status).to.equal(200);
+    expect(body).to.deep.equal({ ok: true });
+    for (const client of [host, alice, bob])
+      expect(await client.signaling.waitForEvent("error")).to.include({ code: "KICKED" });
+    for (const node of cluster.nodes) {
+      const rooms = await node.get<{ rooms: Array<{ roomId: string }> }>("/debug/rooms");
+      expect(
+        rooms.body.rooms.map((room) => room.roomId),
+        node.nodeId,
+      ).to.not.include("closing");
+      const again = await node.send<AdminAnswer>("DELETE", "/admin/rooms/closing");
+      expect(again.status, `${node.nodeId} after the close`).to.equal(404);
+      expect(again.body.error).to.equal("room closing not found");
+    }
+    expect(owner.alive).to.equal(true);
+
+    // A node that holds nothing of the room, not even a socket, closes it too.
+    const signaling = cluster.nodes[0]!;
+    const lone = await cluster.join(signaling, "lone", "solo", { audioLevel: SILENT });
+    const loneOwner = await cluster.ownerOf("lone");
+    const stranger = cluster.nodes.find((node) => node !== loneOwner && node !== signaling)!;
+    const closed = await stranger.send<AdminAnswer>("DELETE", "/admin/rooms/lone");
+    expect(closed.status, `DELETE through ${stranger.nodeId}`).to.equal(200);
+    expect(await lone.signaling.waitForEvent("error")).to.include({ code: "KICKED" });
+  });
+
+  it("answers 404 for an admin action on a room no node runs, through every node", async () => {
+    for (const node of cluster.nodes) {
+      for (const [method, path, body] of [
+        ["DELETE", "/admin/rooms/nowhere", undefined],
+        ["DELETE", "/admin/rooms/nowhere/peers/x", undefined],
+        ["POST", "/admin/rooms/nowhere/peers/x/mute", { muted: true }],
+        ["POST", "/admin/rooms/nowhere/peers/x/deafen", { deafened: true }],
+      ] as const) {
+        const answer = await node.send<AdminAnswer>(method, path, body);
+        expect(answer.status, `${method} ${path} through ${node.nodeId}`).to.equal(404);
+        expect(answer.body.error).to.equal("room nowhere not found");
+      }
+    }
   });
 
   it("answers an admin action 503 naming the room's node when that node does not answer in time", async () => {
@@ -151,6 +211,11 @@ describe("room control across nodes (PROTOCOL §12 with §14)", function () {
       expect(status).to.equal(503);
       expect(body.error).to.equal(
         `the room's node did not confirm the action: node ${owner.nodeId} did not answer moderate within 5000 ms`,
+      );
+      const close = await nodeA.send<AdminAnswer>("DELETE", "/admin/rooms/stalled");
+      expect(close.status).to.equal(503);
+      expect(close.body.error).to.equal(
+        `the room's node did not confirm the action: node ${owner.nodeId} did not answer close-room within 5000 ms`,
       );
     } finally {
       owner.pause(false);
