@@ -308,6 +308,46 @@ describe("several nodes behind one URL, coordinated through Redis (PROTOCOL §14
     console.log(`      nodes registered again ${registeredAfter} ms after Redis came back`);
   });
 
+  it("notices a room's node that died (kill -9) while Redis was down within 10 s of Redis's return: its clients elsewhere hear SHUTTING_DOWN and talk again", async () => {
+    const first = await cluster.join(node(0), "blind", "ann");
+    const owner = await cluster.ownerOf("blind");
+    const ownerIndex = cluster.nodes.indexOf(owner);
+    const elsewhere = cluster.nodes.filter((sfu) => sfu !== owner);
+    const b = await cluster.join(elsewhere[0]!, "blind", "bo");
+    const c = await cluster.join(elsewhere[1]!, "blind", "cy");
+    await expectAllHear([first, b, c], 10);
+
+    await cluster.redis.stop();
+    await owner.kill("SIGKILL");
+    // With Redis gone no node can tell a dead node from a silent Redis.
+    await sleep(3000);
+    for (const client of [b, c])
+      expect(client.signaling.events("error"), `${client.options.userId} during the outage`).to.deep.equal(
+        [],
+      );
+
+    const restartedAt = Date.now();
+    await cluster.redis.restart();
+    const noticedAfter = await Promise.all(
+      [b, c].map(async (client) => {
+        await client.signaling.waitForEvent("error", (e) => e.code === "SHUTTING_DOWN", 15_000);
+        return Date.now() - restartedAt;
+      }),
+    );
+    console.log(`      SHUTTING_DOWN ${noticedAfter.join(", ")} ms after Redis came back`);
+    for (const ms of noticedAfter) expect(ms).to.be.below(10_000);
+    const rejoined = await Promise.all(
+      [b, c].map(async (client, i) => {
+        await client.close();
+        return cluster.join(elsewhere[i]!, "blind", client.options.userId);
+      }),
+    );
+    await expectAllHear(rejoined, 10);
+    const newOwner = await cluster.ownerOf("blind", elsewhere[0]);
+    expect(newOwner.nodeId).to.not.equal(owner.nodeId);
+    await cluster.restart(ownerIndex);
+  });
+
   it("drains a node on SIGTERM: its rooms' members elsewhere hear SHUTTING_DOWN, and Redis keeps nothing of it", async () => {
     const first = await cluster.join(node(0), "drain", "ann");
     const owner = await cluster.ownerOf("drain");
