@@ -792,8 +792,8 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the audience, the room fills, the load search, worker scaling, the floor
-npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, fills, search, scaling or floor; writes to $TMPDIR/sfu-bench/
+npm run bench                 # full run: both targets, every scenario, the audience, 3 nodes, the room fills, the load search, worker scaling, the floor
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, 3 nodes, fills, search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
 npm run bench -- --help       # every option
 \`\`\`
