@@ -3,7 +3,7 @@ import { NegotiationError, SfuError, TimeoutError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SessionDescription } from "../protocol.js";
 import { withTimeout } from "../util/timeout.js";
-import { jsepOffer } from "./sdp.js";
+import { bundledAnswer, jsepOffer } from "./sdp.js";
 import { pinControlledRole, restartIceChecks } from "../werift/ice.js";
 
 export interface NegotiatorOptions {
@@ -88,7 +88,7 @@ export class Negotiator {
         throw new SfuError("BAD_REQUEST", "no SFU offer is waiting for an answer");
       }
       await this.#step(
-        this.#pc.setRemoteDescription({ type: "answer", sdp }),
+        this.#pc.setRemoteDescription({ type: "answer", sdp: bundledAnswer(sdp) }),
         "setRemoteDescription(answer)",
       );
       this.#clearAnswerTimer();

@@ -115,6 +115,50 @@ export function checkSdp(type: "offer" | "answer", sdp: string, options: SdpChec
   return { sdp: out.join("\r\n") + "\r\n", rejectedMids, audioSections };
 }
 
+/**
+ * The client's answer to an SFU offer as werift must apply it: every other
+ * m-section of a BUNDLE group says the `a=setup` of the group's first live
+ * m-section, its answerer BUNDLE-tag. Under BUNDLE only the tag's transport
+ * attributes describe the shared transport (RFC 8843), and a later answer
+ * keeps the DTLS role already negotiated; Firefox still writes its default
+ * `a=setup:active` in an m-section the re-offer added, next to `passive` in
+ * the tag. werift 0.25.2 sets the shared transport's role from every
+ * m-section in turn, so the last one made the SFU a DTLS server as well, and
+ * a connection whose DTLS had not started yet never completed its handshake.
+ */
+export function bundledAnswer(sdp: string): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(/\r?\n/);
+  const sections = splitSections(lines);
+  const session = lines.slice(0, sections[0]?.start ?? lines.length);
+  const byMid = new Map<string, Section>();
+  for (const section of sections) {
+    const mid = attribute(lines.slice(section.start + 1, section.end), "mid");
+    if (mid !== undefined) byMid.set(mid, { ...section, mid });
+  }
+  for (const group of session.filter((line) => line.startsWith("a=group:BUNDLE"))) {
+    const members = group
+      .slice("a=group:BUNDLE".length)
+      .trim()
+      .split(/\s+/)
+      .flatMap((mid) => byMid.get(mid) ?? []);
+    const tag = members.find((section) => section.port !== 0);
+    const setup = tag && setupLine(lines, tag);
+    if (!tag || setup === undefined) continue;
+    for (const member of members) {
+      const at = setupLine(lines, member);
+      if (member !== tag && at !== undefined) lines[at] = lines[setup]!;
+    }
+  }
+  return lines.join(eol);
+}
+
+/** The index of a section's `a=setup` line, if it has one. */
+function setupLine(lines: readonly string[], section: Section): number | undefined {
+  for (let i = section.start + 1; i < section.end; i++) if (lines[i]!.startsWith("a=setup:")) return i;
+  return undefined;
+}
+
 function splitSections(lines: string[]): Section[] {
   const sections: Section[] = [];
   lines.forEach((line, i) => {
@@ -161,8 +205,8 @@ function checkTransport(session: string[], media: string[], rtp: boolean): void 
  * took in re-offers (`a=setup:active`) and drops rtcp-mux from a stopped
  * m-section; a strict client refuses either. Only the text sent changes:
  * werift's local description and DTLS role stay as negotiated, and the
- * client's answer names the role it keeps (RFC 8842 §5.2), which werift
- * applies as the role it already has.
+ * client's answer names the role it keeps (RFC 8842 §5.2) in its BUNDLE-tag,
+ * which werift applies (through {@link bundledAnswer}) as the role it has.
  */
 export function jsepOffer(sdp: string): string {
   const eol = sdp.includes("\r\n") ? "\r\n" : "\n";

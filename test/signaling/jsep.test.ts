@@ -90,22 +90,50 @@ describe("JSEP-conformant SFU offers (RFC 8829 §5.2)", function () {
   });
 });
 
+/** `sdp` without its candidates: the peer that reads it cannot start ICE checks until they are trickled. */
+function withoutCandidates(sdp: string): string {
+  return sdp
+    .split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
+    .join("\r\n");
+}
+
+/** The candidate lines of `sdp`, each with its m-section's mid, to trickle. */
+function candidatesOf(sdp: string): Array<{ candidate: string; sdpMid: string }> {
+  return sections(sdp).flatMap(({ lines }) => {
+    const sdpMid = lines.find((l) => l.startsWith("a=mid:"))?.slice("a=mid:".length) ?? "";
+    return lines.filter((l) => l.startsWith("a=candidate:")).map((l) => ({ candidate: l.slice(2), sdpMid }));
+  });
+}
+
+/**
+ * An answer written as Firefox writes one to a re-offer: the role it keeps in
+ * the BUNDLE-tag m-section, and its default `a=setup:active` in the m-sections
+ * the offer added.
+ */
+function firefoxAnswer(sdp: string, addedMids: readonly string[]): string {
+  return sdp
+    .split(/\r\n(?=m=)/)
+    .map((section) =>
+      addedMids.some((mid) => section.includes(`\r\na=mid:${mid}\r\n`))
+        ? section.replace(/a=setup:\w+/, "a=setup:active")
+        : section,
+    )
+    .join("\r\n");
+}
+
 describe("the SFU's DTLS role across its re-offers", () => {
   let sfuPc: RTCPeerConnection;
   let client: RTCPeerConnection;
+  /** The SFU's offers, as sent. */
+  let offers: SessionDescription[];
+  let negotiator: Negotiator;
 
   beforeEach(() => {
     sfuPc = loopbackPeer();
     client = loopbackPeer();
-  });
-
-  afterEach(async () => {
-    await Promise.all([sfuPc.close(), client.close()]);
-  });
-
-  it("stays the one the first answer took, in werift's description and transport, while the offer sent says actpass", async () => {
-    const offers: SessionDescription[] = [];
-    const negotiator = new Negotiator({
+    offers = [];
+    negotiator = new Negotiator({
       pc: sfuPc,
       stepTimeoutMs: 10_000,
       answerTimeoutMs: 10_000,
@@ -113,31 +141,74 @@ describe("the SFU's DTLS role across its re-offers", () => {
       onFailure: (error) => expect.fail(error.message),
       logger: createSilentLogger(),
     });
-    try {
-      client.addTransceiver("audio", { direction: "sendrecv" });
-      await client.setLocalDescription(await client.createOffer());
-      const answer = await negotiator.handleOffer(client.localDescription!.sdp);
-      expect(answer.sdp).to.include("a=setup:active");
-      await client.setRemoteDescription(answer);
-      await waitFor(() => sfuPc.connectionState === "connected", 10_000, "DTLS up");
-      const dtls = sfuPc.dtlsTransports[0]!;
-      expect(dtls.role).to.equal("client");
+  });
 
-      sfuPc.addTransceiver("audio", { direction: "sendonly" });
-      negotiator.requestNegotiation();
-      await waitFor(() => offers.length === 1, 10_000, "the SFU's re-offer");
-      expect(jsepViolation(offers[0]!.sdp)).to.equal(undefined);
-      expect(sfuPc.localDescription!.sdp, "werift's own description").to.include("a=setup:active");
-      await client.setRemoteDescription(offers[0]!);
-      await client.setLocalDescription(await client.createAnswer());
-      expect(client.localDescription!.sdp, "the client keeps its role").to.include("a=setup:passive");
-      await negotiator.handleAnswer(client.localDescription!.sdp);
+  afterEach(async () => {
+    negotiator.close();
+    await Promise.all([sfuPc.close(), client.close()]);
+  });
 
-      expect(sfuPc.dtlsTransports, "one DTLS transport").to.deep.equal([dtls]);
-      expect(dtls.role).to.equal("client");
-      expect(dtls.state).to.equal("connected");
-    } finally {
-      negotiator.close();
-    }
+  it("stays the one the first answer took, in werift's description and transport, while the offer sent says actpass", async () => {
+    client.addTransceiver("audio", { direction: "sendrecv" });
+    await client.setLocalDescription(await client.createOffer());
+    const answer = await negotiator.handleOffer(client.localDescription!.sdp);
+    expect(answer.sdp).to.include("a=setup:active");
+    await client.setRemoteDescription(answer);
+    await waitFor(() => sfuPc.connectionState === "connected", 10_000, "DTLS up");
+    const dtls = sfuPc.dtlsTransports[0]!;
+    expect(dtls.role).to.equal("client");
+
+    sfuPc.addTransceiver("audio", { direction: "sendonly" });
+    negotiator.requestNegotiation();
+    await waitFor(() => offers.length === 1, 10_000, "the SFU's re-offer");
+    expect(jsepViolation(offers[0]!.sdp)).to.equal(undefined);
+    expect(sfuPc.localDescription!.sdp, "werift's own description").to.include("a=setup:active");
+    await client.setRemoteDescription(offers[0]!);
+    await client.setLocalDescription(await client.createAnswer());
+    expect(client.localDescription!.sdp, "the client keeps its role").to.include("a=setup:passive");
+    await negotiator.handleAnswer(client.localDescription!.sdp);
+
+    expect(sfuPc.dtlsTransports, "one DTLS transport").to.deep.equal([dtls]);
+    expect(dtls.role).to.equal("client");
+    expect(dtls.state).to.equal("connected");
+  });
+
+  it("stays the one negotiated when the answer to a re-offer, applied before DTLS starts, names another in an added m-section (as Firefox writes it)", async () => {
+    // No candidates in either description: ICE, and so DTLS, waits until the re-offer is answered.
+    client.addTransceiver("audio", { direction: "sendrecv" });
+    await client.setLocalDescription(await client.createOffer());
+    await waitFor(() => client.iceGatheringState === "complete", 5_000, "the client's candidates");
+    const clientCandidates = candidatesOf(client.localDescription!.sdp);
+    const answer = await negotiator.handleOffer(withoutCandidates(client.localDescription!.sdp));
+    await waitFor(() => sfuPc.iceGatheringState === "complete", 5_000, "the SFU's candidates");
+    const sfuCandidates = candidatesOf(sfuPc.localDescription!.sdp);
+    await client.setRemoteDescription({ type: "answer", sdp: withoutCandidates(answer.sdp) });
+
+    sfuPc.addTransceiver("audio", { direction: "sendonly" });
+    negotiator.requestNegotiation();
+    await waitFor(() => offers.length === 1, 10_000, "the SFU's re-offer");
+    await client.setRemoteDescription({ type: "offer", sdp: withoutCandidates(offers[0]!.sdp) });
+    await client.setLocalDescription(await client.createAnswer());
+    const added = sections(offers[0]!.sdp)
+      .slice(1)
+      .map(({ lines }) => lines.find((l) => l.startsWith("a=mid:"))!.slice("a=mid:".length));
+    const reply = firefoxAnswer(withoutCandidates(client.localDescription!.sdp), added);
+    expect(sections(reply).map(({ lines }) => lines.find((l) => l.startsWith("a=setup:")))).to.deep.equal([
+      "a=setup:passive",
+      "a=setup:active",
+    ]);
+    const dtls = sfuPc.dtlsTransports[0]!;
+    expect(dtls.state, "DTLS has not started").to.equal("new");
+    await negotiator.handleAnswer(reply);
+    expect(dtls.role, "the SFU's DTLS role").to.equal("client");
+
+    for (const candidate of clientCandidates) await sfuPc.addIceCandidate(candidate);
+    for (const candidate of sfuCandidates) await client.addIceCandidate(candidate);
+    await waitFor(
+      () => sfuPc.connectionState === "connected" && client.connectionState === "connected",
+      10_000,
+      "DTLS up on both sides",
+    );
+    expect(sfuPc.dtlsTransports, "one DTLS transport").to.deep.equal([dtls]);
   });
 });
