@@ -41,7 +41,7 @@ export class ChromiumBrowser implements TestBrowser {
 
   async newPage(log: PageLog): Promise<ChromiumPage> {
     const context = await this.#browser.newContext({ viewport: { width: 640, height: 600 } });
-    return new ChromiumPage(context, await context.newPage(), log);
+    return new ChromiumPage(await context.newPage(), context, log);
   }
 
   async close(): Promise<void> {

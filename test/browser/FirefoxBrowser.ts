@@ -25,7 +25,7 @@ const FIREFOX_PREFS = {
   "media.peerconnection.ice.loopback": true,
   // Real host addresses, not mDNS names the SFU does not resolve (a page without microphone access gets those).
   "media.peerconnection.ice.obfuscate_host_addresses": false,
-  // An audio output without a sound card: without one, AudioContext.resume() never settles and the demo's Join hangs.
+  // A mock audio output: with no sound card AudioContext.resume() stays pending and the demo's level bars stay empty.
   "media.cubeb.force_mock_context": true,
 };
 
@@ -67,7 +67,7 @@ export class FirefoxBrowser implements TestBrowser {
     const context = await this.#browser.createBrowserContext();
     const page = await context.newPage();
     await page.setViewport({ width: 640, height: 600 });
-    return new FirefoxPage(context, page, log);
+    return new FirefoxPage(page, context, log);
   }
 
   async close(): Promise<void> {

@@ -10,26 +10,80 @@ export type BrowserName = "chromium" | "firefox";
 export type PageFunction<Arg, R> = string | ((arg: Arg) => R | Promise<R>);
 
 /**
- * What the browser tests do with a page, the same whether Playwright drives
- * Chromium or Puppeteer drives Firefox, so one test can mix both.
+ * The calls Playwright's and Puppeteer's pages both answer the same way. The
+ * two `on` signatures are separate types: Puppeteer's generic `on` matches
+ * each alone but not both as overloads of one.
  */
-export interface TestPage {
-  readonly browserName: BrowserName;
-  goto(url: string): Promise<void>;
+export type DriverPage = {
+  on(event: "console", listener: (message: DriverConsoleMessage) => void): unknown;
+} & {
+  on(event: "pageerror", listener: (error: unknown) => void): unknown;
+} & {
+  goto(url: string): Promise<unknown>;
+  waitForSelector(selector: string, options: { timeout?: number }): Promise<unknown>;
+  click(selector: string): Promise<void>;
+  screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
+};
+
+/** A console message as both drivers report it. */
+export interface DriverConsoleMessage {
+  type(): string;
+  text(): string;
+}
+
+/**
+ * What the browser tests do with a page, the same whether Playwright drives
+ * Chromium or Puppeteer drives Firefox, so one test can mix both. What the
+ * two drivers do alike is here; a subclass adds what each does its own way.
+ */
+export abstract class TestPage<Driver extends DriverPage = DriverPage> {
+  abstract readonly browserName: BrowserName;
+  /** The driver's own page, for what each driver does its own way. */
+  protected readonly driver: Driver;
+  readonly #context: { close(): Promise<void> };
+
+  /** `page` lives in `context`, which {@link close} closes; its console lines and errors go to `log`. */
+  constructor(page: Driver, context: { close(): Promise<void> }, log: PageLog) {
+    this.driver = page;
+    this.#context = context;
+    page.on("console", (message) => log(`${message.type()}: ${message.text()}`));
+    page.on("pageerror", (error) =>
+      log(`pageerror: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
+
+  async goto(url: string): Promise<void> {
+    await this.driver.goto(url);
+  }
+
   /** Runs `fn(arg)` in every document the page loads from now on, before its own scripts. */
-  addInitScript<Arg>(fn: (arg: Arg) => void, arg: Arg): Promise<void>;
-  evaluate<R, Arg = undefined>(fn: PageFunction<Arg, R>, arg?: Arg): Promise<R>;
+  abstract addInitScript<Arg>(fn: (arg: Arg) => void, arg: Arg): Promise<void>;
+
+  abstract evaluate<R, Arg = undefined>(fn: PageFunction<Arg, R>, arg?: Arg): Promise<R>;
+
   /** Waits until `fn(arg)` is truthy in the page. */
-  waitForFunction<Arg>(
+  abstract waitForFunction<Arg>(
     fn: PageFunction<Arg, unknown>,
     arg?: Arg,
     options?: { timeout?: number },
   ): Promise<void>;
-  waitForSelector(selector: string, options?: { timeout?: number }): Promise<void>;
-  click(selector: string): Promise<void>;
-  screenshot(options: { path: string; fullPage?: boolean }): Promise<void>;
+
+  async waitForSelector(selector: string, options: { timeout?: number } = {}): Promise<void> {
+    await this.driver.waitForSelector(selector, options);
+  }
+
+  click(selector: string): Promise<void> {
+    return this.driver.click(selector);
+  }
+
+  async screenshot(options: { path: string; fullPage?: boolean }): Promise<void> {
+    await this.driver.screenshot(options);
+  }
+
   /** Closes the page and its browser context (its storage goes with it). */
-  close(): Promise<void>;
+  close(): Promise<void> {
+    return this.#context.close();
+  }
 }
 
 /** Where a page's console lines and errors go. */
