@@ -149,6 +149,8 @@ export class MediaClient {
   readonly #next = { seq: 0 };
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Set once the SFU ended the session (REPLACED, KICKED, SHUTTING_DOWN): acks in flight may then be refused. */
+  #endedBySfu = false;
 
   constructor(url: string, options: MediaClientOptions) {
     this.options = options;
@@ -196,6 +198,9 @@ export class MediaClient {
 
   #listen(): void {
     const socket = this.signaling.socket;
+    socket.on("error", ({ code }) => {
+      if (code === "REPLACED" || code === "KICKED" || code === "SHUTTING_DOWN") this.#endedBySfu = true;
+    });
     socket.on("offer", (offer) => {
       const violation = this.options.strictOffers ? jsepViolation(offer.sdp) : undefined;
       if (violation !== undefined) this.refusedOffers.push({ offer, violation });
@@ -360,8 +365,8 @@ export class MediaClient {
   }
 
   #fail(failure: string): void {
-    // After close() the SFU owes this client nothing.
-    if (!this.#closed && !this.tolerate?.test(failure)) this.failures.push(failure);
+    // After close(), or once the SFU ended the session, the SFU owes this client nothing.
+    if (!this.#closed && !this.#endedBySfu && !this.tolerate?.test(failure)) this.failures.push(failure);
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
