@@ -7,7 +7,7 @@ import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js"
 import { startServer, type TestServer } from "../helpers/server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { ClientFleet } from "./ClientFleet.js";
-import { freeUdpPort, processUdpPorts, udpDrops } from "./udpSockets.js";
+import { freeUdpPort, processUdpPorts, udpDrops } from "../helpers/udpSockets.js";
 
 /** What the tests read of a werift client's ICE agent beyond its typings. */
 interface ClientConnection {

@@ -11,15 +11,15 @@ export async function freeUdpPort(): Promise<number> {
 }
 
 /**
- * The local ports of every UDP socket this process holds, one entry per
- * socket: the socket inodes among /proc/self/fd matched against the
- * kernel's UDP tables.
+ * The local ports of every UDP socket a process (this one by default) holds,
+ * one entry per socket: the socket inodes among /proc/<pid>/fd matched
+ * against the kernel's UDP tables.
  */
-export function processUdpPorts(): number[] {
+export function processUdpPorts(pid: number | "self" = "self"): number[] {
   const inodes = new Set<string>();
-  for (const fd of readdirSync("/proc/self/fd")) {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (match) inodes.add(match[1]!);
     } catch {
       // The fd closed while listing.
