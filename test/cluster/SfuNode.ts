@@ -7,7 +7,7 @@ export const CLUSTER_ADMIN_TOKEN = "cluster-admin-token";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** One SFU process started from the real entry point, joined to a cluster through `redisUrl`. */
+/** One SFU process started from the real entry point, joined to a cluster through `redisUrl` when given. */
 export class SfuNode {
   readonly nodeId: string;
   readonly logs: Array<Record<string, unknown>> = [];
@@ -20,11 +20,14 @@ export class SfuNode {
     this.#child = child;
   }
 
-  /** Spawns `server/index.ts` with its own port, media port range and NODE_ID, and waits until it listens. */
+  /**
+   * Spawns `server/index.ts` with its own port, media port range (when given) and NODE_ID, and waits
+   * until it listens. Without `redisUrl` it runs alone.
+   */
   static async start(options: {
     nodeId: string;
-    redisUrl: string;
-    mediaPorts: [number, number];
+    redisUrl?: string;
+    mediaPorts?: [number, number];
     env?: Record<string, string>;
   }): Promise<SfuNode> {
     const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
@@ -37,10 +40,12 @@ export class SfuNode {
         STUN_SERVERS: "",
         ICE_ADVERTISE_IP: "127.0.0.1",
         ALLOW_PRIVATE_CANDIDATES: "true",
-        ICE_UDP_PORT_MIN: String(options.mediaPorts[0]),
-        ICE_UDP_PORT_MAX: String(options.mediaPorts[1]),
+        ...(options.mediaPorts && {
+          ICE_UDP_PORT_MIN: String(options.mediaPorts[0]),
+          ICE_UDP_PORT_MAX: String(options.mediaPorts[1]),
+        }),
         LOG_LEVEL: "info",
-        REDIS_URL: options.redisUrl,
+        ...(options.redisUrl !== undefined && { REDIS_URL: options.redisUrl }),
         NODE_ID: options.nodeId,
         ...options.env,
       },

@@ -7,6 +7,7 @@ import winston from "winston";
 import type { StunOverTurnProtocol } from "werift";
 import type { JoinedMessage } from "../../lib/protocol.js";
 import type { PeerSnapshot } from "../../lib/types.js";
+import { SfuNode } from "../cluster/SfuNode.js";
 import { useCoturn } from "../helpers/coturn.js";
 import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -270,15 +271,20 @@ describe("connectivity through a TURN relay (a real coturn)", function () {
   });
 });
 
-describe("clients relaying through TURN over TLS (turns:, a real coturn with a self-signed certificate)", function () {
+describe("TURN over TLS (turns:, a real coturn with a self-signed certificate)", function () {
   this.timeout(60_000);
   const coturn = useCoturn({ tls: true });
   let server: TestServer | undefined;
   const clients: MediaClient[] = [];
 
+  let node: SfuNode | undefined;
+
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
     await server?.close();
+    server = undefined;
+    await node?.kill("SIGTERM");
+    node = undefined;
   });
 
   it("carries audio byte-identical through turns: to an SFU on its host candidates", async () => {
@@ -300,5 +306,67 @@ describe("clients relaying through TURN over TLS (turns:, a real coturn with a s
       expect(pair.localCandidate.type).to.equal("relay");
       expect((pair.protocol as StunOverTurnProtocol).turn.transport.type).to.equal("tls");
     }
+  });
+  it("runs the relay-only SFU's own allocations over turns: too, with a certificate the SFU process trusts", async () => {
+    // As a deployment trusts a private CA: Node reads NODE_EXTRA_CA_CERTS once, at start-up.
+    node = await SfuNode.start({
+      nodeId: "turns-relay",
+      env: {
+        TURN_URLS: coturn.turn.url("tls"),
+        TURN_SECRET: coturn.turn.secret,
+        ICE_RELAY_ONLY: "true",
+        NODE_EXTRA_CA_CERTS: coturn.turn.certificateFile!,
+      },
+    });
+    const relay = { turnTlsOptions: { ca: coturn.turn.certificate! } };
+    for (const userId of ["alice", "bob"]) {
+      clients.push(await MediaClient.join(node.url, { roomId: "turns-relay", userId, relay }));
+    }
+    const [alice, bob] = clients as [MediaClient, MediaClient];
+    alice.startSending();
+    bob.startSending();
+    await alice.waitForPackets(bob.peerId, 50, 15_000);
+    await bob.waitForPackets(alice.peerId, 50, 15_000);
+    for (const [receiver, source] of [
+      [alice, bob],
+      [bob, alice],
+    ] as const) {
+      const stats = receiver.stats(source.peerId)!;
+      expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(0);
+      expect([...stats.sources]).to.deep.equal([source.options.userId]);
+    }
+
+    const { status, body } = await node.get<{ peers: PeerSnapshot[] }>("/debug/peers");
+    expect(status).to.equal(200);
+    expect(body.peers).to.have.length(2);
+    for (const row of body.peers) {
+      expect(row.selectedPair?.local, `${row.userId}: the SFU's side is relayed`).to.equal("relay");
+      expect(row.selectedPair?.protocol, "TLS to coturn shows as tcp (PROTOCOL §13)").to.equal("tcp");
+    }
+    const offered = alice.signaling.events("answer").flatMap((a) => a.sdp.match(/^a=candidate:.*$/gm) ?? []);
+    expect(offered).to.not.be.empty;
+    for (const line of offered) expect(line).to.match(/ typ relay\b/);
+    // One TLS connection per peer connection on each side: the SFU's two and the clients' two.
+    expect(connectionsTo(coturn.turn.tlsPort!)).to.equal(4);
+  });
+  it("an SFU process that does not trust the turns: certificate gets no relay: its peer is removed as failed, no candidate tried", async () => {
+    node = await SfuNode.start({
+      nodeId: "turns-untrusted",
+      env: {
+        TURN_URLS: coturn.turn.url("tls"),
+        TURN_SECRET: coturn.turn.secret,
+        ICE_RELAY_ONLY: "true",
+        ICE_TIMEOUT_MS: "3000",
+      },
+    });
+    const relay = { turnTlsOptions: { ca: coturn.turn.certificate! } };
+    const alice = await MediaClient.join(node.url, { roomId: "turns-untrusted", userId: "alice", relay });
+    clients.push(alice);
+    const removal = await alice.signaling.waitForEvent("error", undefined, 10_000);
+    expect(removal.code).to.equal("NEGOTIATION_FAILED");
+    const failed = node.logs.find((line) => line.message === "ICE did not connect in time");
+    expect(failed?.candidates, "the log says the SFU had no candidate of its own").to.deep.include({
+      local: [],
+    });
   });
 });
