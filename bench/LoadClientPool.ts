@@ -183,6 +183,7 @@ function deadPeer(index: number): PeerReady {
     peerId: null,
     joinMs: null,
     tracksMs: null,
+    connectedMs: null,
     iceConnected: false,
     error: "load client died",
   };

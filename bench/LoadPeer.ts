@@ -88,6 +88,7 @@ export interface PeerJoinResult {
   peerId: string | null;
   joinMs: number | null;
   tracksMs: number | null;
+  connectedMs: number | null;
   iceConnected: boolean;
   error: string | null;
 }
@@ -136,6 +137,10 @@ export class LoadPeer {
   #joinMs: number | null = null;
   #tracksMs: number | null = null;
   #iceConnected = false;
+  /** Join sent → ICE and DTLS connected; null until then. */
+  #connectedMs: number | null = null;
+  /** Gathering only relayed candidates: datagrams come through werift's TURN client, not a socket of ours. */
+  #relayed = false;
   #error: string | null = null;
   #peerId: string | null = null;
   #phaseTimer: NodeJS.Timeout | undefined;
@@ -176,6 +181,12 @@ export class LoadPeer {
       const { spec } = this.#options;
       const joined = await this.#joinRoom(spec.roomId, spec.userId, spec.token);
       this.#peerId = joined.peerId;
+      if (joined.iceTransportPolicy === "relay") {
+        // As a browser told to relay (PROTOCOL §13): only relayed candidates, on the TURN servers
+        // `joined` names, set before the first transceiver, when werift builds its ICE gatherer.
+        this.#relayed = true;
+        this.#pc.setConfiguration({ iceServers: joined.iceServers, iceTransportPolicy: "relay" });
+      }
       for (const peer of joined.peers) {
         this.#knownPeerIds.add(peer.peerId);
         this.#pendingTracks.add(peer.peerId);
@@ -198,6 +209,7 @@ export class LoadPeer {
       peerId: this.#peerId,
       joinMs: this.#joinMs,
       tracksMs: this.#tracksMs,
+      connectedMs: this.#connectedMs,
       iceConnected: this.#iceConnected,
       error: this.#error,
     };
@@ -246,8 +258,9 @@ export class LoadPeer {
     this.#pc.connectionStateChange.subscribe((state) => {
       if (state === "connected" && !this.#iceConnected) {
         this.#iceConnected = true;
+        this.#connectedMs = nowMs() - this.#joinSentAt;
         this.#checkTracks();
-        if (!this.#options.weriftReceive) this.#shortCutSocket();
+        if (!this.#options.weriftReceive && !this.#relayed) this.#shortCutSocket();
         this.#startSending();
         if (this.#pending.size === 0) this.#markReady();
       }

@@ -15,6 +15,11 @@ export interface TargetSpec {
   env: Record<string, string>;
   /** Worker threads the target forwards in (`SFU_WORKERS`); 0 when the main thread forwards. */
   forwardingThreads: number;
+  /**
+   * A connectivity variant of the SFU (PROTOCOL §13), set up per run by runScenario: `relay` starts
+   * a coturn on loopback and hands the SFU its URL and secret, `one-port` gives it a free ICE_UDP_PORT.
+   */
+  connectivity?: "relay" | "one-port";
 }
 
 const READY_TIMEOUT_MS = 30_000;

@@ -81,6 +81,8 @@ export type ChildMessage =
        * (the signaling part of joinMs, without waiting for a packet); null when none listed or never.
        */
       tracksMs: number | null;
+      /** Join sent → the peer connection connected (ICE and DTLS); null when it never did. */
+      connectedMs: number | null;
       iceConnected: boolean;
       error: string | null;
     }

@@ -4,7 +4,7 @@
  */
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { SCALING_TARGETS, targetLabel, type Scenario } from "./results.js";
+import { CONNECTIVITY_TARGETS, SCALING_TARGETS, targetLabel, type Scenario } from "./results.js";
 import type { TargetSpec } from "./TargetProcess.js";
 
 export interface BenchOptions {
@@ -21,6 +21,17 @@ export interface BenchOptions {
   scalingScenarios: Scenario[];
   /** `sfu-1w` and `sfu-2w`, whatever `targets` says. */
   scalingTargets: TargetSpec[];
+  /**
+   * The scenario the SFU's connectivity variants run (relay-only through a local coturn, one UDP
+   * port), beside the plain SFU's result for it; undefined: not run.
+   */
+  connectivity: Scenario | undefined;
+  /** `sfu-relay` and `sfu-one-port`, whatever `targets` says. */
+  connectivityTargets: TargetSpec[];
+  /** The plain SFU (`sfu`), which the connectivity variants are compared with. */
+  sfuTarget: TargetSpec;
+  /** Peers of the one-port scale run (runOnePortScale.ts); 0: not run. */
+  onePortScale: number;
   /** Room sizes to fill, peers joining 100 ms apart (runFill.ts); empty: none. */
   fills: number[];
   /** The audience scenario (speakers + listeners in one room), if it runs. */
@@ -56,6 +67,8 @@ const FULL_FILLS = "50,100";
 const FULL_AUDIENCE = "4+196";
 /** Rooms to spread over three nodes: two per node when placement spreads them evenly. */
 const FULL_CLUSTER = "6x5";
+const FULL_CONNECTIVITY = "1x10";
+const FULL_ONE_PORT_SCALE = "500";
 const QUICK_SCENARIOS = "1x5,1x10";
 /** Several rooms, so that 2 workers have rooms to share out. */
 const SCALING_SCENARIOS = "4x5,2x15";
@@ -66,7 +79,8 @@ export const USAGE = `npm run bench [-- options]
   --scenarios=1x5,4x5     rooms x peers per room          (BENCH_SCENARIOS, default ${FULL_SCENARIOS})
   --seconds=15            measurement window per scenario (BENCH_SECONDS)
   --targets=sfu,naive     which servers to run            (BENCH_TARGETS; also sfu-1w, sfu-2w:
-                          the SFU with SFU_WORKERS=1 / SFU_WORKERS=2)
+                          the SFU with SFU_WORKERS=1 / SFU_WORKERS=2; sfu-relay, sfu-one-port:
+                          the connectivity variants below)
   --scaling / --no-scaling  after the scenarios, the SFU with 1 and with 2 worker threads (sfu-1w,
                           sfu-2w) on multi-room scenarios (BENCH_SCALING=1|0, default on, off for --quick)
   --scaling-scenarios=${SCALING_SCENARIOS}  rooms x peers of the scaling runs (BENCH_SCALING_SCENARIOS)
@@ -78,6 +92,12 @@ export const USAGE = `npm run bench [-- options]
                           over three SFU nodes and a redis-server (started on a free loopback port), some
                           sessions relayed by a node other than their room's (BENCH_CLUSTER; default on, off
                           for --quick; needs redis-server, REDIS_SERVER_PATH to use another)
+  --connectivity=1x10 / --no-connectivity  the scenario again with the SFU relay-only through a coturn
+                          on loopback (clients relay too) and with ICE_UDP_PORT, beside the plain SFU
+                          (BENCH_CONNECTIVITY; default on, off for --quick)
+  --one-port-scale=500 / --no-one-port-scale  that many peers on one ICE_UDP_PORT, rooms of 5, low
+                          media: connected, join time, delivery, sockets, RSS (BENCH_ONE_PORT_SCALE;
+                          default on, off for --quick)
   --floor / --no-floor    per scenario, Node's UDP floor: a bare dgram forwarder with the same traffic,
                           no WebRTC, as a reference (BENCH_FLOOR=1|0, default on, off for --quick)
   --search / --no-search  largest-load search             (BENCH_SEARCH=1|0)
@@ -115,6 +135,10 @@ const KNOWN_FLAGS = new Set([
   "no-audience",
   "cluster",
   "no-cluster",
+  "connectivity",
+  "no-connectivity",
+  "one-port-scale",
+  "no-one-port-scale",
   "search",
   "no-search",
   "search-seconds",
@@ -157,6 +181,13 @@ function parseScenarios(text: string): Scenario[] {
 function parseCluster(text: string): Scenario {
   const [scenario, ...more] = parseScenarios(text);
   if (!scenario || more.length > 0) throw new Error(`bad --cluster "${text}": use one ROOMSxPEERS, e.g. 6x5`);
+  return scenario;
+}
+
+function parseOneScenario(text: string): Scenario {
+  const [scenario, ...more] = parseScenarios(text);
+  if (scenario === undefined || more.length > 0)
+    throw new Error(`--connectivity takes one scenario, got "${text}"`);
   return scenario;
 }
 
@@ -239,11 +270,18 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     },
     "sfu-1w": sfu("sfu-1w", 1),
     "sfu-2w": sfu("sfu-2w", 2),
+    // Clients are told to relay as well: the whole media path runs through coturn, as on a PaaS.
+    "sfu-relay": {
+      ...sfu("sfu-relay"),
+      env: { ...sfuEnv, ICE_RELAY_ONLY: "true", ICE_RELAY_ONLY_CLIENTS: "true" },
+      connectivity: "relay",
+    },
+    "sfu-one-port": { ...sfu("sfu-one-port"), connectivity: "one-port" },
   };
 }
 
 /** Names the bench's own targets take; a compare target may not take one of them. */
-const OWN_TARGETS = ["sfu", "naive", "sfu-1w", "sfu-2w"];
+const OWN_TARGETS = ["sfu", "naive", "sfu-1w", "sfu-2w", ...CONNECTIVITY_TARGETS];
 
 /**
  * Any server that speaks the wire contract, from `--compare`: leading `VAR=value`
@@ -284,6 +322,12 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     valueFlag(cli, "audience", env.BENCH_AUDIENCE) ?? (quick && !cli.has("audience") ? "" : FULL_AUDIENCE);
   const cluster =
     valueFlag(cli, "cluster", env.BENCH_CLUSTER) ?? (quick && !cli.has("cluster") ? "" : FULL_CLUSTER);
+  const connectivity =
+    valueFlag(cli, "connectivity", env.BENCH_CONNECTIVITY) ??
+    (quick && !cli.has("connectivity") ? "" : FULL_CONNECTIVITY);
+  const onePortScale =
+    valueFlag(cli, "one-port-scale", env.BENCH_ONE_PORT_SCALE) ??
+    (quick && !cli.has("one-port-scale") ? "" : FULL_ONE_PORT_SCALE);
   const floorFlag = cli.has("floor") ? "1" : cli.has("no-floor") ? "0" : env.BENCH_FLOOR;
   const profileDir = get("profile", "BENCH_PROFILE");
   const sfuEntry = get("sfu-entry", "BENCH_SFU_ENTRY") ?? DEFAULT_SFU_ENTRY;
@@ -311,6 +355,11 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       get("scaling-scenarios", "BENCH_SCALING_SCENARIOS") ?? SCALING_SCENARIOS,
     ),
     scalingTargets: SCALING_TARGETS.map((name) => specs[name]!),
+    connectivity: connectivity === "" || connectivity === "0" ? undefined : parseOneScenario(connectivity),
+    connectivityTargets: CONNECTIVITY_TARGETS.map((name) => specs[name]!),
+    sfuTarget: specs.sfu!,
+    onePortScale:
+      onePortScale === "" || onePortScale === "0" ? 0 : Math.round(positive("one-port-scale", onePortScale)),
     fills: fill === "" || fill === "0" ? [] : parseFills(fill),
     audience: audience === "" || audience === "0" ? undefined : parseAudience(audience),
     cluster: cluster === "" || cluster === "0" ? undefined : parseCluster(cluster),

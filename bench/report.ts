@@ -15,6 +15,7 @@ import {
   type ClusterRun,
   type FillResult,
   type FloorResult,
+  type OnePortScaleResult,
   type Scenario,
   type ScenarioResult,
   type ScenarioRun,
@@ -271,6 +272,57 @@ const SCALING_ROWS: Row[] = [
   CLIENT_CPU,
   OTHER_CPU,
 ];
+
+/**
+ * The connectivity variants beside the plain SFU: what relaying through coturn and sharing one UDP
+ * port cost the SFU, and what coturn itself spends on the relay path.
+ */
+const CONNECTIVITY_ROWS: Row[] = [
+  FORWARDED,
+  DELIVERY,
+  CPU_PER_PACKET,
+  {
+    label: "coturn CPU µs / forwarded packet",
+    value: (r) => r.turnServer?.cpuMicrosPerPacket ?? Number.NaN,
+    format: fixed(1),
+    ratio: false,
+  },
+  { label: "server CPU, % of one core", value: (r) => r.serverCpuPercent, format: fixed(1), ratio: true },
+  {
+    label: "SFU peers on a relayed pair (sfu_ice_selected_pairs)",
+    value: (r) => r.turnServer?.relayedPeers ?? Number.NaN,
+    format: integer,
+    ratio: false,
+  },
+  {
+    label: "coturn CPU, % of one core",
+    value: (r) => r.turnServer?.cpuPercent ?? Number.NaN,
+    format: fixed(1),
+    ratio: false,
+  },
+  LATENCY_P50,
+  LATENCY_P99,
+  { label: "join → all audio p95 (ms)", value: (r) => r.joinMs.p95, format: fixed(0), ratio: true },
+  { label: "peers whose ICE never connected", value: (r) => r.iceFailed, format: integer, ratio: false },
+  {
+    label: "corrupt / out-of-order packets",
+    value: (r) => r.corrupt + r.outOfOrder,
+    format: integer,
+    ratio: false,
+  },
+  RSS_LOADED,
+  EVENT_LOOP_P99,
+  CLIENT_CPU,
+  OTHER_CPU,
+];
+
+const CONNECTIVITY: Comparison = {
+  rows: CONNECTIVITY_ROWS,
+  ratios: [
+    { numerator: "sfu-relay", denominator: "sfu", header: "relay ÷ SFU" },
+    { numerator: "sfu-one-port", denominator: "sfu", header: "one port ÷ SFU" },
+  ],
+};
 
 /** Two targets a ratio column compares, and its header. */
 interface RatioColumn {
@@ -659,23 +711,30 @@ function ratioNote(results: readonly ScenarioResult[]): string | undefined {
   );
 }
 
-/** A plain-text table for the terminal; `scaling` picks the worker-scaling rows and ratio. */
+/**
+ * A plain-text table for the terminal; `scaling` picks the worker-scaling rows and ratio,
+ * `connectivity` the connectivity variants' rows and ratios.
+ */
 export function consoleTable(
   scenario: Scenario,
   results: readonly ScenarioResult[],
-  kind: "main" | "scaling" = "main",
+  kind: "main" | "scaling" | "connectivity" = "main",
   compareTarget?: string,
 ): string {
-  const lines = plainTable(
-    tableCells(results, kind === "scaling" ? TWO_WORKERS_VS_ONE : mainComparison(compareTarget)),
-  );
+  const comparison =
+    kind === "scaling"
+      ? TWO_WORKERS_VS_ONE
+      : kind === "connectivity"
+        ? CONNECTIVITY
+        : mainComparison(compareTarget);
+  const lines = plainTable(tableCells(results, comparison));
   const errors = results
     .filter((r) => r.error !== null)
     .map((r) => `  ${label(r.target)} failed: ${r.error}`);
   const note = ratioNote(results);
   if (note) errors.push(`  ${note}`);
   return [
-    `\n== ${kind === "scaling" ? "worker scaling, " : ""}${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
+    `\n== ${kind === "main" ? "" : kind === "scaling" ? "worker scaling, " : "connectivity, "}${scenarioName(scenario)} (${scenario.rooms} room(s) × ${scenario.peersPerRoom} peers, nominal ${nominalForwardedPerSecond(scenario).toLocaleString("en-US")} forwarded packets/s)`,
     ...lines,
     ...errors,
   ].join("\n");
@@ -773,6 +832,18 @@ export interface ReportInput {
   compare?: { target: string; command: string };
   /** The `3 nodes` scenario beside the single-node SFU; absent when it did not run, and in older results. */
   cluster?: ClusterRun;
+  /** The SFU's connectivity variants beside the plain SFU; absent when they did not run, and in older results. */
+  connectivity?: ConnectivitySection;
+  /** The one-port scale run; absent when it did not run, and in older results. */
+  onePortScale?: OnePortScaleResult;
+}
+
+/** One scenario run by the plain SFU and by its connectivity variants (PROTOCOL §13). */
+export interface ConnectivitySection {
+  /** How each variant was started, in the order they ran. */
+  commands: Array<{ target: string; command: string }>;
+  /** The plain SFU's result first (from the scenarios above when it ran there), then the variants'. */
+  run: ScenarioRun;
 }
 
 /** The SFU with forwarding in 1 and in 2 worker threads, on multi-room scenarios. */
@@ -1142,6 +1213,7 @@ export function renderMarkdown(input: ReportInput): string {
     ...input.scenarios.flatMap((s) => s.results),
     ...input.searches.flatMap((s) => s.probes),
     ...(input.scaling?.scenarios.flatMap((s) => s.results) ?? []),
+    ...(input.connectivity?.run.results ?? []),
   ];
   const busiest = Math.max(0, ...all.map((r) => r.otherCpuPercent).filter(Number.isFinite));
   if (busiest > BUSY_MACHINE_PERCENT) {
@@ -1196,6 +1268,8 @@ export function renderMarkdown(input: ReportInput): string {
       "",
     );
   }
+  if (input.connectivity) parts.push(...connectivitySection(input.connectivity));
+  if (input.onePortScale) parts.push(...onePortScaleSection(input.onePortScale));
   if (input.scaling && input.scaling.scenarios.length > 0)
     parts.push(...scalingSection(input, input.scaling));
   return parts.join("\n");
@@ -1241,6 +1315,103 @@ function floorSection(input: ReportInput): string[] {
   }
   for (const run of input.scenarios.filter((r) => r.floor?.error)) {
     parts.push(`Floor ${scenarioName(run.scenario)} failed: \`${run.floor!.error!.split("\n")[0]}\``, "");
+  }
+  return parts;
+}
+
+/** "Connectivity": the plain SFU beside its relay-only and one-port variants, on one scenario. */
+function connectivitySection(section: ConnectivitySection): string[] {
+  const { run } = section;
+  const parts = [
+    "### Connectivity: relay-only through coturn, one UDP port",
+    "",
+    `The ${scenarioName(run.scenario)} scenario again with the SFU set up as PROTOCOL §13 lets a deployment ` +
+      "set it up, beside the plain SFU (from the scenario table above when that ran in the same run). " +
+      "**Relay**: a coturn (Debian's `turnserver`, `use-auth-secret`, UDP, on loopback) started for the " +
+      "run; the SFU runs with `ICE_RELAY_ONLY=true` and `ICE_RELAY_ONLY_CLIENTS=true`, so it allocates " +
+      'its own relayed candidate and the load clients relay too (`iceTransportPolicy: "relay"` with the ' +
+      "credentials from `joined.iceServers`): every packet crosses coturn into the SFU and every forwarded " +
+      "packet crosses it again on the way out, as on a platform without inbound UDP. coturn does real work " +
+      "on that path, so its CPU (utime+stime of the `turnserver` process over the window) is shown on rows " +
+      "of its own, not in the SFU's. **One port**: the SFU with `ICE_UDP_PORT` set, every peer on one " +
+      "shared UDP socket. The naive relay and a `--compare` target do not run these variants.",
+    "",
+    ...section.commands.map(({ target, command }) => `- ${label(target)}: \`${command}\``),
+    "",
+    markdownTable(tableCells(run.results, CONNECTIVITY)),
+    "",
+  ];
+  const note = ratioNote(run.results);
+  if (note) parts.push(note, "");
+  for (const failed of run.results.filter((r) => r.error !== null)) {
+    parts.push(`${label(failed.target)} failed: \`${failed.error!.split("\n")[0]}\``, "");
+  }
+  return parts;
+}
+
+/** The one-port scale run's figures, as rows of label and value. */
+function onePortScaleCells(result: OnePortScaleResult): string[][] {
+  const ms = fixed(0);
+  return [
+    ["", "value"],
+    ["peers connected (ICE and DTLS)", `${integer(result.connected)} of ${integer(result.peers)}`],
+    [
+      "join → connected p50 / p95 / max (ms)",
+      `${ms(result.connectMs.p50)} / ${ms(result.connectMs.p95)} / ${ms(result.connectMs.max)}`,
+    ],
+    ["first join → last peer connected (s)", fixed(1)(result.joinPhaseSeconds)],
+    [`delivery over ${result.seconds} s`, percent(result.deliveryRatio)],
+    ["corrupt packets", integer(result.corrupt)],
+    ["UDP sockets the SFU process holds", integer(result.udpSockets)],
+    ["… bound to ICE_UDP_PORT", integer(result.udpSocketsOnPort)],
+    ["datagrams the kernel dropped at that socket", integer(result.kernelDrops)],
+    [
+      "RSS idle → all connected (MB)",
+      `${fixed(0)(result.rssIdleBytes / MB)} → ${fixed(0)(result.rssFullBytes / MB)}`,
+    ],
+    ["SFU CPU per join (ms)", fixed(1)(result.cpuMsPerJoin)],
+    ["SFU CPU over the window, % of one core", fixed(1)(result.serverCpuPercent)],
+    ["load clients CPU over the window, % of one core", fixed(1)(result.clientCpuPercent)],
+    ["other CPU on the machine, % of one core", fixed(1)(result.otherCpuPercent)],
+  ];
+}
+
+/** The one-port scale run for the terminal. */
+export function consoleOnePortScale(result: OnePortScaleResult): string {
+  if (result.error !== null) return `    failed: ${result.error}`;
+  return [
+    ...plainTable(onePortScaleCells(result)),
+    ...result.errors.map(({ error, peers }) => `  ${peers} peer(s): ${error}`),
+  ].join("\n");
+}
+
+/** "One port, many peers": the scale run. */
+function onePortScaleSection(result: OnePortScaleResult): string[] {
+  const parts = [
+    `### One UDP port, ${result.peers} peers`,
+    "",
+    `${result.peers} werift peers in ${result.rooms} rooms of ${result.peersPerRoom} join an SFU started ` +
+      `with \`ICE_UDP_PORT\`, ${result.joinConcurrency} joins in flight at a time, spread over 4 load-client ` +
+      `processes. Each peer publishes one packet every ${result.sendIntervalMs} ms, so that ${result.peers} ` +
+      `connections forward a load this machine carries beside ${result.peers} werift clients: the run is ` +
+      "about holding every peer on one socket, not about throughput (the scenario tables are). Connected " +
+      "is the client's peer connection reaching `connected` (ICE and DTLS) within 30 s of its join. " +
+      `Delivery is over a ${result.seconds} s window once everyone joined. Sockets are the SFU process's ` +
+      "file descriptors matched against `/proc/net/udp`.",
+    "",
+  ];
+  if (result.error !== null) {
+    parts.push(`Failed: \`${result.error.split("\n")[0]}\``, "");
+    return parts;
+  }
+  parts.push(markdownTable(onePortScaleCells(result)), "");
+  if (result.errors.length > 0) {
+    parts.push(
+      "Peers that did not connect: " +
+        result.errors.map(({ error, peers }) => `${peers} × \`${error}\``).join("; ") +
+        ".",
+      "",
+    );
   }
   return parts;
 }

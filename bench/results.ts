@@ -17,10 +17,15 @@ export const TARGET_LABELS: Record<string, string> = {
   naive: "naive relay",
   "sfu-1w": "SFU, 1 worker",
   "sfu-2w": "SFU, 2 workers",
+  "sfu-relay": "SFU, relay-only via coturn",
+  "sfu-one-port": "SFU, one UDP port",
 };
 
 /** The SFU with forwarding in 1 and in 2 worker threads (`SFU_WORKERS`), compared by the scaling runs. */
 export const SCALING_TARGETS = ["sfu-1w", "sfu-2w"] as const;
+
+/** The SFU's connectivity variants (PROTOCOL §13), run beside the plain SFU on one scenario. */
+export const CONNECTIVITY_TARGETS = ["sfu-relay", "sfu-one-port"] as const;
 
 export function targetLabel(target: string): string {
   return TARGET_LABELS[target] ?? target;
@@ -99,6 +104,16 @@ export interface ScenarioResult {
   otherCpuPercent: number;
   /** Worst load-client process's event-loop delay p99: high means the clients, not the server, add latency. */
   clientEventLoopP99Ms: number;
+  /**
+   * The relay variant's coturn, which carries every packet into the SFU and every forwarded packet
+   * out of it: its utime+stime per delivered packet and over wall time (% of one core). Absent otherwise.
+   */
+  turnServer?: {
+    cpuMicrosPerPacket: number;
+    cpuPercent: number;
+    /** The SFU's peers whose selected pair is relayed on its side, at the end of the window (`sfu_ice_selected_pairs`). */
+    relayedPeers: number;
+  };
   /** The server's own forwarded-packet counter over the window, when it exposes one. */
   serverCountedForwards: number | null;
   /** The server process's CPU split by thread over the window. Absent in older results and failed runs. */
@@ -269,4 +284,48 @@ export interface ClusterRun {
   scenario: Scenario;
   single: ScenarioResult;
   cluster: ClusterResult;
+}
+
+/**
+ * Many peers on the SFU's one UDP port (ICE_UDP_PORT, runOnePortScale.ts): whether they all connect,
+ * how long it takes, and what the process holds once they have.
+ */
+export interface OnePortScaleResult {
+  peers: number;
+  rooms: number;
+  peersPerRoom: number;
+  /** Joins in flight at once. */
+  joinConcurrency: number;
+  /** Milliseconds between one peer's packets. */
+  sendIntervalMs: number;
+  /** Peers whose connection reached `connected` (ICE and DTLS). */
+  connected: number;
+  /** Join sent → connected (ICE and DTLS), over the peers that connected. */
+  connectMs: { p50: number; p95: number; max: number };
+  /** First join sent → the last peer connected or gave up. */
+  joinPhaseSeconds: number;
+  /** The first few distinct join errors, with how many peers had each. */
+  errors: Array<{ error: string; peers: number }>;
+  /** Measurement window, and delivery over it (packets sent × other peers of the room). */
+  seconds: number;
+  expected: number;
+  delivered: number;
+  deliveryRatio: number;
+  corrupt: number;
+  /** UDP sockets the SFU process holds with everyone connected (/proc/<pid>/fd against /proc/net/udp). */
+  udpSockets: number;
+  /** …of which bound to ICE_UDP_PORT. */
+  udpSocketsOnPort: number;
+  /** Datagrams the kernel dropped at that socket (receive buffer full) by the end of the window. */
+  kernelDrops: number;
+  rssIdleBytes: number;
+  rssFullBytes: number;
+  /** SFU utime+stime from the first join to the last, per peer. */
+  cpuMsPerJoin: number;
+  /** SFU CPU over the window, % of one core; and the load clients'. */
+  serverCpuPercent: number;
+  clientCpuPercent: number;
+  /** Everything else the machine ran over the window, % of one core. */
+  otherCpuPercent: number;
+  error: string | null;
 }

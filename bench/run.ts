@@ -17,10 +17,12 @@ import {
   consoleFloorLine,
   consoleFillTable,
   consoleFloorTable,
+  consoleOnePortScale,
   consoleTable,
   describeMachine,
   renderMarkdown,
   type FillRun,
+  type ConnectivitySection,
   type ReportInput,
   type ScalingSection,
   type SearchOutcome,
@@ -29,12 +31,14 @@ import {
   scenarioName,
   type ClusterResult,
   type ClusterRun,
+  type OnePortScaleResult,
   type Scenario,
   type ScenarioResult,
   type ScenarioRun,
 } from "./results.js";
 import { runCluster } from "./runCluster.js";
 import { failedFill, runFill } from "./runFill.js";
+import { failedOnePortScale, runOnePortScale } from "./runOnePortScale.js";
 import { runScenario } from "./runScenario.js";
 import { searchLargestLoad } from "./search.js";
 import type { TargetSpec } from "./TargetProcess.js";
@@ -161,6 +165,8 @@ async function main(): Promise<void> {
   let audience: ScenarioRun | undefined;
   const fills: FillRun[] = [];
   let cluster: ClusterRun | undefined;
+  let connectivity: ConnectivitySection | undefined;
+  let onePortScale: OnePortScaleResult | undefined;
   try {
     for (const scenario of options.scenarios) {
       const results: ScenarioResult[] = [];
@@ -237,6 +243,42 @@ async function main(): Promise<void> {
       fills.push({ peers, results });
       console.log(consoleFillTable(results, options.compareTarget));
     }
+    if (options.connectivity) {
+      const scenario = options.connectivity;
+      console.log(`\n== connectivity, ${scenarioName(scenario)}`);
+      const sameScenario = (s: Scenario): boolean =>
+        s.rooms === scenario.rooms && s.peersPerRoom === scenario.peersPerRoom && s.speakers === undefined;
+      // The plain SFU from the scenarios above when it ran this one there, else run here.
+      const plainSpec = options.sfuTarget;
+      const plain =
+        scenarios.find((run) => sameScenario(run.scenario))?.results.find((r) => r.target === "sfu") ??
+        (await runOne(options, cleanup, plainSpec, scenario, options.seconds));
+      const results = [plain];
+      for (const target of options.connectivityTargets) {
+        results.push(await runOne(options, cleanup, target, scenario, options.seconds));
+      }
+      console.log(consoleTable(scenario, results, "connectivity"));
+      connectivity = {
+        commands: options.connectivityTargets.map((t) => ({ target: t.name, command: commandLine(t) })),
+        run: { scenario, results },
+      };
+    }
+    if (options.onePortScale > 0) {
+      console.log(`\n== one UDP port, ${options.onePortScale} peers`);
+      try {
+        onePortScale = await runOnePortScale({
+          target: options.connectivityTargets.find((t) => t.connectivity === "one-port")!,
+          peers: options.onePortScale,
+          seconds: options.seconds,
+          batchClients: options.batchClients,
+          cleanup,
+          log: console.log,
+        });
+      } catch (error) {
+        onePortScale = failedOnePortScale(options.onePortScale, options.seconds, error);
+      }
+      console.log(consoleOnePortScale(onePortScale));
+    }
     if (options.search) {
       for (const target of options.targets) {
         console.log(`\n== largest-load search, ${target.label}`);
@@ -306,6 +348,8 @@ async function main(): Promise<void> {
     ...(audience ? { audience } : {}),
     ...(fills.length > 0 ? { fills } : {}),
     ...(cluster ? { cluster } : {}),
+    ...(connectivity ? { connectivity } : {}),
+    ...(onePortScale ? { onePortScale } : {}),
     chartFile: CHART_FILE,
     sfuCommand: sfu ? commandLine(sfu) : "not run",
     ...(compare ? { compare: { target: compare.name, command: commandLine(compare) } } : {}),
@@ -324,10 +368,17 @@ function compileSfu(): void {
   if (tsc.status !== 0) throw new Error("tsc failed: fix the build or pass --sfu-entry=server/index.ts");
 }
 
+/** What runScenario adds to a connectivity variant's environment per run (connectivitySpec). */
+const PER_RUN_ENV: Record<NonNullable<TargetSpec["connectivity"]>, string[]> = {
+  relay: ["TURN_URLS=turn:127.0.0.1:<coturn's port>?transport=udp", "TURN_SECRET=<coturn's secret>"],
+  "one-port": ["ICE_UDP_PORT=<free UDP port>"],
+};
+
 /** How a target is started, for the report. */
 function commandLine(target: TargetSpec): string {
   return [
     ...Object.entries(target.env).map(([k, v]) => `${k}=${v}`),
+    ...(target.connectivity ? PER_RUN_ENV[target.connectivity] : []),
     "PORT=<free port>",
     target.command === process.execPath ? "node" : target.command,
     ...target.args,

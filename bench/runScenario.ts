@@ -7,7 +7,9 @@ import type { ClientReport, PeerSpec } from "./ipc.js";
 import { LatencyHistogram } from "./LatencyHistogram.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
-import { machineBusyMicros } from "./procfs.js";
+import { startCoturn, type Coturn } from "../test/helpers/coturnServer.js";
+import { freeUdpPort } from "../test/helpers/udpSockets.js";
+import { machineBusyMicros, sampleTree } from "./procfs.js";
 import {
   nominalForwardedPerSecond,
   percentile,
@@ -105,9 +107,12 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
   const forgetTarget = (): void => undefined;
   let unregisterTarget = forgetTarget;
   let unregisterPool = forgetTarget;
+  let turn: Coturn | undefined;
   try {
     const joinTokens = scenario.speakers === undefined ? undefined : new AudienceTokens();
-    target = await TargetProcess.start(joinTokens ? joinTokens.targetSpec(spec) : spec, await freePort());
+    if (spec.connectivity === "relay") turn = await startCoturn();
+    const startSpec = await connectivitySpec(joinTokens ? joinTokens.targetSpec(spec) : spec, turn);
+    target = await TargetProcess.start(startSpec, await freePort());
     const started = target;
     unregisterTarget = cleanup.add(() => started.killNow());
     await sleep(IDLE_SETTLE_MS);
@@ -144,6 +149,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const serverBefore = target.sample();
     const threadsBefore = threads.sample();
     const clientsBefore = pool.sample();
+    const turnBefore = turn && sampleTree([turn.pid]);
     const machineBefore = machineBusyMicros();
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
     const metricsBefore = parsePrometheus(await target.scrape(), WINDOW_METRICS);
@@ -151,6 +157,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const serverAfter = target.sample();
     const threadsAfter = threads.sample();
     const clientsAfter = pool.sample();
+    const turnAfter = turn && sampleTree([turn.pid]);
     const machineAfter = machineBusyMicros();
     const exposition = await target.scrape();
     const metricsAfter = parsePrometheus(exposition, WINDOW_METRICS);
@@ -171,7 +178,8 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const windowMicros = seconds * 1e6;
     const serverCpu = serverAfter.cpuMicros - serverBefore.cpuMicros;
     const clientCpu = clientsAfter.cpuMicros - clientsBefore.cpuMicros;
-    const otherCpu = Math.max(0, machineAfter - machineBefore - serverCpu - clientCpu);
+    const turnCpu = turnBefore && turnAfter ? turnAfter.cpuMicros - turnBefore.cpuMicros : 0;
+    const otherCpu = Math.max(0, machineAfter - machineBefore - serverCpu - clientCpu - turnCpu);
     const joinTimes = outcomes.filter((o) => o.expected > 0 && o.joinMs !== null).map((o) => o.joinMs!);
     const peers = scenario.rooms * scenario.peersPerRoom;
     const forwardedBefore = metricsBefore.get(METRIC_FORWARDED);
@@ -221,6 +229,13 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       clientCpuMicrosPerPacket: totals.delivered > 0 ? clientCpu / totals.delivered : Number.NaN,
       otherCpuPercent: (otherCpu / windowMicros) * 100,
       clientEventLoopP99Ms: Math.max(...reports.map((r) => r.eventLoopP99Ms)),
+      ...(turn && {
+        turnServer: {
+          cpuMicrosPerPacket: totals.delivered > 0 ? turnCpu / totals.delivered : Number.NaN,
+          cpuPercent: (turnCpu / windowMicros) * 100,
+          relayedPeers: relayedPeers(exposition),
+        },
+      }),
       serverCountedForwards:
         forwardedBefore !== undefined && forwardedAfter !== undefined
           ? forwardedAfter - forwardedBefore
@@ -235,7 +250,20 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     unregisterPool();
     await target?.stop();
     unregisterTarget();
+    await turn?.stop();
   }
+}
+
+/**
+ * The target's environment for its connectivity variant: the coturn's URL and secret for `relay`
+ * (TURN over UDP, the cheapest way to the relay), a UDP port free now for `one-port`.
+ */
+export async function connectivitySpec(spec: TargetSpec, turn: Coturn | undefined): Promise<TargetSpec> {
+  if (spec.connectivity === "relay" && turn)
+    return { ...spec, env: { ...spec.env, TURN_URLS: turn.url("udp"), TURN_SECRET: turn.secret } };
+  if (spec.connectivity === "one-port")
+    return { ...spec, env: { ...spec.env, ICE_UDP_PORT: String(await freeUdpPort()) } };
+  return spec;
 }
 
 /**
@@ -293,6 +321,16 @@ interface Totals {
   outOfOrder: number;
   unknownStreamTracks: number;
   latency: LatencyHistogram;
+}
+
+/** Peers on a pair whose local (SFU) side is relayed, from `sfu_ice_selected_pairs{local_type,remote_type}`. */
+function relayedPeers(exposition: string): number {
+  let peers = 0;
+  for (const match of exposition.matchAll(
+    /^sfu_ice_selected_pairs\{[^}]*\blocal_type="relay"[^}]*\}\s+(\S+)/gm,
+  ))
+    peers += Number(match[1]);
+  return peers;
 }
 
 /** The main thread's V8 heap spaces by name (reserved bytes), from prom-client's default metrics. */
