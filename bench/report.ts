@@ -863,9 +863,11 @@ export function describeMachine(): string {
 const HOW_TO_RUN = `## Running the bench
 
 \`\`\`sh
-npm run bench                 # full run: both targets, every scenario, the audience, 3 nodes, the room fills, the load search, worker scaling, the floor
-npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, 3 nodes, fills, search, scaling or floor; writes to $TMPDIR/sfu-bench/
+npm run bench                 # full run: both targets, every scenario, the audience, 3 nodes, the room fills, the connectivity rows, the one-port scale run, the load search, worker scaling, the floor
+npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, 3 nodes, fills, connectivity, one-port scale, search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
+npm run bench -- --scenarios= --no-audience --no-fill --no-search --no-scaling --no-one-port-scale --seconds=5 --out=/tmp/b   # the connectivity rows alone
+npm run bench -- --scenarios= --no-audience --no-fill --no-search --no-scaling --no-connectivity --out=/tmp/b    # the one-port scale run alone
 npm run bench -- --help       # every option
 \`\`\`
 
@@ -941,6 +943,14 @@ directory unless \`--out=DIR\` is given.
 - **Audience** (\`--audience=4+196\`): one room of 4 speakers and 196 listeners, see "Audience" (after a full run);
   the targets run it with \`JOIN_TOKEN_SECRET\` set, listeners join with \`canPublish: false\` tokens.
 - **Room fill** (\`--fill=50,100\`): rooms filled by peers joining 100 ms apart, see "Room fill" (after a full run).
+- **Connectivity** (\`--connectivity=1x10\`): the scenario again with the SFU relay-only through a
+  coturn started on loopback for the run (\`sfu-relay\`: \`ICE_RELAY_ONLY=true\`,
+  \`ICE_RELAY_ONLY_CLIENTS=true\`, the load clients relaying with the credentials from \`joined\`) and
+  with one UDP port (\`sfu-one-port\`: \`ICE_UDP_PORT\`), beside the plain SFU; coturn's CPU is
+  reported on rows of its own. Needs Debian's \`coturn\`. See "Connectivity" (after a full run).
+- **One UDP port at scale** (\`--one-port-scale=500\`): that many peers in rooms of 5 on an SFU
+  with \`ICE_UDP_PORT\`, publishing sparsely: how many connect, join time, delivery, and the UDP
+  sockets the process holds. See "One UDP port, 500 peers" (after a full run).
 - **Node UDP floor**: after each scenario's targets, a bare \`dgram\` forwarder
   (\`bench/floor-forwarder.ts\`, no WebRTC) with the scenario's traffic from a
   separate peers process, as a reference for what any Node forwarder costs here
