@@ -79,6 +79,11 @@ export class SfuNode {
     return this.#url!;
   }
 
+  /** The node's process id (tests read its sockets under /proc). */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
   get alive(): boolean {
     return this.#child.exitCode === null && this.#child.signalCode === null;
   }
