@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: the forwarding benchmark. Runs every scenario against each
- * target (SFU and naive relay back to back), then the largest-load search, then
- * the worker scaling (the SFU with 1 and with 2 worker threads), and writes
- * PERFORMANCE.md and the chart. See docs/PERFORMANCE.md.
+ * target (SFU and naive relay back to back), the audience and the room fills,
+ * the SFU's connectivity variants (relay-only through coturn, one UDP port) and
+ * the one-port scale run, then the largest-load search, then the worker scaling
+ * (the SFU with 1 and with 2 worker threads), and writes PERFORMANCE.md and the
+ * chart. See docs/PERFORMANCE.md.
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -249,10 +251,9 @@ async function main(): Promise<void> {
       const sameScenario = (s: Scenario): boolean =>
         s.rooms === scenario.rooms && s.peersPerRoom === scenario.peersPerRoom && s.speakers === undefined;
       // The plain SFU from the scenarios above when it ran this one there, else run here.
-      const plainSpec = options.sfuTarget;
       const plain =
         scenarios.find((run) => sameScenario(run.scenario))?.results.find((r) => r.target === "sfu") ??
-        (await runOne(options, cleanup, plainSpec, scenario, options.seconds));
+        (await runOne(options, cleanup, options.sfuTarget, scenario, options.seconds));
       const results = [plain];
       for (const target of options.connectivityTargets) {
         results.push(await runOne(options, cleanup, target, scenario, options.seconds));
