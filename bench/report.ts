@@ -1374,7 +1374,10 @@ function onePortScaleCells(result: OnePortScaleResult): string[][] {
     ["corrupt packets", integer(result.corrupt)],
     ["UDP sockets the SFU process holds", integer(result.udpSockets)],
     ["… bound to ICE_UDP_PORT", integer(result.udpSocketsOnPort)],
-    ["datagrams the kernel dropped at that socket", integer(result.kernelDrops)],
+    [
+      "datagrams the kernel dropped at that socket: in the window / since it opened",
+      `${integer(result.kernelDrops)} / ${integer(result.kernelDropsTotal)}`,
+    ],
     [
       "RSS idle → all connected (MB)",
       `${fixed(0)(result.rssIdleBytes / MB)} → ${fixed(0)(result.rssFullBytes / MB)}`,
@@ -1383,6 +1386,8 @@ function onePortScaleCells(result: OnePortScaleResult): string[][] {
     ["SFU CPU over the window, % of one core", fixed(1)(result.serverCpuPercent)],
     ["load clients CPU over the window, % of one core", fixed(1)(result.clientCpuPercent)],
     ["other CPU on the machine, % of one core", fixed(1)(result.otherCpuPercent)],
+    ["SFU event-loop delay p99 over the window (ms)", fixed(1)(result.eventLoopP99Ms)],
+    ["machine load average (1 min) at the end of the window", fixed(1)(result.loadAverage)],
   ];
 }
 

@@ -316,8 +316,9 @@ export interface OnePortScaleResult {
   udpSockets: number;
   /** …of which bound to ICE_UDP_PORT. */
   udpSocketsOnPort: number;
-  /** Datagrams the kernel dropped at that socket (receive buffer full) by the end of the window. */
+  /** Datagrams the kernel dropped at that socket (receive buffer full) during the window, and since it opened. */
   kernelDrops: number;
+  kernelDropsTotal: number;
   rssIdleBytes: number;
   rssFullBytes: number;
   /** SFU utime+stime from the first join to the last, per peer. */
@@ -327,5 +328,9 @@ export interface OnePortScaleResult {
   clientCpuPercent: number;
   /** Everything else the machine ran over the window, % of one core. */
   otherCpuPercent: number;
+  /** The SFU's event-loop delay p99 over the window (its `/metrics`). */
+  eventLoopP99Ms: number;
+  /** The machine's 1-minute load average at the end of the window. */
+  loadAverage: number;
   error: string | null;
 }

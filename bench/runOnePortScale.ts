@@ -1,7 +1,8 @@
+import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { processUdpPorts, udpDrops } from "../test/helpers/udpSockets.js";
 import type { Cleanup } from "./Cleanup.js";
-import { freePort } from "./http.js";
+import { freePort, parsePrometheus } from "./http.js";
 import type { ChildMessage, PeerSpec } from "./ipc.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
@@ -29,6 +30,7 @@ const CLIENT_PROCESSES = 4;
 const SETTLE_MS = 3000;
 const WINDOW_LEAD_MS = 300;
 const DRAIN_MS = 1000;
+const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
 
 export interface RunOnePortScaleOptions {
   /** The SFU with `connectivity: "one-port"`. */
@@ -107,12 +109,17 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     const serverBefore = target.sample();
     const clientsBefore = pool.sample();
     const machineBefore = machineBusyMicros();
+    const dropsBefore = udpDrops(port);
+    // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
+    await target.scrape();
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
+    const lagP99 = parsePrometheus(await target.scrape(), [METRIC_LAG_P99]).get(METRIC_LAG_P99);
+    const loadAverage = loadavg()[0]!;
     const ports = processUdpPorts(target.pid);
-    const kernelDrops = udpDrops(port);
+    const kernelDropsTotal = udpDrops(port);
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the window:\n${target.output}`);
@@ -150,7 +157,8 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
       corrupt,
       udpSockets: ports.length,
       udpSocketsOnPort: ports.filter((p) => p === port).length,
-      kernelDrops,
+      kernelDrops: kernelDropsTotal - dropsBefore,
+      kernelDropsTotal,
       rssIdleBytes,
       rssFullBytes: serverAfter.rssBytes,
       cpuMsPerJoin: cpuJoinMicros / 1000 / peers,
@@ -158,6 +166,8 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
       clientCpuPercent: (clientCpu / windowMicros) * 100,
       otherCpuPercent:
         (Math.max(0, machineAfter - machineBefore - serverCpu - clientCpu) / windowMicros) * 100,
+      eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
+      loadAverage,
       error: null,
     };
   } finally {
@@ -203,12 +213,15 @@ export function failedOnePortScale(peers: number, seconds: number, error: unknow
     udpSockets: nan,
     udpSocketsOnPort: nan,
     kernelDrops: nan,
+    kernelDropsTotal: nan,
     rssIdleBytes: nan,
     rssFullBytes: nan,
     cpuMsPerJoin: nan,
     serverCpuPercent: nan,
     clientCpuPercent: nan,
     otherCpuPercent: nan,
+    eventLoopP99Ms: nan,
+    loadAverage: nan,
     error: error instanceof Error ? error.message : String(error),
   };
 }
