@@ -1371,6 +1371,10 @@ function onePortScaleCells(result: OnePortScaleResult): string[][] {
     ],
     ["first join → last peer connected (s)", fixed(1)(result.joinPhaseSeconds)],
     [`delivery over ${result.seconds} s`, percent(result.deliveryRatio)],
+    [
+      "packets owed / the SFU forwarded / delivered in the window",
+      `${integer(result.expected)} / ${integer(result.serverForwarded)} / ${integer(result.delivered)}`,
+    ],
     ["corrupt packets", integer(result.corrupt)],
     ["UDP sockets the SFU process holds", integer(result.udpSockets)],
     ["… bound to ICE_UDP_PORT", integer(result.udpSocketsOnPort)],

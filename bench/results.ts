@@ -311,6 +311,8 @@ export interface OnePortScaleResult {
   expected: number;
   delivered: number;
   deliveryRatio: number;
+  /** Packets the SFU counted as forwarded over the window (`sfu_rtp_packets_forwarded_total`): tells loss before the SFU's send from loss after it. */
+  serverForwarded: number;
   corrupt: number;
   /** UDP sockets the SFU process holds with everyone connected (/proc/<pid>/fd against /proc/net/udp). */
   udpSockets: number;

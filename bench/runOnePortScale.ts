@@ -31,6 +31,7 @@ const SETTLE_MS = 3000;
 const WINDOW_LEAD_MS = 300;
 const DRAIN_MS = 1000;
 const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
+const METRIC_FORWARDED = "sfu_rtp_packets_forwarded_total";
 
 export interface RunOnePortScaleOptions {
   /** The SFU with `connectivity: "one-port"`. */
@@ -111,12 +112,15 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     const machineBefore = machineBusyMicros();
     const dropsBefore = udpDrops(port);
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
-    await target.scrape();
+    const metricsBefore = parsePrometheus(await target.scrape(), [METRIC_FORWARDED]);
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
-    const lagP99 = parsePrometheus(await target.scrape(), [METRIC_LAG_P99]).get(METRIC_LAG_P99);
+    const metricsAfter = parsePrometheus(await target.scrape(), [METRIC_LAG_P99, METRIC_FORWARDED]);
+    const lagP99 = metricsAfter.get(METRIC_LAG_P99);
+    const forwardedBefore = metricsBefore.get(METRIC_FORWARDED);
+    const forwardedAfter = metricsAfter.get(METRIC_FORWARDED);
     const loadAverage = loadavg()[0]!;
     const ports = processUdpPorts(target.pid);
     const kernelDropsTotal = udpDrops(port);
@@ -154,6 +158,10 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
       expected,
       delivered,
       deliveryRatio: expected > 0 ? delivered / expected : 0,
+      serverForwarded:
+        forwardedBefore !== undefined && forwardedAfter !== undefined
+          ? forwardedAfter - forwardedBefore
+          : Number.NaN,
       corrupt,
       udpSockets: ports.length,
       udpSocketsOnPort: ports.filter((p) => p === port).length,
@@ -209,6 +217,7 @@ export function failedOnePortScale(peers: number, seconds: number, error: unknow
     expected: 0,
     delivered: 0,
     deliveryRatio: 0,
+    serverForwarded: nan,
     corrupt: 0,
     udpSockets: nan,
     udpSocketsOnPort: nan,
