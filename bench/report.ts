@@ -1372,8 +1372,16 @@ function onePortScaleCells(result: OnePortScaleResult): string[][] {
     ["first join → last peer connected (s)", fixed(1)(result.joinPhaseSeconds)],
     [`delivery over ${result.seconds} s`, percent(result.deliveryRatio)],
     [
-      "packets owed / the SFU forwarded / delivered in the window",
+      "packets sent / the SFU received, in the window",
+      `${integer(result.sent)} / ${integer(result.serverReceived)}`,
+    ],
+    [
+      "forwards owed / the SFU forwarded / delivered, in the window",
       `${integer(result.expected)} / ${integer(result.serverForwarded)} / ${integer(result.delivered)}`,
+    ],
+    [
+      "tracks / subscriptions at the SFU at the end of the window",
+      `${integer(result.tracks)} / ${integer(result.subscriptions)}`,
     ],
     ["corrupt packets", integer(result.corrupt)],
     ["UDP sockets the SFU process holds", integer(result.udpSockets)],

@@ -311,6 +311,12 @@ export interface OnePortScaleResult {
   expected: number;
   delivered: number;
   deliveryRatio: number;
+  /** Packets the peers sent in the window, and the packets the SFU's tracks received over it (`/debug/tracks`). */
+  sent: number;
+  serverReceived: number;
+  /** Published tracks and their subscribers at the end of the window (every peer publishing, each heard by the room's others). */
+  tracks: number;
+  subscriptions: number;
   /** Packets the SFU counted as forwarded over the window (`sfu_rtp_packets_forwarded_total`): tells loss before the SFU's send from loss after it. */
   serverForwarded: number;
   corrupt: number;

@@ -2,7 +2,8 @@ import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { processUdpPorts, udpDrops } from "../test/helpers/udpSockets.js";
 import type { Cleanup } from "./Cleanup.js";
-import { freePort, parsePrometheus } from "./http.js";
+import type { TrackSnapshot } from "../lib/types.js";
+import { freePort, httpGet, parsePrometheus } from "./http.js";
 import type { ChildMessage, PeerSpec } from "./ipc.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { nowMs } from "./payload.js";
@@ -113,10 +114,12 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     const dropsBefore = udpDrops(port);
     // Scraping resets prom-client's event-loop histogram, so the end scrape covers the window only.
     const metricsBefore = parsePrometheus(await target.scrape(), [METRIC_FORWARDED]);
+    const tracksBefore = await forwarding(target.url);
     await sleep(endMs - nowMs());
     const serverAfter = target.sample();
     const clientsAfter = pool.sample();
     const machineAfter = machineBusyMicros();
+    const tracksAfter = await forwarding(target.url);
     const metricsAfter = parsePrometheus(await target.scrape(), [METRIC_LAG_P99, METRIC_FORWARDED]);
     const lagP99 = metricsAfter.get(METRIC_LAG_P99);
     const forwardedBefore = metricsBefore.get(METRIC_FORWARDED);
@@ -128,11 +131,13 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the window:\n${target.output}`);
 
+    let sent = 0;
     let expected = 0;
     let delivered = 0;
     let corrupt = 0;
     for (const report of reports) {
-      for (const [, sent] of report.sentBySender) expected += sent * (PEERS_PER_ROOM - 1);
+      for (const [, count] of report.sentBySender) sent += count;
+      for (const [, count] of report.sentBySender) expected += count * (PEERS_PER_ROOM - 1);
       delivered += report.received;
       corrupt += report.corrupt;
     }
@@ -158,6 +163,10 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
       expected,
       delivered,
       deliveryRatio: expected > 0 ? delivered / expected : 0,
+      sent,
+      serverReceived: tracksAfter.received - tracksBefore.received,
+      tracks: tracksAfter.tracks,
+      subscriptions: tracksAfter.subscribers,
       serverForwarded:
         forwardedBefore !== undefined && forwardedAfter !== undefined
           ? forwardedAfter - forwardedBefore
@@ -184,6 +193,18 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     await target?.stop();
     unregisterTarget();
   }
+}
+
+/** The SFU's published tracks, their subscribers, and the packets they received so far (`/debug/tracks`). */
+async function forwarding(url: string): Promise<{ tracks: number; subscribers: number; received: number }> {
+  const { status, body } = await httpGet(`${url}/debug/tracks`, 10_000);
+  if (status !== 200) return { tracks: Number.NaN, subscribers: Number.NaN, received: Number.NaN };
+  const { tracks } = JSON.parse(body) as { tracks: TrackSnapshot[] };
+  return {
+    tracks: tracks.length,
+    subscribers: tracks.reduce((sum, track) => sum + track.subscribers, 0),
+    received: tracks.reduce((sum, track) => sum + track.packetsReceived, 0),
+  };
 }
 
 /** Peers that did not connect, by error (or "not connected in time"), most frequent first. */
@@ -217,6 +238,10 @@ export function failedOnePortScale(peers: number, seconds: number, error: unknow
     expected: 0,
     delivered: 0,
     deliveryRatio: 0,
+    sent: 0,
+    serverReceived: nan,
+    tracks: nan,
+    subscriptions: nan,
     serverForwarded: nan,
     corrupt: 0,
     udpSockets: nan,
