@@ -1390,6 +1390,7 @@ function onePortScaleCells(result: OnePortScaleResult): string[][] {
       "datagrams the kernel dropped at that socket: in the window / since it opened",
       `${integer(result.kernelDrops)} / ${integer(result.kernelDropsTotal)}`,
     ],
+    ["bytes queued at that socket, unread, at the end of the window", integer(result.receiveQueueBytes)],
     [
       "RSS idle → all connected (MB)",
       `${fixed(0)(result.rssIdleBytes / MB)} → ${fixed(0)(result.rssFullBytes / MB)}`,

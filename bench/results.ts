@@ -327,6 +327,8 @@ export interface OnePortScaleResult {
   /** Datagrams the kernel dropped at that socket (receive buffer full) during the window, and since it opened. */
   kernelDrops: number;
   kernelDropsTotal: number;
+  /** Bytes queued at that socket, not yet read by the SFU, at the end of the window: how far its reads lag. */
+  receiveQueueBytes: number;
   rssIdleBytes: number;
   rssFullBytes: number;
   /** SFU utime+stime from the first join to the last, per peer. */

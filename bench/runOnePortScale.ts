@@ -1,6 +1,6 @@
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { processUdpPorts, udpDrops } from "../test/helpers/udpSockets.js";
+import { processUdpPorts, udpDrops, udpReceiveQueueBytes } from "../test/helpers/udpSockets.js";
 import type { Cleanup } from "./Cleanup.js";
 import type { TrackSnapshot } from "../lib/types.js";
 import { freePort, httpGet, parsePrometheus } from "./http.js";
@@ -127,6 +127,7 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
     const loadAverage = loadavg()[0]!;
     const ports = processUdpPorts(target.pid);
     const kernelDropsTotal = udpDrops(port);
+    const receiveQueueBytes = udpReceiveQueueBytes(port);
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
     if (!target.alive) throw new Error(`${spec.label} exited during the window:\n${target.output}`);
@@ -176,6 +177,7 @@ export async function runOnePortScale(options: RunOnePortScaleOptions): Promise<
       udpSocketsOnPort: ports.filter((p) => p === port).length,
       kernelDrops: kernelDropsTotal - dropsBefore,
       kernelDropsTotal,
+      receiveQueueBytes,
       rssIdleBytes,
       rssFullBytes: serverAfter.rssBytes,
       cpuMsPerJoin: cpuJoinMicros / 1000 / peers,
@@ -248,6 +250,7 @@ export function failedOnePortScale(peers: number, seconds: number, error: unknow
     udpSocketsOnPort: nan,
     kernelDrops: nan,
     kernelDropsTotal: nan,
+    receiveQueueBytes: nan,
     rssIdleBytes: nan,
     rssFullBytes: nan,
     cpuMsPerJoin: nan,

@@ -47,3 +47,16 @@ export function udpDrops(port: number): number {
   }
   return 0;
 }
+
+/** Bytes waiting in the receive queue of the UDP socket bound to `port` (not yet read by its process), 0 if none. */
+export function udpReceiveQueueBytes(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // Field 4 is tx_queue:rx_queue, in hex.
+      if (fields[1]?.endsWith(hexPort)) return parseInt(fields[4]!.split(":")[1]!, 16);
+    }
+  }
+  return 0;
+}
