@@ -866,8 +866,8 @@ const HOW_TO_RUN = `## Running the bench
 npm run bench                 # full run: both targets, every scenario, the audience, 3 nodes, the room fills, the connectivity rows, the one-port scale run, the load search, worker scaling, the floor
 npm run bench -- --quick      # 1x5 and 1x10 for 5 s each, no audience, 3 nodes, fills, connectivity, one-port scale, search, scaling or floor; writes to $TMPDIR/sfu-bench/
 BENCH_SCENARIOS=1x5,2x15 BENCH_SECONDS=10 BENCH_TARGETS=sfu npm run bench
-npm run bench -- --scenarios= --no-audience --no-fill --no-search --no-scaling --no-one-port-scale --seconds=5 --out=/tmp/b   # the connectivity rows alone
-npm run bench -- --scenarios= --no-audience --no-fill --no-search --no-scaling --no-connectivity --out=/tmp/b    # the one-port scale run alone
+npm run bench -- --scenarios= --no-audience --no-cluster --no-fill --no-search --no-scaling --no-one-port-scale --seconds=5 --out=/tmp/b   # the connectivity rows alone
+npm run bench -- --scenarios= --no-audience --no-cluster --no-fill --no-search --no-scaling --no-connectivity --out=/tmp/b    # the one-port scale run alone
 npm run bench -- --help       # every option
 \`\`\`
 

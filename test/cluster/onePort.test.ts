@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { freeUdpPort, processUdpPorts } from "../helpers/udpSockets.js";
 import { waitFor } from "../helpers/wait.js";
-import { REDIS_SERVER, RedisServer } from "./RedisServer.js";
+import { REDIS_SERVER, RedisServer } from "../helpers/RedisServer.js";
 import { SfuNode } from "./SfuNode.js";
 import { CLUSTER_ENV, type NodeRow } from "./useCluster.js";
 
