@@ -20,7 +20,12 @@ export interface TargetSpec {
    * a coturn on loopback and hands the SFU its URL and secret, `one-port` gives it a free ICE_UDP_PORT.
    */
   connectivity?: "relay" | "one-port";
+  /** Whether the target runs a full GC on SIGUSR2 (our SFU under `--expose-gc`); others may die of it. */
+  gcSignal?: boolean;
 }
+
+/** How long a requested full GC is given before RSS is read. */
+const GC_SETTLE_MS = 1000;
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -108,6 +113,17 @@ export class TargetProcess {
   /** CPU time of the server's threads so far, in µs, to the microsecond (see onCpuMicros); NaN once it is gone. */
   onCpuMicros(): number {
     return onCpuMicros(this.pid) ?? Number.NaN;
+  }
+
+  /**
+   * Asks the server for a full garbage collection (SIGUSR2, see server/debugGc.ts) and samples it
+   * once that has had time to run; undefined for a target that does not take the signal.
+   */
+  async sampleAfterGc(): Promise<TreeSample | undefined> {
+    if (!this.spec.gcSignal || this.#exited) return undefined;
+    process.kill(this.pid, "SIGUSR2");
+    await sleep(GC_SETTLE_MS);
+    return this.sample();
   }
 
   /** Scrapes `/metrics`: the exposition text, empty when the target has none or it failed. */

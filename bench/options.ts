@@ -254,9 +254,16 @@ export function targetSpecs(sfuEntry: string, profileDir?: string): Record<strin
     // growing to 32 MB under per-packet garbage (the same flag reaches the worker threads), and a
     // fixed 1.2 old-generation growing factor collects promoted packet garbage before V8's dynamic
     // factor (up to 4) lets it pile up to several times the live heap.
-    args: ["--max-semi-space-size=2", "--heap-growing-percent=20", ...nodeArgs(sfuEntry, name)],
+    // --expose-gc only lets the bench ask for a full GC before reading RSS (server/debugGc.ts).
+    args: [
+      "--max-semi-space-size=2",
+      "--heap-growing-percent=20",
+      "--expose-gc",
+      ...nodeArgs(sfuEntry, name),
+    ],
     env: workers === undefined ? { ...sfuEnv } : { ...sfuEnv, SFU_WORKERS: String(workers) },
     forwardingThreads: workers ?? 0,
+    gcSignal: true,
   });
   return {
     sfu: sfu("sfu"),

@@ -184,6 +184,18 @@ const ROWS: Row[] = [
     format: fixed(0),
     ratio: true,
   },
+  {
+    label: "RSS idle after a full GC (MB)",
+    value: (r) => (r.rssIdleAfterGcBytes ?? Number.NaN) / MB,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "RSS per peer after a full GC (KB)",
+    value: (r) => (r.rssPerPeerAfterGcBytes ?? Number.NaN) / 1024,
+    format: fixed(0),
+    ratio: true,
+  },
   ...HEAP_GROWTH_ROWS,
   EVENT_LOOP_P99,
   CLIENT_CPU,
@@ -1174,7 +1186,12 @@ receivers), the rest header writing, Node's \`dgram\` send path and timers.
   "Node's UDP floor on this machine" below measures, per scenario, what a bare
   Node forwarder with no WebRTC costs for the same traffic.
 - **RSS per peer** is read without forcing a garbage collection, so it counts
-  garbage as well as live memory. Two V8 defaults make that garbage large under
+  garbage as well as live memory; the "after a full GC" rows read RSS 1 s after
+  the server ran two full collections on request (the bench starts it with
+  \`--expose-gc\`, which makes SIGUSR2 run them, server/debugGc.ts; production
+  command lines do not pass it), idle before any join and loaded with every
+  peer still connected after the window. RSS keeps pages V8 or malloc have
+  freed but not returned, so even that figure is above the live heap. Two V8 defaults make that garbage large under
   per-packet allocation, and the SFU runs with a flag against each (Procfile,
   \`npm start\`, and these targets):
   \`--max-semi-space-size=2\` keeps the young generation at 2 × 2 MB instead of

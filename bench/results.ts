@@ -88,6 +88,13 @@ export interface ScenarioResult {
   rssLoadedBytes: number;
   rssPerPeerBytes: number;
   /**
+   * The same two readings each taken 1 s after a full GC the server ran on request (SIGUSR2 under
+   * `--expose-gc`), the per-peer one with every peer still connected after the window. Absent in
+   * older results and for targets that take no such request.
+   */
+  rssIdleAfterGcBytes?: number;
+  rssPerPeerAfterGcBytes?: number;
+  /**
    * Growth of the main thread's V8 heap spaces (reserved size) from the idle server to the end of
    * the window, from prom-client's `nodejs_heap_space_size_total_bytes`. Absent in older results
    * and when the target exposes no such metric.

@@ -118,6 +118,7 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     await sleep(IDLE_SETTLE_MS);
     const idleHeap = heapSpaces(await target.scrape());
     const idle = target.sample();
+    const idleAfterGc = await target.sampleAfterGc();
     const idleCpu = target.onCpuMicros();
     await sleep(IDLE_CPU_MS);
     const idleCpuMsPerSecond = (target.onCpuMicros() - idleCpu) / IDLE_CPU_MS;
@@ -164,6 +165,8 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
     const loadedHeap = heapSpaces(exposition);
     await sleep(DRAIN_MS);
     const reports = await pool.reports();
+    // Every peer is still connected: what they hold once the window's garbage is gone.
+    const loadedAfterGc = await target.sampleAfterGc();
     if (!target.alive) throw new Error(`${spec.label} exited during the run:\n${target.output}`);
     let silentCpuMsPerSecond: number | undefined;
     if (options.silentPhase) {
@@ -222,6 +225,12 @@ export async function runScenario(options: RunScenarioOptions): Promise<Scenario
       rssIdleBytes: idle.rssBytes,
       rssLoadedBytes: serverAfter.rssBytes,
       rssPerPeerBytes: (serverAfter.rssBytes - idle.rssBytes) / peers,
+      ...(idleAfterGc && loadedAfterGc
+        ? {
+            rssIdleAfterGcBytes: idleAfterGc.rssBytes,
+            rssPerPeerAfterGcBytes: (loadedAfterGc.rssBytes - idleAfterGc.rssBytes) / peers,
+          }
+        : {}),
       ...heapGrowth(idleHeap, loadedHeap),
       eventLoopP99Ms: lagP99 === undefined ? Number.NaN : lagP99 * 1000,
       clientProcesses,

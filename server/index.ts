@@ -2,6 +2,7 @@ import { createRootLogger } from "../lib/logger.js";
 import { createApplication } from "./app.js";
 import { loadCluster } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { installDebugGc } from "./debugGc.js";
 import { installShutdown } from "./shutdown.js";
 
 function readConfig() {
@@ -47,3 +48,4 @@ application.ready.then(
 );
 
 installShutdown({ application, logger, timeoutMs: config.shutdownTimeoutMs });
+installDebugGc(logger);
