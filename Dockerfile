@@ -6,6 +6,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# werift's @peculiar/x509 is this local package (package.json overrides): npm ci links it.
+COPY lib/werift/x509-shim ./lib/werift/x509-shim
 RUN npm ci --no-fund --no-audit
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
@@ -16,6 +18,7 @@ FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY lib/werift/x509-shim ./lib/werift/x509-shim
 RUN npm ci --omit=dev --no-fund --no-audit && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The demo page's static files; the browser SDK itself is served from dist/client.

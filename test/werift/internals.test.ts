@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { X509Certificate } from "node:crypto";
 import { expect } from "chai";
 import {
   Event,
   MediaStreamTrack,
+  RTCDtlsTransport,
   StunOverTurnProtocol,
   type TurnProtocol,
   RtpHeader,
@@ -125,6 +128,42 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       installed,
       `werift ${installed} is installed but lib/werift was read from ${WERIFT_VERSION}: re-read every member it names`,
     ).to.equal(WERIFT_VERSION);
+  });
+
+  describe("DTLS certificate", () => {
+    const weriftRequire = createRequire(new URL("../../node_modules/werift/package.json", import.meta.url));
+    /** werift's builds that import @peculiar/x509: the ES module bundles and the CommonJS file. */
+    const importers = ["lib/index.mjs", "lib/nonstandard/index.mjs", "lib/dtls/src/context/cipher.js"];
+
+    it("@peculiar/x509 as werift resolves it is lib/werift/x509-shim (package.json overrides)", () => {
+      expect(weriftRequire.resolve("@peculiar/x509")).to.match(/lib\/werift\/x509-shim\/index\.cjs$/);
+    });
+
+    it("werift uses only cryptoProvider, X509CertificateGenerator and PemConverter of @peculiar/x509 (x509-shim)", () => {
+      const used = new Set<string>();
+      for (const file of importers) {
+        const source = readFileSync(new URL(`../../node_modules/werift/${file}`, import.meta.url), "utf8");
+        // Each file binds the package to one namespace, `x509`, and reaches it only through that name.
+        const bindings = source.match(/^.*["']@peculiar\/x509["'].*$/gm) ?? [];
+        expect(bindings, `${file} imports @peculiar/x509 once, as a namespace`).to.have.length(1);
+        expect(bindings[0], moved(`${file}'s @peculiar/x509 import`)).to.match(
+          /^(import \* as x509 from|const x509 = __importStar\(require\()/,
+        );
+        for (const [, member] of source.matchAll(/\bx509\.(\w+)/g)) used.add(member!);
+      }
+      expect([...used].sort(), moved("its use of @peculiar/x509")).to.deep.equal([
+        "PemConverter",
+        "X509CertificateGenerator",
+        "cryptoProvider",
+      ]);
+    });
+
+    it("the loopback peers' DTLS handshake ran on a certificate the shim made", () => {
+      const certificate = RTCDtlsTransport.localCertificate;
+      expect(certificate, "werift's process-wide certificate").to.not.equal(undefined);
+      expect(new X509Certificate(certificate!.certPem).subject).to.equal("CN=werift");
+      expect(sfu.connectionState).to.equal("connected");
+    });
   });
 
   describe("ICE connection", () => {
