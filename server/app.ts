@@ -5,9 +5,7 @@ import promBundle from "express-prom-bundle";
 import { Server } from "socket.io";
 import type { ClusterSfu } from "../lib/cluster/ClusterSfu.js";
 import type { Logger } from "../lib/logger.js";
-import { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu } from "../lib/sfu/Sfu.js";
-import { SfuService, type SfuServiceOptions } from "../lib/sfu/SfuService.js";
 import type { Config } from "./config.js";
 import { createAdminRouter } from "./http/admin.js";
 import { createClientRouter } from "./http/client.js";
@@ -19,12 +17,15 @@ import { createNodesRouter, singleNode } from "./http/nodes.js";
 import { Metrics } from "./metrics.js";
 import { readVersion } from "./packageRoot.js";
 import { SignalingNamespace } from "./signaling/namespace.js";
+import type { LocalSfu } from "./sfu.js";
 import { PayloadValidator } from "./signaling/validate.js";
 import { WebhookNotifier } from "./webhooks/WebhookNotifier.js";
 
 export interface ApplicationDeps {
   config: Readonly<Config>;
   logger: Logger;
+  /** This node's forwarding, from `loadSfu`, which loads only the threading mode the config asks for. */
+  local: LocalSfu;
   /** Process-level metrics (event loop, memory); off in tests that build many apps. */
   defaultMetrics?: boolean;
   /** Makes this node one of a cluster (PROTOCOL §14); see `loadCluster`, which loads it only with REDIS_URL. */
@@ -55,14 +56,14 @@ const NOTICE_FLUSH_MS = 200;
  */
 export function createApplication(deps: ApplicationDeps): Application {
   const { config, logger } = deps;
-  const local = createSfu(config, logger);
+  const { sfu: local, workers } = deps.local;
   const cluster = deps.cluster?.(local);
   const sfu: Sfu = cluster ?? local;
   // /metrics stays per node: it reads this node's own forwarding, not the cluster's.
   const metrics = new Metrics(local, { defaultMetrics: deps.defaultMetrics ?? true, sessions: sfu });
-  if (local instanceof WorkerPool) {
-    local.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
-    metrics.watchWorkers(local);
+  if (workers) {
+    workers.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
+    metrics.watchWorkers(workers);
   }
   const webhooks =
     config.webhookUrls.length > 0 && config.webhookSecret !== undefined
@@ -145,8 +146,7 @@ export function createApplication(deps: ApplicationDeps): Application {
     return closing;
   };
 
-  const ready = sfu instanceof SfuService ? sfu.ready : Promise.resolve();
-  return { app, httpServer, io, sfu, metrics, signaling, ready, close };
+  return { app, httpServer, io, sfu, metrics, signaling, ready: deps.local.ready, close };
 }
 
 /**
@@ -156,39 +156,4 @@ export function createApplication(deps: ApplicationDeps): Application {
  */
 function socketBufferBytes(maxSdpBytes: number): number {
   return 2 * maxSdpBytes + SOCKET_FRAME_HEADROOM_BYTES;
-}
-
-/** Forwarding in this thread, or spread over SFU_WORKERS worker threads. */
-function createSfu(config: Readonly<Config>, logger: Logger): Sfu {
-  const service: Omit<SfuServiceOptions, "logger"> = {
-    media: {
-      iceServers: config.stunServers,
-      ...(config.icePortRange && { portRange: config.icePortRange }),
-      ...(config.iceUdpPort !== undefined && { udpPort: config.iceUdpPort }),
-      advertiseIps: config.iceAdvertiseIps,
-      useIpv6: config.iceUseIpv6,
-      allowPrivateCandidates: config.allowPrivateCandidates,
-      ...(config.iceRelayOnly &&
-        config.turn && { relay: { url: config.turn.urls[0]!, credentials: config.turn.credentials } }),
-      ...(config.iceBindAddress !== undefined && { bindAddress: config.iceBindAddress }),
-    },
-    limits: {
-      // A full room's every forwarded track, plus the client's own lines (and some it may offer and have rejected).
-      sdp: {
-        maxBytes: config.maxSdpBytes,
-        maxMediaSections: config.maxPeersPerRoom * config.maxPublishedTracks + 8,
-      },
-      maxIceCandidates: 256,
-      maxPublishedTracks: config.maxPublishedTracks,
-      negotiationTimeoutMs: config.negotiationTimeoutMs,
-      answerTimeoutMs: config.negotiationTimeoutMs,
-      iceTimeoutMs: config.iceTimeoutMs,
-    },
-    maxPeersPerRoom: config.maxPeersPerRoom,
-    reconnectGraceMs: config.reconnectGraceMs,
-    forwardLoudest: config.forwardLoudest,
-    activeSpeakers: config.activeSpeakers,
-  };
-  if (config.workers === 0) return new SfuService({ ...service, logger });
-  return new WorkerPool({ workers: config.workers, service, logLevel: config.logLevel, logger });
 }

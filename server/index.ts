@@ -3,6 +3,7 @@ import { createApplication } from "./app.js";
 import { loadCluster } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { installDebugGc } from "./debugGc.js";
+import { loadSfu } from "./sfu.js";
 import { installShutdown } from "./shutdown.js";
 
 function readConfig() {
@@ -18,7 +19,8 @@ function readConfig() {
 const config = readConfig();
 const logger = createRootLogger(config.logLevel);
 const cluster = await loadCluster(config, logger);
-const application = createApplication({ config, logger, ...(cluster && { cluster }) });
+const local = await loadSfu(config, logger);
+const application = createApplication({ config, logger, local, ...(cluster && { cluster }) });
 
 // The shared media port is bound before signaling opens: a port in use stops start-up, naming it.
 application.ready.then(

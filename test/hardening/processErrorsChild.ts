@@ -7,12 +7,15 @@
 import { createSilentLogger } from "../../lib/logger.js";
 import { createApplication } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
+import { loadSfu } from "../../server/sfu.js";
 import { installShutdown } from "../../server/shutdown.js";
 import { TEST_ENV } from "../helpers/server.js";
 
+const config = loadConfig({ ...TEST_ENV });
 const application = createApplication({
-  config: loadConfig({ ...TEST_ENV }),
+  config,
   logger: createSilentLogger(),
+  local: await loadSfu(config, createSilentLogger()),
   defaultMetrics: false,
 });
 installShutdown({ application, logger: createSilentLogger(), timeoutMs: 5_000 });

@@ -5,6 +5,7 @@ import { createRootLogger, createSilentLogger, type Logger, type LogLevel } from
 import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
+import { loadSfu } from "../../server/sfu.js";
 
 export interface TestServer {
   url: string;
@@ -40,7 +41,8 @@ export async function startServer(
   logger = defaultLogger(),
 ): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
-  const application = createApplication({ config, logger, defaultMetrics: false });
+  const local = await loadSfu(config, logger);
+  const application = createApplication({ config, logger, local, defaultMetrics: false });
   await application.ready;
   await new Promise<void>((resolve, reject) => {
     application.httpServer.once("error", reject);
