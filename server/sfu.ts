@@ -1,7 +1,7 @@
 import type { Logger } from "../lib/logger.js";
 import type { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu } from "../lib/sfu/Sfu.js";
-import type { SfuServiceOptions } from "../lib/sfu/SfuService.js";
+import type { SfuService, SfuServiceOptions } from "../lib/sfu/SfuService.js";
 import type { Config } from "./config.js";
 
 /** This node's own forwarding, as `createApplication` takes it. */
@@ -13,12 +13,28 @@ export interface LocalSfu {
   workers?: WorkerPool;
 }
 
+/** Where `loadSfu` gets each mode's class. */
+export interface SfuModules {
+  service: () => Promise<{ SfuService: typeof SfuService }>;
+  pool: () => Promise<{ WorkerPool: typeof WorkerPool }>;
+}
+
+const IMPORTS: SfuModules = {
+  service: () => import("../lib/sfu/SfuService.js"),
+  pool: () => import("../lib/sfu/cluster/WorkerPool.js"),
+};
+
 /**
  * Forwarding in this thread, or spread over SFU_WORKERS worker threads. Each
  * mode is imported only when chosen: with workers the main thread never loads
- * werift, and without them it never loads the worker pool.
+ * werift, and without them it never loads the worker pool. Tests pass the
+ * classes they import (under mocha's loader a dynamic import is a second copy).
  */
-export async function loadSfu(config: Readonly<Config>, logger: Logger): Promise<LocalSfu> {
+export async function loadSfu(
+  config: Readonly<Config>,
+  logger: Logger,
+  modules: SfuModules = IMPORTS,
+): Promise<LocalSfu> {
   const service: Omit<SfuServiceOptions, "logger"> = {
     media: {
       iceServers: config.stunServers,
@@ -49,11 +65,11 @@ export async function loadSfu(config: Readonly<Config>, logger: Logger): Promise
     activeSpeakers: config.activeSpeakers,
   };
   if (config.workers === 0) {
-    const { SfuService } = await import("../lib/sfu/SfuService.js");
+    const { SfuService } = await modules.service();
     const sfu = new SfuService({ ...service, logger });
     return { sfu, ready: sfu.ready };
   }
-  const { WorkerPool } = await import("../lib/sfu/cluster/WorkerPool.js");
+  const { WorkerPool } = await modules.pool();
   const workers = new WorkerPool({ workers: config.workers, service, logLevel: config.logLevel, logger });
   return { sfu: workers, ready: Promise.resolve(), workers };
 }

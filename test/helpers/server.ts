@@ -2,10 +2,17 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import winston from "winston";
 import { createRootLogger, createSilentLogger, type Logger, type LogLevel } from "../../lib/logger.js";
+import { WorkerPool } from "../../lib/sfu/cluster/WorkerPool.js";
 import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
-import { loadSfu } from "../../server/sfu.js";
+import { loadSfu, type SfuModules } from "../../server/sfu.js";
+
+/** The classes this file imports: a dynamic import of them would be a second copy under mocha (server/sfu.ts). */
+const SFU_MODULES: SfuModules = {
+  service: () => Promise.resolve({ SfuService }),
+  pool: () => Promise.resolve({ WorkerPool }),
+};
 
 export interface TestServer {
   url: string;
@@ -41,7 +48,7 @@ export async function startServer(
   logger = defaultLogger(),
 ): Promise<TestServer> {
   const config = loadConfig({ ...TEST_ENV, ...env });
-  const local = await loadSfu(config, logger);
+  const local = await loadSfu(config, logger, SFU_MODULES);
   const application = createApplication({ config, logger, local, defaultMetrics: false });
   await application.ready;
   await new Promise<void>((resolve, reject) => {
