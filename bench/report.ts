@@ -1011,8 +1011,9 @@ directory unless \`--out=DIR\` is given.
 - **Event-loop delay p99** comes from the server's \`GET /metrics\`
   (\`nodejs_eventloop_lag_p99_seconds\`, prom-client's default metrics; a scrape
   at the window's start resets it). The naive relay exposes the same metric.
-  Its 10 ms sampling interval is part of every sample, so an idle server reads
-  about 10 ms.
+  It samples every 100 ms (\`EVENT_LOOP_MONITOR_MS\`) and reports what lies
+  beyond that interval, so an idle server reads about 0; prom-client's own
+  monitor woke the process every 10 ms, about 3 ms of CPU a second here.
 - **Load clients CPU**: all load-client processes together, same window.
 - **Load clients event-loop delay p99**: how late the clients' own 20 ms send
   timers fire, in the worst client process. It needs no sampling timer, which

@@ -60,7 +60,11 @@ export function createApplication(deps: ApplicationDeps): Application {
   const cluster = deps.cluster?.(local);
   const sfu: Sfu = cluster ?? local;
   // /metrics stays per node: it reads this node's own forwarding, not the cluster's.
-  const metrics = new Metrics(local, { defaultMetrics: deps.defaultMetrics ?? true, sessions: sfu });
+  const metrics = new Metrics(local, {
+    defaultMetrics: deps.defaultMetrics ?? true,
+    eventLoopMonitorMs: config.eventLoopMonitorMs,
+    sessions: sfu,
+  });
   if (workers) {
     workers.on("process-error", (kind) => metrics.processErrors.inc({ kind }));
     metrics.watchWorkers(workers);
@@ -138,6 +142,7 @@ export function createApplication(deps: ApplicationDeps): Application {
       await sfu.close("shutdown");
       signaling.close();
       webhooks?.close();
+      metrics.close();
       // io.close() also closes the http server, which waits for keep-alive connections: end them.
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       httpServer.closeAllConnections();

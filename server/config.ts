@@ -60,6 +60,8 @@ export interface Config {
   webhookQueueSize: number;
   /** How long a failing delivery is retried before it is given up. */
   webhookRetryMs: number;
+  /** How often the nodejs_eventloop_lag_* series sample the event loop (each sample wakes the process). */
+  eventLoopMonitorMs: number;
 }
 
 /** TURN_URLS with the credentials that go with them. */
@@ -265,6 +267,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
         min: 60000,
         desc: "how long a failing delivery is retried",
       }),
+      // 10 wake-ups a second cost an idle server about 0.4 ms of CPU per s here; prom-client's 10 ms, about 3.
+      EVENT_LOOP_MONITOR_MS: positiveInt({
+        default: 100,
+        min: 10,
+        max: 10000,
+        desc: "event-loop lag sampling interval",
+      }),
     },
     { reporter: throwFirstError },
   );
@@ -339,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Readonly<
     webhookSecret: clean.WEBHOOK_SECRET || undefined,
     webhookQueueSize: clean.WEBHOOK_QUEUE_SIZE,
     webhookRetryMs: clean.WEBHOOK_RETRY_MS,
+    eventLoopMonitorMs: clean.EVENT_LOOP_MONITOR_MS,
   } satisfies Config);
 }
 

@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { WorkerPool } from "../lib/sfu/cluster/WorkerPool.js";
 import type { Sfu, SfuEvents, Subscribable } from "../lib/sfu/Sfu.js";
+import { collectProcessMetrics, type EventLoopLag } from "./eventLoopLag.js";
 
 /** One scrape reads many series; they share one state read (it crosses threads with workers). */
 const STATE_REUSE_MS = 500;
@@ -16,16 +17,23 @@ export class Metrics {
   readonly webhookDeliveries: Counter<"result">;
   readonly webhookQueueLength: Gauge;
   readonly #joinStarts = new Map<string, number>();
+  readonly #eventLoopLag: EventLoopLag | undefined;
 
   /**
    * `sfu` is this node's forwarding, which the series describe; `sessions`
    * (by default the same) is where the join-duration clock hears of the
-   * sessions whose joins this node took.
+   * sessions whose joins this node took. `eventLoopMonitorMs` is how often
+   * the event-loop lag is sampled (with `defaultMetrics`).
    */
-  constructor(sfu: Sfu, options: { defaultMetrics: boolean; sessions?: Subscribable<SfuEvents> }) {
+  constructor(
+    sfu: Sfu,
+    options: { defaultMetrics: boolean; eventLoopMonitorMs: number; sessions?: Subscribable<SfuEvents> },
+  ) {
     const registers = [this.registry];
     const state = recent(() => sfu.state());
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics) {
+      this.#eventLoopLag = collectProcessMetrics(this.registry, options.eventLoopMonitorMs);
+    }
 
     new Gauge({
       name: "sfu_rooms_active",
@@ -174,6 +182,11 @@ export class Metrics {
     if (start === undefined) return;
     this.#joinStarts.delete(peerId);
     this.joinDuration.observe((performance.now() - start) / 1000);
+  }
+
+  /** Stops the event-loop monitor's timer; idempotent. */
+  close(): void {
+    this.#eventLoopLag?.close();
   }
 
   /** Starts the join-duration clock for a new session. */

@@ -6,7 +6,8 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Registry } from "prom-client";
+import { collectProcessMetrics, type EventLoopLag } from "../../server/eventLoopLag.js";
 import { Server } from "socket.io";
 import type { MediaStreamTrack } from "werift";
 import {
@@ -30,11 +31,12 @@ export class NaiveRelay {
   readonly #io: Server<ClientToServerEvents, ServerToClientEvents>;
   readonly #metrics = new Registry();
   readonly #rooms = new Map<string, Map<string, RelayPeer>>();
+  readonly #eventLoopLag: EventLoopLag;
   #closed = false;
 
   constructor() {
-    // Same default metrics as the SFU, so event-loop lag is read the same way for both.
-    collectDefaultMetrics({ register: this.#metrics });
+    // Same process metrics as the SFU (at its default sampling interval), so event-loop lag is read the same way for both.
+    this.#eventLoopLag = collectProcessMetrics(this.#metrics, 100);
     this.#http = createServer((req, res) => void this.#handleHttp(req, res));
     this.#io = new Server(this.#http, { serveClient: false });
     this.#io.of(SFU_NAMESPACE).on("connection", (socket: RelaySocket) => this.#onConnection(socket));
@@ -49,6 +51,7 @@ export class NaiveRelay {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#eventLoopLag.close();
     const peers = [...this.#rooms.values()].flatMap((room) => [...room.values()]);
     this.#rooms.clear();
     await Promise.allSettled(peers.map((peer) => peer.close()));

@@ -20,6 +20,7 @@ describe("configuration from the environment", () => {
       shutdownTimeoutMs: 8000,
       defaultCanPublish: true,
       forwardLoudest: 0,
+      eventLoopMonitorMs: 100,
     });
     expect(config.stunServers).to.deep.equal([{ urls: "stun:stun.l.google.com:19302" }]);
     expect(config.iceAdvertiseIps).to.deep.equal([]);
@@ -104,6 +105,7 @@ describe("configuration from the environment", () => {
     [{ WEBHOOK_URLS: "https://hooks.example/x" }, "WEBHOOK_SECRET"],
     [{ WEBHOOK_RETRY_MS: "1000" }, "WEBHOOK_RETRY_MS"],
     [{ ICE_UDP_PORT: "70000" }, "ICE_UDP_PORT"],
+    [{ EVENT_LOOP_MONITOR_MS: "5" }, "EVENT_LOOP_MONITOR_MS"],
     [{ ICE_UDP_PORT: "40000", ICE_UDP_PORT_MIN: "40000", ICE_UDP_PORT_MAX: "40100" }, "ICE_UDP_PORT"],
     [{ ICE_UDP_PORT: "40000", SFU_WORKERS: "2" }, "ICE_UDP_PORT"],
   ];
