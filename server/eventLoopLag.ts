@@ -46,7 +46,7 @@ export class EventLoopLag {
     this.#histogram.enable();
     const { registers } = options;
     const stats = () => this.#last;
-    // As prom-client does: the first series' collect reads the monitor once for all of them.
+    // How long a callback queued now waits for its turn, read at each scrape; no timer of its own.
     new Gauge({
       name: "nodejs_eventloop_lag_seconds",
       help: "Lag of event loop in seconds.",
@@ -58,6 +58,7 @@ export class EventLoopLag {
       },
     });
     const read = () => this.#read();
+    // As in prom-client: the first of these series reads the monitor (and resets it) for all of them.
     const lagGauge = (name: string, help: string, pick: (s: LagStats) => number, first = false) =>
       new Gauge({
         name,
