@@ -2,9 +2,12 @@ import { expect } from "chai";
 import { Registry } from "prom-client";
 import request from "supertest";
 import { createSilentLogger } from "../../lib/logger.js";
+import { WorkerPool } from "../../lib/sfu/cluster/WorkerPool.js";
+import { SfuService } from "../../lib/sfu/SfuService.js";
 import { createApplication, type Application } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
 import { EVENT_LOOP_LAG_SERIES, EventLoopLag } from "../../server/eventLoopLag.js";
+import { loadSfu } from "../../server/sfu.js";
 import { TEST_ENV } from "../helpers/server.js";
 import { sleep } from "../helpers/wait.js";
 
@@ -64,7 +67,12 @@ describe("Event-loop lag metrics", function () {
 
     it("serves each event-loop series once beside prom-client's other process series", async () => {
       const config = loadConfig({ ...TEST_ENV, EVENT_LOOP_MONITOR_MS: "20" });
-      application = createApplication({ config, logger: createSilentLogger() });
+      const logger = createSilentLogger();
+      const local = await loadSfu(config, logger, {
+        service: () => Promise.resolve({ SfuService }),
+        pool: () => Promise.resolve({ WorkerPool }),
+      });
+      application = createApplication({ config, logger, local });
       await application.ready;
       await sleep(300);
       const res = await request(application.httpServer).get("/metrics").expect(200);
