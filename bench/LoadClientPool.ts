@@ -185,6 +185,7 @@ function deadPeer(index: number): PeerReady {
     tracksMs: null,
     connectedMs: null,
     iceConnected: false,
+    failedIn: null,
     error: "load client died",
   };
 }

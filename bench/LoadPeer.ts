@@ -16,7 +16,7 @@ import type { RtpReceiveStream } from "../lib/media/RtpReceiveStream.js";
 import type { RtpSendStream } from "../lib/media/RtpSendStream.js";
 import { writeRtpHeader, writtenHeaderLength, type OutgoingExtensions } from "../lib/media/rtp.js";
 import { extensionId, SDES_MID_URI } from "../lib/sfu/rtp.js";
-import { pinControllingRole } from "../lib/werift/ice.js";
+import { patientIceChecks, pinControllingRole } from "../lib/werift/ice.js";
 import {
   SFU_NAMESPACE,
   type AckResult,
@@ -90,6 +90,8 @@ export interface PeerJoinResult {
   tracksMs: number | null;
   connectedMs: number | null;
   iceConnected: boolean;
+  /** Where the client's connection failed, if it did: ICE checks, or the DTLS handshake after them. */
+  failedIn: "ice" | "dtls" | null;
   error: string | null;
 }
 
@@ -141,6 +143,7 @@ export class LoadPeer {
   #connectedMs: number | null = null;
   /** Gathering only relayed candidates: datagrams come through werift's TURN client, not a socket of ours. */
   #relayed = false;
+  #failedIn: "ice" | "dtls" | null = null;
   #error: string | null = null;
   #peerId: string | null = null;
   #phaseTimer: NodeJS.Timeout | undefined;
@@ -211,6 +214,7 @@ export class LoadPeer {
       tracksMs: this.#tracksMs,
       connectedMs: this.#connectedMs,
       iceConnected: this.#iceConnected,
+      failedIn: this.#failedIn,
       error: this.#error,
     };
   }
@@ -251,6 +255,8 @@ export class LoadPeer {
   }
 
   #wireMedia(): void {
+    // A browser keeps checking a pair for some 25–40 s; werift alone gives up after 1.55 s (see patientIceChecks).
+    this.#pc.iceGatheringStateChange.subscribe(() => patientIceChecks(this.#pc));
     this.#pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate || !isLoopbackCandidate(candidate.candidate)) return;
       this.#socket.emit("ice-candidate", candidateToWire(candidate));
@@ -263,6 +269,8 @@ export class LoadPeer {
         if (!this.#options.weriftReceive && !this.#relayed) this.#shortCutSocket();
         this.#startSending();
         if (this.#pending.size === 0) this.#markReady();
+      } else if (state === "failed" && this.#failedIn === null) {
+        this.#failedIn = this.#pc.iceConnectionState === "failed" ? "ice" : "dtls";
       }
     });
     this.#pc.ontrack = (event) => this.#onTrack(event);

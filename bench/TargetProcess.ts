@@ -41,6 +41,9 @@ export class TargetProcess {
   readonly url: string;
   readonly #child: ChildProcess;
   #output = "";
+  /** The unfinished last line of the server's stdout, for {@link warnings}. */
+  #partialLine = "";
+  readonly #warnings = new Map<string, number>();
   #exited = false;
   /** How the process ended, e.g. "exit code 1" or "signal SIGSEGV"; empty while it runs. */
   #exitStatus = "";
@@ -57,7 +60,10 @@ export class TargetProcess {
     const keep = (chunk: Buffer): void => {
       this.#output = (this.#output + chunk.toString()).slice(-OUTPUT_TAIL_BYTES);
     };
-    this.#child.stdout?.on("data", keep);
+    this.#child.stdout?.on("data", (chunk: Buffer) => {
+      keep(chunk);
+      this.#countWarnings(chunk.toString());
+    });
     this.#child.stderr?.on("data", keep);
     this.#exit = new Promise((resolve) => {
       this.#child.once("exit", (code, signal) => {
@@ -104,6 +110,11 @@ export class TargetProcess {
   /** The last few KB the server printed, after how it ended if it has. */
   get output(): string {
     return this.#exitStatus === "" ? this.#output : `(${this.#exitStatus})\n${this.#output}`;
+  }
+
+  /** How often the server logged each warning (JSON log lines at level warn or error), by message. */
+  get warnings(): ReadonlyMap<string, number> {
+    return this.#warnings;
   }
 
   sample(): TreeSample {
@@ -157,6 +168,22 @@ export class TargetProcess {
   /** Synchronous last-resort kill, for process exit handlers. */
   killNow(): void {
     this.#signalGroup("SIGKILL");
+  }
+
+  #countWarnings(text: string): void {
+    const lines = (this.#partialLine + text).split("\n");
+    this.#partialLine = lines.pop() ?? "";
+    for (const line of lines) {
+      // Cheap test first: most lines are not warnings, and the server may print plain text too.
+      if (!line.includes('"level":"warn"') && !line.includes('"level":"error"')) continue;
+      try {
+        const { message } = JSON.parse(line) as { message?: unknown };
+        const key = typeof message === "string" ? message : "(no message)";
+        this.#warnings.set(key, (this.#warnings.get(key) ?? 0) + 1);
+      } catch {
+        // Not a JSON log line.
+      }
+    }
   }
 
   #signalGroup(signal: NodeJS.Signals): void {

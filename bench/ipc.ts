@@ -84,6 +84,8 @@ export type ChildMessage =
       /** Join sent → the peer connection connected (ICE and DTLS); null when it never did. */
       connectedMs: number | null;
       iceConnected: boolean;
+      /** The client's connection failed: in ICE (no pair answered its checks) or after ICE (DTLS); null if not. */
+      failedIn: "ice" | "dtls" | null;
       error: string | null;
     }
   | { type: "report"; report: ClientReport }

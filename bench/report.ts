@@ -422,6 +422,30 @@ const FILL_ROWS: FillRow[] = [
   { label: "peers that never heard everyone", value: (r) => r.incomplete, format: integer, ratio: false },
   { label: "peers whose ICE never connected", value: (r) => r.iceFailed, format: integer, ratio: false },
   {
+    label: "… failed at the client in ICE checks",
+    value: (r) => r.clientFailed.ice,
+    format: integer,
+    ratio: false,
+  },
+  {
+    label: "… failed at the client in the DTLS handshake",
+    value: (r) => r.clientFailed.dtls,
+    format: integer,
+    ratio: false,
+  },
+  {
+    label: "server event-loop delay over the fill, p99 (ms)",
+    value: (r) => r.eventLoopDelayMs.p99,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
+    label: "… its longest (ms)",
+    value: (r) => r.eventLoopDelayMs.max,
+    format: fixed(0),
+    ratio: true,
+  },
+  {
     label: "SDP bytes, all offers and answers, both ways (KB)",
     value: (r) => (r.sdpFromServerBytes + r.sdpToServerBytes) / KB,
     format: integer,
@@ -449,6 +473,12 @@ const FILL_ROWS: FillRow[] = [
   {
     label: "server CPU per join, fill included (ms)",
     value: (r) => r.cpuMicrosPerJoin / 1000,
+    format: fixed(1),
+    ratio: true,
+  },
+  {
+    label: "load clients' CPU per join, all processes (ms)",
+    value: (r) => r.clientCpuMicrosPerJoin / 1000,
     format: fixed(1),
     ratio: true,
   },

@@ -206,6 +206,12 @@ export interface FillResult {
   /** Peers that had someone to hear and did not hear everyone within the ready timeout. */
   incomplete: number;
   iceFailed: number;
+  /** Peers whose own connection failed: in ICE (no answer to their checks) or in the DTLS handshake after it. */
+  clientFailed: { ice: number; dtls: number };
+  /** The server's event-loop delay over the fill (prom-client's monitor, 10 ms resolution), ms. */
+  eventLoopDelayMs: { p99: number; max: number };
+  /** What the server warned about during the fill, by message, with counts. */
+  serverWarnings: Record<string, number>;
   /** SDP that crossed the signaling channel during the fill, both ways, and the server's offers. */
   sdpFromServerBytes: number;
   sdpToServerBytes: number;
@@ -214,6 +220,8 @@ export interface FillResult {
   fillSeconds: number;
   /** Server CPU over the fill, µs per join. */
   cpuMicrosPerJoin: number;
+  /** The load clients' CPU over the fill (all processes), µs per join. */
+  clientCpuMicrosPerJoin: number;
   /** Server tree RSS once the room is full. */
   rssFullBytes: number;
   error: string | null;

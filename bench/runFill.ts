@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Cleanup } from "./Cleanup.js";
-import { freePort } from "./http.js";
+import { freePort, parsePrometheus } from "./http.js";
 import type { ChildMessage, PeerSpec } from "./ipc.js";
 import { LoadClientPool } from "./LoadClientPool.js";
 import { percentile, type FillResult } from "./results.js";
@@ -21,6 +21,8 @@ export const FILL_SEND_INTERVAL_MS = 200;
 const FILL_READY_TIMEOUT_MS = 30_000;
 /** Two processes share the peers (and the DTLS and SDP work of a hundred connections). */
 const FILL_CLIENT_PROCESSES = 2;
+const METRIC_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
+const METRIC_LAG_MAX = "nodejs_eventloop_lag_max_seconds";
 
 export interface RunFillOptions {
   target: TargetSpec;
@@ -54,7 +56,10 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
     const startedPool = pool;
     unregisterPool = cleanup.add(() => startedPool.killNow());
 
+    // A scrape resets prom-client's event-loop monitor: the next one reads the fill alone.
+    await target.scrape();
     const cpuBefore = target.sample().cpuMicros;
+    const clientCpuBefore = startedPool.sample().cpuMicros;
     const fillStart = Date.now();
     const joins: Array<Promise<PeerReady>> = [];
     for (let k = 0; k < peers; k++) {
@@ -71,8 +76,10 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
     const outcomes = await Promise.all(joins);
     const fillSeconds = (Date.now() - fillStart) / 1000;
     const cpuMicros = target.sample().cpuMicros - cpuBefore;
+    const clientCpuMicros = startedPool.sample().cpuMicros - clientCpuBefore;
     const rssFullBytes = target.sample().rssBytes;
     if (!target.alive) throw new Error(`${spec.label} exited during the fill:\n${target.output}`);
+    const lag = parsePrometheus(await target.scrape(), [METRIC_LAG_P99, METRIC_LAG_MAX]);
     const reports = await pool.reports();
     log(`    filled ${peers} peers in ${fillSeconds.toFixed(1)} s`);
 
@@ -86,6 +93,8 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
       reports.reduce((total, report) => total + (report.sdp ? pick(report.sdp) : 0), 0);
     const errors = outcomes.map((o) => o.error).filter((e): e is string => e !== null);
     if (errors.length > 0) log(`    ${errors.length} peer errors, first: ${errors[0]}`);
+    const serverWarnings = Object.fromEntries(target.warnings);
+    for (const [message, count] of target.warnings) log(`    server warned ${count}×: ${message}`);
     return {
       target: spec.name,
       peers,
@@ -101,11 +110,21 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
       tracksMs: { p50: percentile(tracks, 0.5), p95: percentile(tracks, 0.95) },
       incomplete: newcomers.filter((o) => o.joinMs === null).length,
       iceFailed: outcomes.filter((o) => !o.iceConnected).length,
+      clientFailed: {
+        ice: outcomes.filter((o) => o.failedIn === "ice").length,
+        dtls: outcomes.filter((o) => o.failedIn === "dtls").length,
+      },
+      eventLoopDelayMs: {
+        p99: (lag.get(METRIC_LAG_P99) ?? Number.NaN) * 1000,
+        max: (lag.get(METRIC_LAG_MAX) ?? Number.NaN) * 1000,
+      },
+      serverWarnings,
       sdpFromServerBytes: sum((sdp) => sdp.fromServerBytes),
       sdpToServerBytes: sum((sdp) => sdp.toServerBytes),
       serverOffers: sum((sdp) => sdp.serverOffers),
       fillSeconds,
       cpuMicrosPerJoin: cpuMicros / peers,
+      clientCpuMicrosPerJoin: clientCpuMicros / peers,
       rssFullBytes,
       error: null,
     };
@@ -130,11 +149,15 @@ export function failedFill(target: TargetSpec, peers: number, error: unknown): F
     tracksMs: { p50: nan, p95: nan },
     incomplete: 0,
     iceFailed: 0,
+    clientFailed: { ice: 0, dtls: 0 },
+    eventLoopDelayMs: { p99: nan, max: nan },
+    serverWarnings: {},
     sdpFromServerBytes: nan,
     sdpToServerBytes: nan,
     serverOffers: nan,
     fillSeconds: nan,
     cpuMicrosPerJoin: nan,
+    clientCpuMicrosPerJoin: nan,
     rssFullBytes: nan,
     error: error instanceof Error ? error.message : String(error),
   };
