@@ -6,7 +6,9 @@ import { MediaTransport } from "../media/MediaTransport.js";
 import type { IceCandidate, PeerControlState, SessionDescription } from "../protocol.js";
 import type { ForwardingTotals, MediaOptions, PeerLimits, PeerSnapshot } from "../types.js";
 import { TypedEmitter } from "../util/TypedEmitter.js";
-import { disableDefaultStun } from "../werift/ice.js";
+import { endDtlsHandshakes } from "../werift/dtls.js";
+import { disableDefaultStun, patientIceChecks } from "../werift/ice.js";
+import type { OfferTurns } from "./OfferTurns.js";
 import { AudioForwarder } from "./AudioForwarder.js";
 import { CLOSE_DESCRIPTIONS, type CloseReason } from "./closeReason.js";
 import { DatagramGuard } from "./DatagramGuard.js";
@@ -35,6 +37,8 @@ export interface PeerOptions {
   speech: SpeechMeter;
   /** The shared media sockets of ICE_UDP_PORT, when the SFU has them. */
   udpMuxes?: UdpMuxes;
+  /** The thread's queue for SFU offers (see OfferTurns); without it, each offer is made at once. */
+  offerTurns?: OfferTurns;
   logger: Logger;
 }
 
@@ -111,6 +115,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       pc: this.#pc,
       stepTimeoutMs: options.limits.negotiationTimeoutMs,
       answerTimeoutMs: options.limits.answerTimeoutMs,
+      ...(options.offerTurns && { turns: options.offerTurns }),
       sendOffer: (offer) => {
         if (this.#detached) return false;
         this.emit("offer", offer);
@@ -183,7 +188,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // Subscribing a closed peer would leave its tracks in other peers' forwarders.
     this.#assertOpen();
     this.#syncPublications();
-    if (this.#state === "new") this.#state = "answered";
+    if (this.#state === "new") {
+      this.#state = "answered";
+      // ICE can start only now: time spent before the answer (a busy SFU) must not count against it.
+      this.#rearmIceTimer();
+    }
     this.#subscriptions.start();
     return answer;
   }
@@ -269,6 +278,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#candidates.close();
     this.#media.close();
     this.#muxedIce?.close();
+    endDtlsHandshakes(this.#pc);
     this.#pc.close().catch((error: unknown) => this.#logger.warn("peer connection close failed", { error }));
     this.#logger.info("peer closed", {
       reason,
@@ -307,6 +317,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#muxedIce?.protect();
     // STUN_SERVERS="" means none, not werift's default server.
     if (!hasStunServer(this.#options.media)) disableDefaultStun(this.#pc);
+    patientIceChecks(this.#pc);
   }
 
   #onConnectionState(state: string): void {
@@ -322,6 +333,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
       // The client has iceTimeoutMs to restart ICE before the session is given up.
       this.#armIceTimer();
     }
+  }
+
+  #rearmIceTimer(): void {
+    if (this.#pc.connectionState === "connected") return;
+    clearTimeout(this.#iceTimer);
+    this.#iceTimer = undefined;
+    this.#armIceTimer();
   }
 
   #armIceTimer(): void {

@@ -93,3 +93,47 @@ export function localIceUfrags(connection: IceConnection): string[] {
   if (!ufrags.includes(connection.localUsername)) ufrags.push(connection.localUsername);
   return ufrags;
 }
+
+/** werift 0.25.2 `Connection.checkRequestOptions`: the STUN transaction options of one connectivity check. */
+interface CheckRequestOptions {
+  retransmissions?: number;
+  responseTimeout?: number;
+  onRequestSent?: (attempt: number) => void;
+}
+
+interface CheckScheduleInternals {
+  checkRequestOptions?: (pair: { localCandidate: { transport: string } }) => CheckRequestOptions;
+}
+
+/**
+ * First wait for a connectivity check's response, in ms, and the
+ * retransmissions after it (each wait twice the one before): a pair fails
+ * after 100 × (2⁸ − 1) = 25.5 s without an answer, as libwebrtc and Pion
+ * keep checking for some 25–40 s (RFC 8445 §14.3: Rc = 7). werift's own
+ * schedule (50 ms, 4 retransmissions) gives up after 1.55 s, so a peer or
+ * SFU whose event loop is busy for that long loses the pair, and with one
+ * host pair on each side, the connection for good.
+ */
+export const ICE_CHECK_RTO_MS = 100;
+export const ICE_CHECK_RETRANSMISSIONS = 7;
+
+/**
+ * Gives `pc`'s connectivity checks over UDP the retransmission schedule of
+ * {@link ICE_CHECK_RTO_MS} and {@link ICE_CHECK_RETRANSMISSIONS} instead of
+ * werift's 1.55 s. Checks over TCP keep werift's (no retransmission on a
+ * reliable transport). A closed connection ends its checks' transactions
+ * as before. Call before the checks start, e.g. when gathering starts.
+ */
+export function patientIceChecks(pc: RTCPeerConnection): void {
+  for (const transport of pc.iceTransports) {
+    const connection = transport.connection as IceConnection & CheckScheduleInternals;
+    // werift 0.25.2 `Connection.checkRequestOptions(pair)`: read per check, so an own property replaces it.
+    const weriftOptions = connection.checkRequestOptions;
+    if (typeof weriftOptions !== "function" || Object.hasOwn(connection, "checkRequestOptions")) continue;
+    connection.checkRequestOptions = (pair) => {
+      const options = weriftOptions.call(connection, pair);
+      if (pair.localCandidate.transport.toLowerCase() === "tcp") return options;
+      return { ...options, retransmissions: ICE_CHECK_RETRANSMISSIONS, responseTimeout: ICE_CHECK_RTO_MS };
+    };
+  }
+}
