@@ -3,6 +3,7 @@ import { NegotiationError, SfuError, TimeoutError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SessionDescription } from "../protocol.js";
 import { withTimeout } from "../util/timeout.js";
+import type { OfferTurns } from "./OfferTurns.js";
 import { bundledAnswer, jsepOffer } from "./sdp.js";
 import { pinControlledRole, restartIceChecks } from "../werift/ice.js";
 
@@ -14,6 +15,8 @@ export interface NegotiatorOptions {
   answerTimeoutMs: number;
   /** Delivers an SFU offer to the client; false while no client is attached. */
   sendOffer: (offer: SessionDescription) => boolean;
+  /** Where the SFU's offers wait their turn (one per thread); without it, each is made at once. */
+  turns?: OfferTurns;
   /** The connection cannot be trusted any more (a step hung, or answers never come). */
   onFailure: (error: Error) => void;
   logger: Logger;
@@ -45,6 +48,11 @@ export class Negotiator {
   #state: "awaiting-first-offer" | "established" | "closed" = "awaiting-first-offer";
   #answerTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
+  /** Whether the client has answered an SFU offer yet: until then its offers go first (see OfferTurns). */
+  #answeredAny = false;
+  /** This connection's place in {@link NegotiatorOptions.turns}; one function, so it waits in one place. */
+  readonly #turn = (): Promise<void> =>
+    this.#enqueue(() => this.#offer()).catch((error: unknown) => this.#fail(error));
   /** Aborted by {@link close}: ends a step still waiting on werift, with its timeout timer. */
   readonly #closing = new AbortController();
 
@@ -93,6 +101,7 @@ export class Negotiator {
       );
       this.#clearAnswerTimer();
       this.#unanswered = 0;
+      this.#answeredAny = true;
       this.#scheduleOffer();
     });
   }
@@ -115,12 +124,20 @@ export class Negotiator {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#clearAnswerTimer();
+    // A turn still waiting would build an offer on a closed connection.
+    this.#options.turns?.cancel(this.#turn);
     this.#closing.abort(new NegotiationError("the peer connection is closed"));
   }
 
   #scheduleOffer(): void {
     if (!this.#needed || this.#state === "closed") return;
-    this.#enqueue(() => this.#offer()).catch((error: unknown) => this.#fail(error));
+    const turns = this.#options.turns;
+    // While an offer is outstanding its answer schedules the next one; changes until then wait for it.
+    if (turns && this.#state === "established" && this.#pc.signalingState === "stable") {
+      turns.request(this.#turn, !this.#answeredAny);
+    } else {
+      void this.#turn();
+    }
   }
 
   async #offer(): Promise<void> {

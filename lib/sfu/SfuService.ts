@@ -17,6 +17,7 @@ import type { UdpMuxes } from "./MuxedIce.js";
 import type { Peer } from "./Peer.js";
 import { sharedPortHosts } from "./peerConfig.js";
 import { Room } from "./Room.js";
+import { OfferTurns } from "./OfferTurns.js";
 import { findResumable } from "./resume.js";
 import type { JoinRequest, Sfu, SfuEventsOf, SfuState } from "./Sfu.js";
 import { UdpMux, type UdpMuxStats } from "./UdpMux.js";
@@ -48,6 +49,8 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
   readonly #logger: Logger;
   /** The shared media sockets with ICE_UDP_PORT; none otherwise. */
   readonly #muxes: UdpMuxes = {};
+  /** Every peer's SFU offers, one at a time, newcomers first. */
+  readonly #offerTurns = new OfferTurns();
   readonly #ready: Promise<void>;
   #closed = false;
 
@@ -160,6 +163,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
     this.#closed = true;
     for (const room of this.rooms) room.close(reason);
     this.#rooms.clear();
+    this.#offerTurns.close();
     this.removeAllListeners();
     await Promise.all(Object.values(this.#muxes).map((mux) => mux.close()));
   }
@@ -177,6 +181,7 @@ export class SfuService extends TypedEmitter<SfuServiceEvents> implements Sfu {
         reconnectGraceMs: this.#options.reconnectGraceMs,
         totals: this.totals,
         udpMuxes: this.#muxes,
+        offerTurns: this.#offerTurns,
       },
       activeSpeakers: this.#options.activeSpeakers,
       logger: this.#logger,
