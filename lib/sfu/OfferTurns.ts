@@ -1,9 +1,17 @@
+/**
+ * How long turns may follow one another before the event loop gets its
+ * I/O back: a couple of offers to a full room. One turn per loop iteration
+ * would be too few when the iterations are long (a busy SFU reads hundreds
+ * of datagrams in each), and newcomers would queue for seconds.
+ */
+export const OFFER_TURNS_BUDGET_MS = 25;
+
 /** A peer connection's SFU offer, built when its turn comes; resolves once it is sent (or given up). */
 export type OfferTurn = () => Promise<void>;
 
 /**
- * Builds the SFU's offers one at a time, each in an event-loop turn of its
- * own, newcomers first. An offer to a room of 100 costs werift some 20 ms;
+ * Builds the SFU's offers one at a time, newcomers first, and gives the
+ * event loop back every {@link OFFER_TURNS_BUDGET_MS}. An offer to a room of 100 costs werift some 20 ms;
  * one join asks every peer already there for one, and built all at once
  * those are seconds during which no STUN check, DTLS flight or signaling
  * message is read. Taking turns lets the I/O in between, and a peer waiting
@@ -19,6 +27,8 @@ export class OfferTurns {
   readonly #later = new Set<OfferTurn>();
   #running = false;
   #closed = false;
+  /** When the turns since the event loop last had its I/O began (performance.now()). */
+  #batchStart = 0;
 
   /** Offers waiting for their turn. */
   get waiting(): number {
@@ -51,12 +61,22 @@ export class OfferTurns {
       this.#running = false;
       return;
     }
+    if (!this.#running) this.#batchStart = performance.now();
     this.#running = true;
     // The turn reports its own failures; whatever it does, the next one must come.
     void turn()
       .catch(() => undefined)
-      // setImmediate from inside a turn runs after the poll phase: the I/O that waited gets read first.
-      .finally(() => setImmediate(() => this.#next()));
+      .finally(() => {
+        if (performance.now() - this.#batchStart < OFFER_TURNS_BUDGET_MS) {
+          this.#next();
+          return;
+        }
+        // setImmediate from inside a turn runs after the poll phase: the I/O that waited gets read first.
+        setImmediate(() => {
+          this.#batchStart = performance.now();
+          this.#next();
+        });
+      });
   }
 }
 
