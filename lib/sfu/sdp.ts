@@ -199,7 +199,7 @@ function checkTransport(session: string[], media: string[], rtp: boolean): void 
 }
 
 /**
- * The SFU's offer as JSEP has every offer, first or later, written (RFC 8829
+ * The SFU's offer as sent: as JSEP has every offer, first or later, written (RFC 8829
  * §5.2.1-5.2.2): each m-section says `a=setup:actpass`, and a stopped
  * m-section (port 0) keeps `a=rtcp-mux`. werift writes the DTLS role it
  * took in re-offers (`a=setup:active`) and drops rtcp-mux from a stopped
@@ -207,8 +207,14 @@ function checkTransport(session: string[], media: string[], rtp: boolean): void 
  * werift's local description and DTLS role stay as negotiated, and the
  * client's answer names the role it keeps (RFC 8842 §5.2) in its BUNDLE-tag,
  * which werift applies (through {@link bundledAnswer}) as the role it has.
+ * It is also said once where werift repeats it in every m-section (see
+ * {@link compactOffer}).
  */
 export function jsepOffer(sdp: string): string {
+  return compactOffer(jsepRoles(sdp));
+}
+
+function jsepRoles(sdp: string): string {
   const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
   const lines = sdp.split(/\r?\n/);
   const out: string[] = [];
@@ -236,4 +242,61 @@ export function jsepOffer(sdp: string): string {
   }
   closeSection();
   return out.join(eol);
+}
+
+/** Attributes werift writes into every m-section with the same value; the session level says them once. */
+const SESSION_LEVEL_ATTRIBUTES = ["a=ice-ufrag:", "a=ice-pwd:", "a=ice-options:", "a=fingerprint:"];
+
+/**
+ * Says once what werift repeats in every m-section of an offer, some 300 of
+ * its 700 bytes each: the ICE credentials, ICE options and DTLS fingerprint
+ * go to the session level when every m-section has the same ones (RFC 8839
+ * §5.4 and RFC 8122 §5 allow both levels; a media-level value would win), and
+ * the candidates stay only in the m-section that carries the BUNDLE
+ * transport (RFC 8843 §7.2: the bundled m-sections share it). An offer of
+ * 100 m-sections shrinks by some 40 %, and so does every client's parse of it.
+ */
+function compactOffer(sdp: string): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(/\r?\n/);
+  const first = lines.findIndex((l) => l.startsWith("m="));
+  if (first < 0) return sdp;
+  const session = lines.slice(0, first);
+  const sections: string[][] = [];
+  for (const line of lines.slice(first)) {
+    if (line.startsWith("m=")) sections.push([line]);
+    else sections[sections.length - 1]!.push(line);
+  }
+  // A final line break leaves an empty string after the last section.
+  const trailing =
+    sections[sections.length - 1]!.at(-1) === "" ? sections[sections.length - 1]!.pop() : undefined;
+
+  for (const prefix of SESSION_LEVEL_ATTRIBUTES) {
+    if (session.some((l) => l.startsWith(prefix))) continue;
+    const values = sections.map((section) => section.filter((l) => l.startsWith(prefix)).join("\n"));
+    if (values[0] === "" || values.some((v) => v !== values[0])) continue;
+    session.push(...values[0]!.split("\n"));
+    for (const section of sections) removeWhere(section, (l) => l.startsWith(prefix));
+  }
+
+  const bundle =
+    session
+      .find((l) => l.startsWith("a=group:BUNDLE "))
+      ?.split(" ")
+      .slice(1) ?? [];
+  const tag = sections.find((section) => section.includes(`a=mid:${bundle[0]}`));
+  if (tag?.some((l) => l.startsWith("a=candidate:"))) {
+    for (const section of sections) {
+      const mid = section.find((l) => l.startsWith("a=mid:"))?.slice("a=mid:".length);
+      if (section === tag || mid === undefined || !bundle.includes(mid)) continue;
+      removeWhere(section, (l) => l.startsWith("a=candidate:") || l === "a=end-of-candidates");
+    }
+  }
+  const out = [...session, ...sections.flat()];
+  if (trailing !== undefined) out.push(trailing);
+  return out.join(eol);
+}
+
+function removeWhere(lines: string[], drop: (line: string) => boolean): void {
+  for (let i = lines.length - 1; i >= 0; i--) if (drop(lines[i]!)) lines.splice(i, 1);
 }
