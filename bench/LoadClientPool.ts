@@ -186,6 +186,7 @@ function deadPeer(index: number): PeerReady {
     connectedMs: null,
     iceConnected: false,
     failedIn: null,
+    phasesMs: {},
     error: "load client died",
   };
 }

@@ -92,8 +92,17 @@ export interface PeerJoinResult {
   iceConnected: boolean;
   /** Where the client's connection failed, if it did: ICE checks, or the DTLS handshake after them. */
   failedIn: "ice" | "dtls" | null;
+  /** Join sent → each step of the join, in ms (see JoinPhase); a step not reached is absent. */
+  phasesMs: Partial<Record<JoinPhase, number>>;
   error: string | null;
 }
+
+/**
+ * The steps of a join in the order they usually come: `joined` acked, the SFU's answer to the
+ * first offer, the SFU's first offer (the tracks of everyone already there), the client's answer
+ * to it sent, ICE and DTLS up.
+ */
+export type JoinPhase = "joined" | "answered" | "offered" | "answeredOffer" | "connected";
 
 /**
  * One simulated participant: a Socket.IO signaling connection and a werift
@@ -144,6 +153,7 @@ export class LoadPeer {
   /** Gathering only relayed candidates: datagrams come through werift's TURN client, not a socket of ours. */
   #relayed = false;
   #failedIn: "ice" | "dtls" | null = null;
+  readonly #phasesMs: Partial<Record<JoinPhase, number>> = {};
   #error: string | null = null;
   #peerId: string | null = null;
   #phaseTimer: NodeJS.Timeout | undefined;
@@ -183,6 +193,7 @@ export class LoadPeer {
       this.#joinSentAt = nowMs();
       const { spec } = this.#options;
       const joined = await this.#joinRoom(spec.roomId, spec.userId, spec.token);
+      this.#phase("joined");
       this.#peerId = joined.peerId;
       if (joined.iceTransportPolicy === "relay") {
         // As a browser told to relay (PROTOCOL §13): only relayed candidates, on the TURN servers
@@ -215,6 +226,7 @@ export class LoadPeer {
       connectedMs: this.#connectedMs,
       iceConnected: this.#iceConnected,
       failedIn: this.#failedIn,
+      phasesMs: this.#phasesMs,
       error: this.#error,
     };
   }
@@ -241,10 +253,12 @@ export class LoadPeer {
     const socket = this.#socket;
     socket.on("user-joined", (message) => this.#knownPeerIds.add(message.peerId));
     socket.on("offer", (description) => {
+      this.#phase("offered");
       this.#options.meter.onSdp("from-server", "offer", description.sdp);
       void this.#enqueue(() => this.#answer(description));
     });
     socket.on("answer", (description) => {
+      this.#phase("answered");
       this.#options.meter.onSdp("from-server", "answer", description.sdp);
       void this.#enqueue(() => this.#pc.setRemoteDescription(description));
     });
@@ -265,6 +279,7 @@ export class LoadPeer {
       if (state === "connected" && !this.#iceConnected) {
         this.#iceConnected = true;
         this.#connectedMs = nowMs() - this.#joinSentAt;
+        this.#phase("connected");
         this.#checkTracks();
         if (!this.#options.weriftReceive && !this.#relayed) this.#shortCutSocket();
         this.#startSending();
@@ -283,6 +298,12 @@ export class LoadPeer {
     // A server that re-offers while ICE still checks (Pion does) would otherwise find werift controlled too.
     pinControllingRole(this.#pc);
     this.#sendDescription("answer", answer.sdp);
+    this.#phase("answeredOffer");
+  }
+
+  /** Notes when a step of the join first happened. */
+  #phase(phase: JoinPhase): void {
+    this.#phasesMs[phase] ??= nowMs() - this.#joinSentAt;
   }
 
   #sendDescription(type: "offer" | "answer", sdp: string): void {

@@ -86,6 +86,8 @@ export type ChildMessage =
       iceConnected: boolean;
       /** The client's connection failed: in ICE (no pair answered its checks) or after ICE (DTLS); null if not. */
       failedIn: "ice" | "dtls" | null;
+      /** Join sent → each step of the join (LoadPeer's JoinPhase), ms. */
+      phasesMs: Partial<Record<"joined" | "answered" | "offered" | "answeredOffer" | "connected", number>>;
       error: string | null;
     }
   | { type: "report"; report: ClientReport }

@@ -93,6 +93,19 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
       reports.reduce((total, report) => total + (report.sdp ? pick(report.sdp) : 0), 0);
     const errors = outcomes.map((o) => o.error).filter((e): e is string => e !== null);
     if (errors.length > 0) log(`    ${errors.length} peer errors, first: ${errors[0]}`);
+    // Where a join's time goes with the room nearly full: the median of each step over the last tenth.
+    const last = newcomers.filter((o) => o.index >= peers - Math.max(1, Math.round(peers / 10)));
+    const steps = (["joined", "answered", "offered", "answeredOffer", "connected"] as const).map((phase) => {
+      const values = last.map((o) => o.phasesMs[phase]).filter((v): v is number => v !== undefined);
+      return `${phase} ${percentile(values, 0.5).toFixed(0)}`;
+    });
+    const heard = percentile(lastTenth, 0.5).toFixed(0);
+    log(
+      `    last tenth, join → each step, p50 (ms): ${steps.join(", ")}, tracks ${percentile(
+        last.map((o) => o.tracksMs).filter((v): v is number => v !== null),
+        0.5,
+      ).toFixed(0)}, heard ${heard}`,
+    );
     const serverWarnings = Object.fromEntries(target.warnings);
     for (const [message, count] of target.warnings) log(`    server warned ${count}×: ${message}`);
     return {

@@ -29,6 +29,8 @@ export interface MediaClientOptions {
    * `refusedOffers` and never answered (default false).
    */
   strictOffers?: boolean;
+  /** Further werift configuration of the client's connection. */
+  config?: Partial<RTCPeerConnectionConfig>;
   /** Send the first offer as part of `join` (default true); false leaves it to the test. */
   negotiate?: boolean;
   /**
@@ -160,7 +162,7 @@ export class MediaClient {
       useSdesMid(),
       ...(options.levelExtension === false ? [] : [useAudioLevelIndication()]),
     ];
-    this.pc = loopbackPeer({ headerExtensions: { audio: extensions } });
+    this.pc = loopbackPeer({ headerExtensions: { audio: extensions }, ...options.config });
     this.pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
       this.signaling.request("ice-candidate", candidate.toJSON()).then(

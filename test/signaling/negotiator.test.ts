@@ -4,6 +4,7 @@ import { NegotiationError, TimeoutError } from "../../lib/errors.js";
 import { createSilentLogger } from "../../lib/logger.js";
 import type { SessionDescription } from "../../lib/protocol.js";
 import { Negotiator } from "../../lib/sfu/Negotiator.js";
+import { OfferTurns } from "../../lib/sfu/OfferTurns.js";
 import { withTimeout } from "../../lib/util/timeout.js";
 import { closedOffer, loopbackPeer } from "../helpers/loopbackPeer.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -16,11 +17,12 @@ const pendingTimers = () => process.getActiveResourcesInfo().filter((r) => r ===
 const audioOffer = () => closedOffer((pc) => pc.addTransceiver("audio", { direction: "sendonly" }));
 
 /** The SFU's side of a session, with the offers it sends and the failures it reports. */
-function negotiatorOn(pc: RTCPeerConnection) {
+function negotiatorOn(pc: RTCPeerConnection, turns?: OfferTurns) {
   const offers: SessionDescription[] = [];
   const failures: Error[] = [];
   const negotiator = new Negotiator({
     pc,
+    ...(turns && { turns }),
     stepTimeoutMs: STEP_TIMEOUT_MS,
     answerTimeoutMs: STEP_TIMEOUT_MS,
     sendOffer: (offer) => {
@@ -129,3 +131,113 @@ describe("negotiation steps when the peer closes", () => {
     expect(offers, "offers sent after close").to.deep.equal([]);
   });
 });
+
+describe("SFU offers waiting for their turn", () => {
+  const pcs: RTCPeerConnection[] = [];
+  const open = () => {
+    const pc = loopbackPeer();
+    pcs.push(pc);
+    return pc;
+  };
+
+  afterEach(async () => {
+    await Promise.all(pcs.splice(0).map((pc) => pc.close()));
+  });
+
+  /** Holds the queue's current turn until `release` is called. */
+  function blockTurns(turns: OfferTurns) {
+    let release: () => void = () => undefined;
+    turns.request(() => new Promise<void>((resolve) => (release = resolve)), true);
+    return () => release();
+  }
+
+  it("builds no offer for a peer that closes before its turn, and leaves nothing queued or pending", async () => {
+    const turns = new OfferTurns();
+    const pc = open();
+    const { negotiator, offers, failures } = negotiatorOn(pc, turns);
+    await negotiator.handleOffer(await audioOffer());
+    let offersCreated = 0;
+    const createOffer = pc.createOffer.bind(pc);
+    pc.createOffer = ((...args: Parameters<typeof pc.createOffer>) => {
+      offersCreated++;
+      return createOffer(...args);
+    }) as typeof pc.createOffer;
+    const release = blockTurns(turns);
+    await sleep(0);
+    const timersBefore = pendingTimers();
+
+    pc.addTransceiver("audio", { direction: "sendonly" });
+    negotiator.requestNegotiation();
+    expect(turns.waiting, "the peer's offer waits for its turn").to.equal(1);
+    negotiator.close();
+    await pc.close();
+    expect(turns.waiting, "a closed peer's turn is dropped").to.equal(0);
+    release();
+    await sleep(50);
+
+    expect(offersCreated, "offers werift built on the closed connection").to.equal(0);
+    expect(offers).to.deep.equal([]);
+    expect(failures).to.deep.equal([]);
+    expect(pendingTimers(), "timers (no answer timer, no werift consent or check timer)").to.be.at.most(
+      timersBefore,
+    );
+  });
+
+  it("sends one offer for every change made while the peer waited, and newcomers' first offers go first", async () => {
+    const turns = new OfferTurns();
+    const settled = open();
+    const newcomer = open();
+    const a = negotiatorOn(settled, turns);
+    const b = negotiatorOn(newcomer, turns);
+    await a.negotiator.handleOffer(await audioOffer());
+    await b.negotiator.handleOffer(await audioOffer());
+    // The settled peer has answered an offer before; the newcomer has not.
+    settled.addTransceiver("audio", { direction: "sendonly" });
+    a.negotiator.requestNegotiation();
+    await waitFor(() => a.offers.length === 1, 5_000, "the settled peer's first offer");
+    await a.negotiator.handleAnswer(await answerTo(a.offers[0]!.sdp));
+    const sent: string[] = [];
+    a.offers.length = 0;
+
+    const release = blockTurns(turns);
+    for (let i = 0; i < 3; i++) {
+      settled.addTransceiver("audio", { direction: "sendonly" });
+      a.negotiator.requestNegotiation();
+    }
+    newcomer.addTransceiver("audio", { direction: "sendonly" });
+    b.negotiator.requestNegotiation();
+    const record = (who: string, offers: SessionDescription[]) => {
+      const push = offers.push.bind(offers);
+      offers.push = (...items) => {
+        sent.push(who);
+        return push(...items);
+      };
+    };
+    record("settled", a.offers);
+    record("newcomer", b.offers);
+    release();
+    await waitFor(() => sent.length === 2, 5_000, "both offers");
+    await sleep(50);
+
+    expect(sent, "order of the offers sent").to.deep.equal(["newcomer", "settled"]);
+    expect(a.offers, "offers to the settled peer for three changes").to.have.length(1);
+    expect(a.offers[0]!.sdp.match(/^m=audio/gm), "its m-sections: its own and four forwarded").to.have.length(
+      5,
+    );
+    a.negotiator.close();
+    b.negotiator.close();
+  });
+});
+
+/** A werift client's answer to an SFU offer. */
+async function answerTo(sdp: string): Promise<string> {
+  const client = loopbackPeer();
+  try {
+    await client.setRemoteDescription({ type: "offer", sdp });
+    const answer = await client.createAnswer();
+    await client.setLocalDescription(answer);
+    return client.localDescription!.sdp;
+  } finally {
+    await client.close();
+  }
+}
