@@ -42,6 +42,7 @@ type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** Opus at 20 ms frames. */
 const SEND_INTERVAL_MS = 20;
 const OPUS_SAMPLES_PER_FRAME = 960;
+/** Bound on connecting the socket and on the join's ack; a peer given longer to be ready gets as long (the fills). */
 const SIGNALING_TIMEOUT_MS = 10_000;
 /** Packets one late timer tick may send to catch up with the schedule. */
 const MAX_CATCH_UP = 3;
@@ -172,7 +173,7 @@ export class LoadPeer {
       transports: ["websocket"],
       forceNew: true,
       reconnection: false,
-      timeout: SIGNALING_TIMEOUT_MS,
+      timeout: Math.max(SIGNALING_TIMEOUT_MS, options.readyTimeoutMs),
     });
     this.#wireSignaling();
     this.#wireMedia();
@@ -541,7 +542,7 @@ export class LoadPeer {
   async #joinRoom(roomId: string, userId: string, token: string | undefined): Promise<JoinedMessage> {
     // The ack is optional in the event map, which leaves emitWithAck's result untyped.
     const result = (await this.#socket
-      .timeout(SIGNALING_TIMEOUT_MS)
+      .timeout(Math.max(SIGNALING_TIMEOUT_MS, this.#options.readyTimeoutMs))
       .emitWithAck("join", { roomId, userId, ...(token !== undefined && { token }) })) as AckResult<{
       joined: JoinedMessage;
     }>;

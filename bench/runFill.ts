@@ -106,6 +106,10 @@ export async function runFill(options: RunFillOptions): Promise<FillResult> {
         0.5,
       ).toFixed(0)}, heard ${heard}`,
     );
+    const clientLag = Math.max(...reports.map((r) => r.eventLoopP99Ms));
+    log(
+      `    load clients' event-loop delay p99 (their send timers, worst process): ${clientLag.toFixed(0)} ms`,
+    );
     const serverWarnings = Object.fromEntries(target.warnings);
     for (const [message, count] of target.warnings) log(`    server warned ${count}×: ${message}`);
     return {
