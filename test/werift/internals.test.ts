@@ -23,10 +23,14 @@ import {
   disableDefaultStun,
   localIcePassword,
   localIceUfrags,
+  ICE_CHECK_RETRANSMISSIONS,
+  ICE_CHECK_RTO_MS,
+  patientIceChecks,
   pinControlledRole,
   pinControllingRole,
   restartIceChecks,
 } from "../../lib/werift/ice.js";
+import { endDtlsHandshakes } from "../../lib/werift/dtls.js";
 import {
   dtlsTransportOf,
   filterIceSocket,
@@ -63,6 +67,8 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
   const sockets: IceSocket[] = [];
   const watchMissing: Array<string | undefined> = [];
   let filtered = 0;
+  /** The transaction options of the SFU side's connectivity checks, as werift used them. */
+  const checkOptions: Array<{ retransmissions?: number; responseTimeout?: number }> = [];
   let received = 0;
   let seq = 0;
   /** The SSRC werift's sender on the client writes every packet with. */
@@ -76,6 +82,19 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
     }
     // As the SFU does: every socket its ICE connection opens is watched from its first datagram.
     sfu.iceGatheringStateChange.subscribe(() => {
+      patientIceChecks(sfu);
+      for (const transport of sfu.iceTransports) {
+        const connection = fields(transport.connection);
+        const patient = connection.checkRequestOptions as
+          ((pair: unknown) => (typeof checkOptions)[number]) | undefined;
+        if (!patient || connection.recording) continue;
+        connection.recording = true;
+        connection.checkRequestOptions = (pair: unknown) => {
+          const options = patient(pair);
+          checkOptions.push(options);
+          return options;
+        };
+      }
       for (const transport of sfu.iceTransports) {
         if (watched.has(transport.connection)) continue;
         watched.add(transport.connection);
@@ -279,6 +298,25 @@ describe(`werift internals lib/werift relies on (werift ${WERIFT_VERSION})`, fun
       } finally {
         await mux.close();
       }
+    });
+
+    it("Connection.checkRequestOptions: werift reads it for every check (patientIceChecks)", () => {
+      expect(checkOptions, moved("Connection.checkRequestOptions (no check asked it)")).to.not.be.empty;
+      for (const options of checkOptions)
+        expect(options).to.include({
+          retransmissions: ICE_CHECK_RETRANSMISSIONS,
+          responseTimeout: ICE_CHECK_RTO_MS,
+        });
+    });
+
+    it("RTCDtlsTransport.dtls and DtlsSocket.dtls.flight: the handshake's flight counter (endDtlsHandshakes)", () => {
+      const socket = sfu.dtlsTransports[0]!.dtls;
+      expect(socket, moved("RTCDtlsTransport.dtls")).to.be.an("object");
+      const flight = socket!.dtls.flight;
+      expect(flight, moved("DtlsContext.flight")).to.be.a("number").at.least(5);
+      // A connected handshake is left alone.
+      endDtlsHandshakes(sfu);
+      expect(socket!.dtls.flight).to.equal(flight);
     });
 
     it("RTCDtlsTransport.iceTransport and Connection.nominated: a connected pair is nominated (restartIceChecks)", () => {
