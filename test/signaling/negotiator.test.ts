@@ -158,10 +158,10 @@ describe("SFU offers waiting for their turn", () => {
     await negotiator.handleOffer(await audioOffer());
     let offersCreated = 0;
     const createOffer = pc.createOffer.bind(pc);
-    pc.createOffer = ((...args: Parameters<typeof pc.createOffer>) => {
+    pc.createOffer = (...args: Parameters<typeof pc.createOffer>) => {
       offersCreated++;
       return createOffer(...args);
-    }) as typeof pc.createOffer;
+    };
     const release = blockTurns(turns);
     await sleep(0);
     const timersBefore = pendingTimers();
