@@ -22,6 +22,13 @@ export interface NegotiatorOptions {
   logger: Logger;
 }
 
+/**
+ * How long a renegotiation of a peer already connected gathers changes before
+ * it asks for its turn: joins 100 ms apart fold two or three into one offer.
+ * A newcomer's first offer does not wait.
+ */
+export const RENEGOTIATION_GATHER_MS = 250;
+
 /** Unanswered SFU offers in a row before the peer is given up as failed. */
 const MAX_UNANSWERED_OFFERS = 3;
 
@@ -47,6 +54,8 @@ export class Negotiator {
   /** PROTOCOL §5: the client offers first; the SFU never offers before it has answered that offer. */
   #state: "awaiting-first-offer" | "established" | "closed" = "awaiting-first-offer";
   #answerTimer: NodeJS.Timeout | undefined;
+  /** Armed by a renegotiation's first change (see RENEGOTIATION_GATHER_MS). */
+  #gatherTimer: NodeJS.Timeout | undefined;
   #unanswered = 0;
   /** Whether the client has answered an SFU offer yet: until then its offers go first (see OfferTurns). */
   #answeredAny = false;
@@ -124,6 +133,8 @@ export class Negotiator {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#clearAnswerTimer();
+    clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = undefined;
     // A turn still waiting would build an offer on a closed connection.
     this.#options.turns?.cancel(this.#turn);
     this.#closing.abort(new NegotiationError("the peer connection is closed"));
@@ -134,7 +145,12 @@ export class Negotiator {
     const turns = this.#options.turns;
     // While an offer is outstanding its answer schedules the next one; changes until then wait for it.
     if (turns && this.#state === "established" && this.#pc.signalingState === "stable") {
-      turns.request(this.#turn, !this.#answeredAny);
+      if (!this.#answeredAny) turns.request(this.#turn, true);
+      else if (!this.#gatherTimer)
+        this.#gatherTimer = setTimeout(() => {
+          this.#gatherTimer = undefined;
+          if (this.#state !== "closed") turns.request(this.#turn, false);
+        }, RENEGOTIATION_GATHER_MS);
     } else {
       void this.#turn();
     }

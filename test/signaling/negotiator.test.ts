@@ -3,7 +3,7 @@ import type { RTCPeerConnection } from "werift";
 import { NegotiationError, TimeoutError } from "../../lib/errors.js";
 import { createSilentLogger } from "../../lib/logger.js";
 import type { SessionDescription } from "../../lib/protocol.js";
-import { Negotiator } from "../../lib/sfu/Negotiator.js";
+import { Negotiator, RENEGOTIATION_GATHER_MS } from "../../lib/sfu/Negotiator.js";
 import { OfferTurns } from "../../lib/sfu/OfferTurns.js";
 import { withTimeout } from "../../lib/util/timeout.js";
 import { closedOffer, loopbackPeer } from "../helpers/loopbackPeer.js";
@@ -181,6 +181,29 @@ describe("SFU offers waiting for their turn", () => {
     expect(pendingTimers(), "timers (no answer timer, no werift consent or check timer)").to.be.at.most(
       timersBefore,
     );
+  });
+
+  it("sends no offer and leaves no timer for a connected peer that closes while its renegotiation gathers changes", async () => {
+    const turns = new OfferTurns();
+    const pc = open();
+    const { negotiator, offers } = negotiatorOn(pc, turns);
+    await negotiator.handleOffer(await audioOffer());
+    pc.addTransceiver("audio", { direction: "sendonly" });
+    negotiator.requestNegotiation();
+    await waitFor(() => offers.length === 1, 5_000, "the first SFU offer");
+    await negotiator.handleAnswer(await answerTo(offers[0]!.sdp));
+    await sleep(0);
+    const timersBefore = pendingTimers();
+
+    pc.addTransceiver("audio", { direction: "sendonly" });
+    negotiator.requestNegotiation();
+    expect(pendingTimers(), "the gathering timer").to.equal(timersBefore + 1);
+    negotiator.close();
+    expect(pendingTimers(), "timers once closed").to.equal(timersBefore);
+    await sleep(RENEGOTIATION_GATHER_MS + 100);
+
+    expect(offers, "offers").to.have.length(1);
+    expect(turns.waiting, "turns waiting").to.equal(0);
   });
 
   it("sends one offer for every change made while the peer waited, and newcomers' first offers go first", async () => {
