@@ -1,18 +1,5 @@
 /** Small HTTP and port helpers for the orchestrator (all on 127.0.0.1). */
-import { createServer } from "node:net";
-
-/** A port the OS reports free right now (bind to port 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../test/helpers/freePort.js";
 
 /** GET with a timeout; resolves with status and body, never throws on HTTP errors. */
 export async function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import type { MediaClient } from "../helpers/MediaClient.js";
+import { expectAllHear } from "../helpers/hear.js";
 import { SignalingClient } from "../helpers/SignalingClient.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { useCluster, type NodeRow } from "./useCluster.js";
@@ -15,26 +15,6 @@ interface PeerRow {
   roomId: string;
   nodeId?: string;
   signalingNodeId?: string;
-}
-
-/** Every client hears every other one, byte for byte. */
-async function expectAllHear(clients: MediaClient[], packets = 25): Promise<void> {
-  for (const client of clients) client.startSending();
-  await Promise.all(
-    clients.flatMap((receiver) =>
-      clients
-        .filter((sender) => sender !== receiver)
-        .map((sender) => receiver.waitForPackets(sender.peerId, packets, 15_000)),
-    ),
-  );
-  for (const receiver of clients) {
-    for (const sender of clients) {
-      if (sender === receiver) continue;
-      const stats = receiver.stats(sender.peerId)!;
-      expect(stats.corrupt, `${receiver.options.userId} hears ${sender.options.userId} intact`).to.equal(0);
-      expect([...stats.sources]).to.deep.equal([sender.options.userId]);
-    }
-  }
 }
 
 describe("several nodes behind one URL, coordinated through Redis (PROTOCOL §14)", function () {

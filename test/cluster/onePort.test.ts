@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { expect } from "chai";
+import { expectAllHear } from "../helpers/hear.js";
 import { MediaClient } from "../helpers/MediaClient.js";
 import { freeUdpPort, processUdpPorts } from "../helpers/udpSockets.js";
 import { waitFor } from "../helpers/wait.js";
@@ -62,18 +63,7 @@ describe("one UDP port per node in a cluster (ICE_UDP_PORT with REDIS_URL)", fun
     clients.push(alice);
     const bob = await MediaClient.join(nodes[1]!.url, { roomId: "one-port-cluster", userId: "bob" });
     clients.push(bob);
-    alice.startSending();
-    bob.startSending();
-    await alice.waitForPackets(bob.peerId, 25, 15_000);
-    await bob.waitForPackets(alice.peerId, 25, 15_000);
-    for (const [receiver, source] of [
-      [alice, bob],
-      [bob, alice],
-    ] as const) {
-      const stats = receiver.stats(source.peerId)!;
-      expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(0);
-      expect([...stats.sources]).to.deep.equal([source.options.userId]);
-    }
+    await expectAllHear([alice, bob]);
 
     const { body } = await nodes[0]!.get<{ rooms: Array<{ roomId: string; nodeId: string }> }>(
       "/debug/rooms",

@@ -9,6 +9,7 @@ import type { JoinedMessage } from "../../lib/protocol.js";
 import type { PeerSnapshot } from "../../lib/types.js";
 import { SfuNode } from "../cluster/SfuNode.js";
 import { useCoturn } from "../helpers/coturn.js";
+import { expectAllHear } from "../helpers/hear.js";
 import { MediaClient, type MediaClientOptions } from "../helpers/MediaClient.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { waitFor } from "../helpers/wait.js";
@@ -295,12 +296,7 @@ describe("TURN over TLS (turns:, a real coturn with a self-signed certificate)",
       clients.push(await MediaClient.join(server.url, { roomId: "turns", userId, relay }));
     }
     const [alice, bob] = clients as [MediaClient, MediaClient];
-    alice.startSending();
-    bob.startSending();
-    await alice.waitForPackets(bob.peerId, 50, 15_000);
-    await bob.waitForPackets(alice.peerId, 50, 15_000);
-    expect(alice.stats(bob.peerId)!.corrupt).to.equal(0);
-    expect(bob.stats(alice.peerId)!.corrupt).to.equal(0);
+    await expectAllHear([alice, bob], 50);
     for (const client of clients) {
       const pair = client.pc.iceTransports[0]!.connection.nominated!;
       expect(pair.localCandidate.type).to.equal("relay");
@@ -323,18 +319,7 @@ describe("TURN over TLS (turns:, a real coturn with a self-signed certificate)",
       clients.push(await MediaClient.join(node.url, { roomId: "turns-relay", userId, relay }));
     }
     const [alice, bob] = clients as [MediaClient, MediaClient];
-    alice.startSending();
-    bob.startSending();
-    await alice.waitForPackets(bob.peerId, 50, 15_000);
-    await bob.waitForPackets(alice.peerId, 50, 15_000);
-    for (const [receiver, source] of [
-      [alice, bob],
-      [bob, alice],
-    ] as const) {
-      const stats = receiver.stats(source.peerId)!;
-      expect(stats.corrupt, `${receiver.options.userId} <- ${source.options.userId} corrupt`).to.equal(0);
-      expect([...stats.sources]).to.deep.equal([source.options.userId]);
-    }
+    await expectAllHear([alice, bob], 50);
 
     const { status, body } = await node.get<{ peers: PeerSnapshot[] }>("/debug/peers");
     expect(status).to.equal(200);

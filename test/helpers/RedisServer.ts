@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./freePort.js";
 import { waitFor } from "./wait.js";
 
 /** Debian's redis-server; `.ci/run` installs it. */
@@ -62,17 +62,4 @@ export class RedisServer {
     child.kill("SIGKILL");
     await exited;
   }
-}
-
-/** A port the OS reports free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

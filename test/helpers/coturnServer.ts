@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./freePort.js";
 
 /** A coturn server on 127.0.0.1, started by a test or the bench. */
 export interface Coturn {
@@ -35,8 +35,9 @@ export const COTURN_READY_TIMEOUT_MS = 10_000;
  */
 export async function startCoturn(options: { tls?: boolean } = {}): Promise<Coturn> {
   const dir = mkdtempSync(join(tmpdir(), "sfu-coturn-"));
-  const port = await freeTcpPort();
-  const tlsPort = options.tls ? await freeTcpPort() : undefined;
+  // coturn takes the same number for UDP as for TCP.
+  const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const secret = randomBytes(16).toString("hex");
   // A relay range of its own, so that parallel suites rarely meet in one.
   const minPort = 20_000 + 200 * Math.floor(Math.random() * 200);
@@ -161,19 +162,6 @@ function selfSignedCertificate(dir: string): string {
   );
   if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
   return readFileSync(join(dir, "cert.pem"), "utf8");
-}
-
-/** A port free for TCP now (coturn takes the same number for UDP). */
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function once(run: () => Promise<void>): () => Promise<void> {
