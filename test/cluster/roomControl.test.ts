@@ -203,16 +203,16 @@ describe("room control across nodes (PROTOCOL §12 with §14)", function () {
     const { owner, nodeA, bob } = await spreadRoom("stalled");
     owner.pause(true);
     try {
-      const { status, body } = await nodeA.send<AdminAnswer>(
-        "POST",
-        `/admin/rooms/stalled/peers/${bob.peerId}/mute`,
-        { muted: true },
-      );
+      // Both at once: one after the other, the second could come after the others declared the
+      // paused node dead (its registration lives 5 s) and released its room, which is a 404.
+      const [{ status, body }, close] = await Promise.all([
+        nodeA.send<AdminAnswer>("POST", `/admin/rooms/stalled/peers/${bob.peerId}/mute`, { muted: true }),
+        nodeA.send<AdminAnswer>("DELETE", "/admin/rooms/stalled"),
+      ]);
       expect(status).to.equal(503);
       expect(body.error).to.equal(
         `the room's node did not confirm the action: node ${owner.nodeId} did not answer moderate within 5000 ms`,
       );
-      const close = await nodeA.send<AdminAnswer>("DELETE", "/admin/rooms/stalled");
       expect(close.status).to.equal(503);
       expect(close.body.error).to.equal(
         `the room's node did not confirm the action: node ${owner.nodeId} did not answer close-room within 5000 ms`,
